@@ -1,0 +1,77 @@
+// BatchStream: a background reader that turns one worker's ShardPlan into ready batches.
+//
+// A thread reads the examples of upcoming steps from the ExampleSource and keeps up to
+// `prefetch` batches ready, so in steady state the trainer never waits on storage. Batches run
+// epoch after epoch from the given starting point (which is how a resumed job continues with the
+// same data order). Errors in the reader (a corrupt file, say) surface from next().
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "dtrain/data/example_source.h"
+#include "dtrain/data/shard_plan.h"
+#include "dtrain/nn/replica.h"
+#include "dtrain/util/aligned_buffer.h"
+
+namespace dtrain::data {
+
+struct Batch {
+  int64_t epoch = 0;
+  int64_t step = 0;          // step within the epoch
+  int64_t rows = 0;          // compiled batch size (padding included)
+  int64_t real_rows = 0;     // examples actually read (0 for a padded step)
+  int64_t global_rows = 0;   // real rows over all workers at this step
+  AlignedBuffer images;      // rows x C x H x W
+  std::vector<int32_t> labels;
+  std::vector<int64_t> ids;  // global example ids; -1 for padding rows
+
+  nn::BatchView view() const {
+    return {images.data(), labels.data(), ids.data(), rows, real_rows};
+  }
+};
+
+class BatchStream {
+ public:
+  struct Options {
+    int worker = 0;
+    int64_t start_epoch = 0;
+    int64_t start_step = 0;
+    int64_t epochs = -1;  // stop after this many epochs (from start_epoch); -1 = endless
+    int prefetch = 4;
+    int num_classes = 10;  // labels outside [0, num_classes) are a DataError
+  };
+
+  BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options);
+  ~BatchStream();
+  BatchStream(const BatchStream&) = delete;
+  BatchStream& operator=(const BatchStream&) = delete;
+
+  // The next batch, or nullptr once the requested epochs are done.
+  std::shared_ptr<const Batch> next();
+  // Seconds next() spent waiting for the reader.
+  double wait_seconds() const { return wait_seconds_; }
+  const ShardPlan& plan() const { return plan_; }
+
+ private:
+  void run();
+  std::shared_ptr<Batch> read_batch(int64_t epoch, int64_t step, int64_t global_rows,
+                                    const std::vector<int64_t>& ids);
+
+  std::shared_ptr<ExampleSource> source_;
+  ShardPlan plan_;
+  Options options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<const Batch>> ready_;
+  bool done_ = false, stop_ = false;
+  std::exception_ptr error_;
+  double wait_seconds_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace dtrain::data

@@ -1,0 +1,33 @@
+// The oneDNN engine and stream every layer runs on, and the explicit-reorder helper the layers
+// use wherever a primitive wants its data in a layout other than the one it was handed.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace dtrain::nn {
+
+struct DnnlContext {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+};
+
+// Plain (user-visible) layout for a tensor of the given rank: nc, nchw, oihw...
+dnnl::memory::format_tag plain_tag(int ndims);
+
+// Gives a primitive its input in the layout it asked for. When the incoming memory already has
+// that layout it is passed through untouched; otherwise it is reordered into a buffer owned
+// here. The reorder primitive is built once for a given source layout and reused.
+class LayoutAdapter {
+ public:
+  const dnnl::memory& adapt(DnnlContext& ctx, const dnnl::memory& in, const dnnl::memory::desc& want);
+
+ private:
+  dnnl::memory::desc from_;
+  dnnl::memory buffer_;
+  dnnl::reorder reorder_;
+};
+
+// Copies src into dst, converting layout (both memories already exist).
+void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst);
+
+}  // namespace dtrain::nn

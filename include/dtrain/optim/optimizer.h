@@ -1,0 +1,46 @@
+// Optimizer: updates a flat range of parameters from the matching range of gradients.
+//
+// An optimizer is built for a range size and keeps its state (moments, step count) for exactly
+// that range, so a worker can own one for the whole model and a parameter server one for its
+// shard. State is exposed as named flat arrays for checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dtrain/util/aligned_buffer.h"
+
+namespace dtrain::optim {
+
+struct OptimizerConfig {
+  std::string name = "adam";  // adam | sgd
+  float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // Adam
+  float momentum = 0.9f;                                // SGD
+  bool nesterov = false;                                // SGD
+  float weight_decay = 0.f;  // L2 added to the gradient (both)
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // params -= update(grads * grad_scale). Both spans have the size given at construction.
+  virtual void step(std::span<float> params, std::span<const float> grads, float lr,
+                    float grad_scale) = 0;
+  virtual std::string name() const = 0;
+  // Number of step() calls so far (Adam's bias correction depends on it).
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t s) { steps_ = s; }
+  // Named state arrays, each the size of the range (e.g. "m", "v"); mutable for restore.
+  virtual std::vector<std::pair<std::string, AlignedBuffer*>> state() = 0;
+
+ protected:
+  std::int64_t steps_ = 0;
+};
+
+// Throws OptionError for an unknown name.
+std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::size_t size);
+
+}  // namespace dtrain::optim

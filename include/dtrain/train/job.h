@@ -1,0 +1,17 @@
+// The whole of an mnist_train run on this rank: pick the role, build the model and data,
+// train, evaluate, report. main() only parses options and catches errors.
+#pragma once
+
+#include "dtrain/comm/mpi_env.h"
+#include "dtrain/train/options.h"
+
+namespace dtrain::train {
+
+// Returns the process exit code. Throws on errors (main turns them into one line and an abort).
+int run_job(const TrainOptions& options, const comm::MpiEnv& mpi);
+
+// Threads for compute on this rank: --threads, or the cores this process may run on divided
+// among the node's ranks (at least 1).
+int compute_threads(int requested, int local_ranks);
+
+}  // namespace dtrain::train

@@ -1,0 +1,52 @@
+// Trainer: the worker's training loop, the same for every mode. Per step: take the next batch
+// from the BatchStream, let the GradientExchange refresh parameters, run forward/backward on
+// the Replica, let the exchange apply the gradients; around that, progress lines, evaluation
+// and metrics. Only the chief (worker 0) prints and evaluates, except in sync mode where all
+// workers evaluate their share of the test set together.
+#pragma once
+
+#include <memory>
+
+#include <mpi.h>
+
+#include "dtrain/comm/gradient_exchange.h"
+#include "dtrain/data/batch_stream.h"
+#include "dtrain/optim/lr_schedule.h"
+#include "dtrain/train/metrics.h"
+#include "dtrain/train/options.h"
+
+namespace dtrain::train {
+
+struct TrainerSetup {
+  const TrainOptions* options = nullptr;
+  nn::Replica* replica = nullptr;
+  comm::GradientExchange* exchange = nullptr;
+  std::shared_ptr<data::ExampleSource> train_data, test_data;
+  data::ShardConfig shard;
+  int worker = 0;          // this rank's worker index
+  bool chief = true;       // prints progress, evaluates
+  MPI_Comm eval_comm = MPI_COMM_NULL;  // set: evaluate data-parallel over this communicator
+  bool evaluate = true;    // false: this worker never evaluates
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainerSetup setup);
+  // Runs to the last step and returns the metrics. Throws on error.
+  RunMetrics run();
+  optim::LrSchedule schedule() const { return schedule_; }
+  // Total steps of the run and the epoch a global step falls in.
+  int64_t total_steps() const { return total_steps_; }
+
+ private:
+  double epoch_of(int64_t step) const;
+  void maybe_evaluate(int64_t step, bool last, RunMetrics& metrics);
+
+  TrainerSetup s_;
+  data::ShardPlan plan_;
+  optim::LrSchedule schedule_;
+  std::vector<int64_t> epoch_starts_;  // global step at which each epoch starts
+  int64_t total_steps_ = 0;
+};
+
+}  // namespace dtrain::train

@@ -1,0 +1,143 @@
+#include "dtrain/nn/conv2d.h"
+
+#include "dtrain/nn/init.h"
+#include "dtrain/nn/relu_backward.h"
+#include "dtrain/util/error.h"
+
+namespace dtrain::nn {
+
+using namespace dnnl;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+Conv2D::Conv2D(std::string name, Shape in, int kernel, int filters, bool relu,
+               ParameterLayout& layout)
+    : Layer(std::move(name), in, Shape{filters, in.h, in.w}),
+      kernel_(kernel),
+      filters_(filters),
+      relu_(relu) {
+  if (in.flat) throw Error(this->name() + ": a convolution needs an image-shaped input");
+  if (kernel < 1 || filters < 1) throw Error(this->name() + ": kernel and filters must be >= 1");
+  kernel_offset_ = declare(layout, "kernel", {filters, in.c, kernel, kernel});
+  bias_offset_ = declare(layout, "bias", {filters});
+}
+
+std::string Conv2D::describe() const {
+  return "conv " + std::to_string(kernel_) + "x" + std::to_string(kernel_) + "x" +
+         std::to_string(filters_) + " SAME" + (relu_ ? " + ReLU" : "");
+}
+
+int64_t Conv2D::forward_macs() const {
+  return out_shape().size() * in_shape().c * kernel_ * kernel_;
+}
+
+void Conv2D::init_params(std::span<float> params, Rng& rng) const {
+  const int64_t area = int64_t{kernel_} * kernel_;
+  const auto n = static_cast<std::size_t>(filters_ * in_shape().c * area);
+  glorot_uniform(params.subspan(kernel_offset_, n), in_shape().c * area, filters_ * area, rng);
+}
+
+namespace {
+
+class Conv2DInstance final : public LayerInstance {
+ public:
+  Conv2DInstance(const Conv2D& layer, const CompileArgs& a) : ctx_(*a.ctx) {
+    const Shape in = layer.in_shape(), out = layer.out_shape();
+    const int64_t k = layer.kernel(), pad_l = (k - 1) / 2, pad_r = k - 1 - pad_l;
+    const memory::dims strides{1, 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
+    const memory::dims w_dims{layer.filters(), in.c, k, k}, b_dims{layer.filters()};
+    const memory::desc src_any(activation_dims(a.batch, in), dt::f32, tag::any);
+    const memory::desc dst_any(activation_dims(a.batch, out), dt::f32, tag::any);
+    const memory::desc w_any(w_dims, dt::f32, tag::any), w_plain(w_dims, dt::f32, tag::oihw);
+    const memory::desc b_md(b_dims, dt::f32, tag::a);
+    auto& eng = ctx_.engine;
+
+    primitive_attr attr;
+    if (layer.relu()) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    convolution_forward::primitive_desc fwd_pd(
+        convolution_forward::desc(prop, algorithm::convolution_direct, src_any, w_any, b_md,
+                                  dst_any, strides, pl, pr),
+        attr, eng);
+    fwd_ = convolution_forward(fwd_pd);
+    src_desc_ = fwd_pd.src_desc();
+    user_w_ = memory(w_plain, eng, a.params + layer.kernel_offset());
+    bias_ = memory(b_md, eng, a.params + layer.bias_offset());
+    w_ = memory(fwd_pd.weights_desc(), eng);
+    dst_ = memory(fwd_pd.dst_desc(), eng);
+    if (!a.training) return;
+
+    if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, fwd_pd.dst_desc());
+    convolution_backward_weights::primitive_desc bw_pd(
+        convolution_backward_weights::desc(algorithm::convolution_direct, src_any, w_any, b_md,
+                                           dst_any, strides, pl, pr),
+        eng, fwd_pd);
+    bwd_weights_ = convolution_backward_weights(bw_pd);
+    bw_src_desc_ = bw_pd.src_desc();
+    bw_diff_dst_desc_ = bw_pd.diff_dst_desc();
+    user_diff_w_ = memory(w_plain, eng, a.grads + layer.kernel_offset());
+    diff_bias_ = memory(b_md, eng, a.grads + layer.bias_offset());
+    diff_w_ = memory(bw_pd.diff_weights_desc(), eng);
+
+    if (!a.need_diff_src) return;
+    convolution_backward_data::primitive_desc bd_pd(
+        convolution_backward_data::desc(algorithm::convolution_direct, src_any, w_any, dst_any,
+                                        strides, pl, pr),
+        eng, fwd_pd);
+    bwd_data_ = convolution_backward_data(bd_pd);
+    bd_diff_dst_desc_ = bd_pd.diff_dst_desc();
+    bd_w_desc_ = bd_pd.weights_desc();
+    diff_src_ = memory(bd_pd.diff_src_desc(), eng);
+  }
+
+  memory::desc dst_desc() const override { return dst_.get_desc(); }
+
+  const memory& forward(const memory& src, const StepContext&) override {
+    // The flat buffer holds oihw; the kernel wants its blocked layout (a few hundred KB).
+    reorder_now(ctx_, user_w_, w_);
+    src_ = src_adapter_.adapt(ctx_, src, src_desc_);
+    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, w_},
+                               {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst_}});
+    return dst_;
+  }
+
+  const memory* backward(const memory& diff_dst) override {
+    const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst;
+    const memory& dy_w = diff_dst_for_weights_.adapt(ctx_, dy, bw_diff_dst_desc_);
+    const memory& x = bw_src_adapter_.adapt(ctx_, src_, bw_src_desc_);
+    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy_w},
+                                       {DNNL_ARG_DIFF_WEIGHTS, diff_w_},
+                                       {DNNL_ARG_DIFF_BIAS, diff_bias_}});
+    reorder_now(ctx_, diff_w_, user_diff_w_);
+    if (!diff_src_) return nullptr;
+    const memory& w = weights_for_data_.adapt(ctx_, w_, bd_w_desc_);
+    const memory& dy_d = diff_dst_for_data_.adapt(ctx_, dy, bd_diff_dst_desc_);
+    bwd_data_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy_d}, {DNNL_ARG_WEIGHTS, w},
+                                    {DNNL_ARG_DIFF_SRC, diff_src_}});
+    return &diff_src_;
+  }
+
+ private:
+  DnnlContext& ctx_;
+  convolution_forward fwd_;
+  convolution_backward_weights bwd_weights_;
+  convolution_backward_data bwd_data_;
+  std::unique_ptr<ReluBackward> relu_;
+  memory::desc src_desc_, bw_src_desc_, bw_diff_dst_desc_, bd_diff_dst_desc_, bd_w_desc_;
+  memory user_w_, w_, bias_, dst_, src_;
+  memory user_diff_w_, diff_w_, diff_bias_, diff_src_;
+  LayoutAdapter src_adapter_, bw_src_adapter_, diff_dst_for_weights_, diff_dst_for_data_,
+      weights_for_data_;
+};
+
+}  // namespace
+
+std::unique_ptr<LayerInstance> Conv2D::compile(const CompileArgs& args) const {
+  return std::make_unique<Conv2DInstance>(*this, args);
+}
+
+}  // namespace dtrain::nn

@@ -1,0 +1,121 @@
+#include "dtrain/nn/dense.h"
+
+#include "dtrain/nn/init.h"
+#include "dtrain/nn/relu_backward.h"
+#include "dtrain/util/error.h"
+
+namespace dtrain::nn {
+
+using namespace dnnl;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+namespace {
+std::vector<int64_t> kernel_shape(Shape in, int units) {
+  if (in.flat) return {units, in.c};
+  return {units, in.c, in.h, in.w};
+}
+}  // namespace
+
+Dense::Dense(std::string name, Shape in, int units, bool relu, ParameterLayout& layout)
+    : Layer(std::move(name), in, Shape{units, 1, 1, true}), units_(units), relu_(relu) {
+  if (units < 1) throw Error(this->name() + ": units must be >= 1");
+  kernel_offset_ = declare(layout, "kernel", kernel_shape(in, units));
+  bias_offset_ = declare(layout, "bias", {units});
+}
+
+std::string Dense::describe() const {
+  return "dense " + std::to_string(units_) + (relu_ ? " + ReLU" : "");
+}
+
+int64_t Dense::forward_macs() const { return in_shape().size() * units_; }
+
+void Dense::init_params(std::span<float> params, Rng& rng) const {
+  const int64_t fan_in = in_shape().size();
+  glorot_uniform(params.subspan(kernel_offset_, static_cast<std::size_t>(fan_in * units_)),
+                 fan_in, units_, rng);
+}
+
+namespace {
+
+class DenseInstance final : public LayerInstance {
+ public:
+  DenseInstance(const Dense& layer, const CompileArgs& a) : ctx_(*a.ctx) {
+    const Shape in = layer.in_shape();
+    const auto w_shape = kernel_shape(in, layer.units());
+    const memory::dims w_dims(w_shape.begin(), w_shape.end());
+    const auto in_dims = activation_dims(a.batch, in);
+    const int nd = static_cast<int>(in_dims.size());
+    src_desc_ = memory::desc(in_dims, dt::f32, plain_tag(nd));
+    const memory::desc w_md(w_dims, dt::f32, plain_tag(nd));
+    const memory::desc b_md({layer.units()}, dt::f32, tag::a);
+    const memory::desc dst_md({a.batch, layer.units()}, dt::f32, tag::ab);
+    auto& eng = ctx_.engine;
+
+    primitive_attr attr;
+    if (layer.relu()) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    inner_product_forward::primitive_desc fwd_pd(
+        inner_product_forward::desc(prop, src_desc_, w_md, b_md, dst_md), attr, eng);
+    fwd_ = inner_product_forward(fwd_pd);
+    w_ = memory(w_md, eng, a.params + layer.kernel_offset());
+    bias_ = memory(b_md, eng, a.params + layer.bias_offset());
+    dst_ = memory(dst_md, eng);
+    if (!a.training) return;
+
+    if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, dst_md);
+    inner_product_backward_weights::primitive_desc bw_pd(
+        inner_product_backward_weights::desc(src_desc_, w_md, b_md, dst_md), eng, fwd_pd);
+    bwd_weights_ = inner_product_backward_weights(bw_pd);
+    diff_w_ = memory(w_md, eng, a.grads + layer.kernel_offset());
+    diff_bias_ = memory(b_md, eng, a.grads + layer.bias_offset());
+    if (!a.need_diff_src) return;
+    inner_product_backward_data::primitive_desc bd_pd(
+        inner_product_backward_data::desc(src_desc_, w_md, dst_md), eng, fwd_pd);
+    bwd_data_ = inner_product_backward_data(bd_pd);
+    diff_src_ = memory(src_desc_, eng);
+  }
+
+  memory::desc dst_desc() const override { return dst_.get_desc(); }
+
+  const memory& forward(const memory& src, const StepContext&) override {
+    src_ = adapter_.adapt(ctx_, src, src_desc_);
+    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, w_},
+                               {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst_}});
+    return dst_;
+  }
+
+  const memory* backward(const memory& diff_dst) override {
+    const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst)
+                             : diff_adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
+    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DIFF_DST, dy},
+                                       {DNNL_ARG_DIFF_WEIGHTS, diff_w_},
+                                       {DNNL_ARG_DIFF_BIAS, diff_bias_}});
+    if (!diff_src_) return nullptr;
+    bwd_data_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w_},
+                                    {DNNL_ARG_DIFF_SRC, diff_src_}});
+    return &diff_src_;
+  }
+
+ private:
+  DnnlContext& ctx_;
+  memory::desc src_desc_;
+  inner_product_forward fwd_;
+  inner_product_backward_weights bwd_weights_;
+  inner_product_backward_data bwd_data_;
+  std::unique_ptr<ReluBackward> relu_;
+  memory w_, bias_, dst_, src_, diff_w_, diff_bias_, diff_src_;
+  LayoutAdapter adapter_, diff_adapter_;
+};
+
+}  // namespace
+
+std::unique_ptr<LayerInstance> Dense::compile(const CompileArgs& args) const {
+  return std::make_unique<DenseInstance>(*this, args);
+}
+
+}  // namespace dtrain::nn

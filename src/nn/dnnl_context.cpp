@@ -1,0 +1,36 @@
+#include "dtrain/nn/dnnl_context.h"
+
+#include "dtrain/util/error.h"
+
+namespace dtrain::nn {
+
+using tag = dnnl::memory::format_tag;
+
+tag plain_tag(int ndims) {
+  switch (ndims) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    default: throw Error("unsupported tensor rank " + std::to_string(ndims));
+  }
+}
+
+const dnnl::memory& LayoutAdapter::adapt(DnnlContext& ctx, const dnnl::memory& in,
+                                         const dnnl::memory::desc& want) {
+  const auto have = in.get_desc();
+  if (have == want) return in;
+  if (!buffer_ || from_ != have || buffer_.get_desc() != want) {
+    buffer_ = dnnl::memory(want, ctx.engine);
+    reorder_ = dnnl::reorder(in, buffer_);
+    from_ = have;
+  }
+  reorder_.execute(ctx.stream, {{DNNL_ARG_FROM, in}, {DNNL_ARG_TO, buffer_}});
+  return buffer_;
+}
+
+void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst) {
+  dnnl::reorder(src, dst).execute(ctx.stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+}
+
+}  // namespace dtrain::nn

@@ -1,0 +1,88 @@
+#include "dtrain/nn/model.h"
+
+#include <sstream>
+
+#include "dtrain/nn/conv2d.h"
+#include "dtrain/nn/dense.h"
+#include "dtrain/nn/dropout.h"
+#include "dtrain/nn/max_pool2d.h"
+#include "dtrain/util/error.h"
+#include "dtrain/util/rng.h"
+
+namespace dtrain::nn {
+
+Model::Model(const ModelSpec& spec, Shape input, int num_classes)
+    : spec_(spec), input_(input), classes_(num_classes) {
+  Shape shape = input;
+  int convs = 0, pools = 0, denses = 0, drops = 0;
+  for (const auto& c : spec.layers()) {
+    std::unique_ptr<Layer> layer;
+    using K = LayerConfig::Kind;
+    switch (c.kind) {
+      case K::kConv:
+        layer = std::make_unique<Conv2D>("conv" + std::to_string(++convs), shape, c.size,
+                                         c.filters, c.relu, layout_);
+        break;
+      case K::kMaxPool:
+        layer = std::make_unique<MaxPool2D>("pool" + std::to_string(++pools), shape, c.size);
+        break;
+      case K::kDense:
+        layer = std::make_unique<Dense>("dense" + std::to_string(++denses), shape, c.size, c.relu,
+                                        layout_);
+        break;
+      case K::kDropout:
+        layer = std::make_unique<Dropout>("dropout" + std::to_string(++drops), shape, c.rate);
+        break;
+    }
+    shape = layer->out_shape();
+    layers_.push_back(std::move(layer));
+  }
+  if (!shape.flat || shape.c != num_classes) {
+    throw OptionError("--model: the last layer has " + std::to_string(shape.c) +
+                      " outputs but the data has " + std::to_string(num_classes) + " classes");
+  }
+}
+
+int64_t Model::forward_macs() const {
+  int64_t macs = 0;
+  for (const auto& l : layers_) macs += l->forward_macs();
+  return macs;
+}
+
+void Model::init_params(std::span<float> params, std::uint64_t seed) const {
+  if (params.size() != layout_.total()) throw Error("parameter buffer has the wrong size");
+  std::fill(params.begin(), params.end(), 0.f);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Rng rng(key(seed, 0x1A7E5, i));  // each layer its own stream: adding a layer moves no other
+    layers_[i]->init_params(params, rng);
+  }
+}
+
+std::size_t Model::feature_layer() const {
+  // The last layer producing a hidden vector: the output of the dense layer before the logits
+  // (dropout is the identity at inference, so its output is the same vector).
+  std::size_t idx = layers_.size() - 1;
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
+    if (dynamic_cast<const Dense*>(layers_[i].get())) idx = i;
+  }
+  return idx;
+}
+
+std::string Model::describe() const {
+  std::ostringstream out;
+  out << "input " << input_.c << "x" << input_.h << "x" << input_.w << "\n";
+  for (const auto& l : layers_) {
+    const Shape s = l->out_shape();
+    out << "  " << l->name() << ": " << l->describe() << " -> ";
+    if (s.flat) {
+      out << s.c;
+    } else {
+      out << s.c << "x" << s.h << "x" << s.w;
+    }
+    out << "\n";
+  }
+  out << "  softmax cross-entropy over " << classes_ << " classes\n";
+  return out.str();
+}
+
+}  // namespace dtrain::nn

@@ -1,0 +1,47 @@
+#include "dtrain/nn/replica.h"
+
+#include <algorithm>
+
+namespace dtrain::nn {
+
+Replica::Replica(const Model& model)
+    : model_(model), params_(model.layout().total()), grads_(model.layout().total()) {}
+
+Network& Replica::network(int64_t batch, bool training) {
+  auto& slot = networks_[{batch, training}];
+  if (!slot) {
+    slot = std::make_unique<Network>(model_, ctx_, batch, training, params_.data(),
+                                     training ? grads_.data() : nullptr);
+  }
+  return *slot;
+}
+
+LossStats Replica::train_batch(const BatchView& b, const StepContext& step, float grad_scale,
+                               const GradientReadyFn& ready) {
+  Network& net = network(b.rows, true);
+  StepContext s = step;
+  s.example_ids = b.ids;
+  const float* logits = net.forward(b.images, s);
+  const int classes = model_.num_classes();
+  diff_logits_.resize(static_cast<std::size_t>(b.rows * classes));
+  const LossStats stats = softmax_cross_entropy(logits, b.labels, b.rows, b.real_rows, classes,
+                                                grad_scale, diff_logits_.data(), nullptr);
+  net.backward(diff_logits_.data(), ready);
+  return stats;
+}
+
+LossStats Replica::eval_batch(const BatchView& b, float* probs, float* features) {
+  Network& net = network(b.rows, false);
+  const float* logits = net.forward(b.images, StepContext{});
+  const LossStats stats = softmax_cross_entropy(logits, b.labels, b.rows, b.real_rows,
+                                                model_.num_classes(), 0.f, nullptr, probs);
+  if (features) {
+    const std::size_t idx = model_.feature_layer();
+    const float* f = net.activation(idx);
+    const int64_t width = model_.layers()[idx]->out_shape().size();
+    std::copy(f, f + b.rows * width, features);
+  }
+  return stats;
+}
+
+}  // namespace dtrain::nn
