@@ -7,6 +7,7 @@
 
 namespace dtrain::data {
 
+
 BatchStream::BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options)
     : source_(std::move(source)), plan_(std::move(plan)), options_(options) {
   if (options_.prefetch < 1) throw OptionError("--prefetch must be >= 1");
@@ -35,11 +36,15 @@ std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int6
   b->labels.assign(static_cast<std::size_t>(b->rows), 0);
   b->ids.assign(static_cast<std::size_t>(b->rows), -1);
   std::copy(ids.begin(), ids.end(), b->ids.begin());
-  if (!ids.empty()) source_->read(ids, b->images.data(), b->labels.data());
+  if (!ids.empty()) {
+    const auto skipped = source_->read(ids, b->images.data(), b->labels.data());
+    b->real_rows = drop_rows(skipped, b->real_rows, px, b->images.data(), b->labels.data(),
+                             b->ids.data());
+  }
   for (int64_t i = 0; i < b->real_rows; ++i) {
     const int32_t y = b->labels[static_cast<std::size_t>(i)];
     if (y < 0 || y >= options_.num_classes) {
-      throw DataError(source_->describe() + ": example " + std::to_string(ids[static_cast<std::size_t>(i)]) +
+      throw DataError(source_->describe() + ": example " + std::to_string(b->ids[static_cast<std::size_t>(i)]) +
                       " has label " + std::to_string(y) + ", outside [0, " +
                       std::to_string(options_.num_classes) + ")");
     }

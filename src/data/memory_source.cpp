@@ -1,6 +1,9 @@
 #include "dtrain/data/memory_source.h"
 
+#include <cerrno>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "dtrain/data/idx.h"
 #include "dtrain/util/error.h"
@@ -9,7 +12,8 @@ namespace dtrain::data {
 
 MemorySource::MemorySource(std::string name, ImageShape shape, std::vector<std::uint8_t> pixels,
                            std::vector<int32_t> labels)
-    : name_(std::move(name)), shape_(shape), pixels_(std::move(pixels)), labels_(std::move(labels)) {
+    : name_(std::move(name)), shape_(shape), pixels_(std::move(pixels)), labels_(std::move(labels)),
+      units_{static_cast<int64_t>(labels_.size())} {
   if (pixels_.size() != labels_.size() * static_cast<std::size_t>(shape_.size())) {
     throw DataError(name_ + ": " + std::to_string(pixels_.size()) + " pixels for " +
                     std::to_string(labels_.size()) + " labels of " +
@@ -35,8 +39,8 @@ std::string find_idx_file(const std::string& dir, const std::string& prefix,
 
 std::unique_ptr<MemorySource> MemorySource::from_idx_dir(const std::string& dir,
                                                          const std::string& prefix) {
-  return from_idx_files(find_idx_file(dir, prefix, "images", 3),
-                        find_idx_file(dir, prefix, "labels", 1));
+  const std::string images = find_idx_file(dir, prefix, "images", 3);
+  return from_idx_files(images, find_idx_file(dir, prefix, "labels", 1));
 }
 
 std::unique_ptr<MemorySource> MemorySource::from_idx_files(const std::string& images_path,
@@ -61,7 +65,59 @@ std::unique_ptr<MemorySource> MemorySource::from_idx_files(const std::string& im
                                         std::move(l));
 }
 
-void MemorySource::read(std::span<const int64_t> ids, float* images, int32_t* labels) {
+std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std::string>& files,
+                                                           ImageShape shape) {
+  std::vector<std::uint8_t> pixels;
+  std::vector<int32_t> labels;
+  std::vector<int64_t> units;
+  const int64_t px = shape.size();
+  std::vector<long> values;
+  for (const auto& path : files) {
+    std::ifstream in(path);
+    if (!in) throw DataError(path + ": cannot open");
+    std::string line;
+    int64_t lineno = 0, rows = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      if (line.empty() || line == "\r") continue;
+      const std::string where = path + ":" + std::to_string(lineno);
+      const char* p = line.c_str();
+      char* end = nullptr;
+      values.clear();
+      for (;;) {
+        errno = 0;
+        const long v = std::strtol(p, &end, 10);
+        if (end == p || errno != 0) {
+          throw DataError(where + ": expected an integer in column " + std::to_string(values.size() + 1));
+        }
+        values.push_back(v);
+        if (*end == '\0' || *end == '\r') break;
+        if (*end != ',') throw DataError(where + ": expected ',' after column " + std::to_string(values.size()));
+        p = end + 1;
+      }
+      if (static_cast<int64_t>(values.size()) != px + 1) {
+        throw DataError(where + ": " + std::to_string(values.size()) + " columns; expected " +
+                        std::to_string(px + 1) + " (label, then " + std::to_string(px) + " pixels)");
+      }
+      labels.push_back(static_cast<int32_t>(values[0]));
+      for (int64_t j = 1; j <= px; ++j) {
+        const long v = values[static_cast<std::size_t>(j)];
+        if (v < 0 || v > 255) throw DataError(where + ": pixel value " + std::to_string(v) + " outside 0..255");
+        pixels.push_back(static_cast<std::uint8_t>(v));
+      }
+      ++rows;
+    }
+    units.push_back(rows);
+  }
+  const std::string name =
+      files.size() == 1 ? files[0] : files[0] + " ... (" + std::to_string(files.size()) + " CSV files)";
+  auto src = std::make_unique<MemorySource>(name, shape, std::move(pixels), std::move(labels));
+  src->units_ = units;
+  return src;
+}
+
+std::vector<std::size_t> MemorySource::read(std::span<const int64_t> ids, float* images,
+                                           int32_t* labels) {
   const int64_t px = shape_.size();
   constexpr float kScale = 1.0f / 255.0f;
   for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -74,6 +130,7 @@ void MemorySource::read(std::span<const int64_t> ids, float* images, int32_t* la
     for (int64_t j = 0; j < px; ++j) dst[j] = static_cast<float>(src[j]) * kScale;
     labels[i] = labels_[static_cast<std::size_t>(id)];
   }
+  return {};
 }
 
 }  // namespace dtrain::data

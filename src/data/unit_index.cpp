@@ -20,4 +20,25 @@ int64_t UnitIndex::unit_of(int64_t id) const {
   return static_cast<int64_t>(it - starts_.begin()) - 1;
 }
 
+int64_t drop_rows(const std::vector<std::size_t>& skipped, int64_t rows, int64_t pixels,
+                  float* images, int32_t* labels, int64_t* ids) {
+  if (skipped.empty()) return rows;
+  std::vector<bool> drop(static_cast<std::size_t>(rows), false);
+  for (auto i : skipped) drop[i] = true;
+  int64_t out = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    if (drop[static_cast<std::size_t>(r)]) continue;
+    if (out != r) {
+      std::copy_n(images + r * pixels, pixels, images + out * pixels);
+      labels[out] = labels[r];
+      if (ids) ids[out] = ids[r];
+    }
+    ++out;
+  }
+  std::fill(images + out * pixels, images + rows * pixels, 0.f);
+  std::fill(labels + out, labels + rows, 0);
+  if (ids) std::fill(ids + out, ids + rows, -1);
+  return out;
+}
+
 }  // namespace dtrain::data

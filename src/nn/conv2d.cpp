@@ -58,7 +58,7 @@ class Conv2DInstance final : public LayerInstance {
       ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
       attr.set_post_ops(ops);
     }
-    const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
+    const auto prop = prop_kind::forward_training;
     convolution_forward::primitive_desc fwd_pd(
         convolution_forward::desc(prop, algorithm::convolution_direct, src_any, w_any, b_md,
                                   dst_any, strides, pl, pr),

@@ -1,5 +1,6 @@
 #include "dtrain/nn/max_pool2d.h"
 
+#include "dtrain/nn/relu_backward.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::nn {
@@ -19,12 +20,12 @@ Shape pooled(const std::string& name, Shape in, int window) {
 }
 }  // namespace
 
-MaxPool2D::MaxPool2D(std::string name, Shape in, int window)
-    : Layer(name, in, pooled(name, in, window)), window_(window) {}
+MaxPool2D::MaxPool2D(std::string name, Shape in, int window, bool relu)
+    : Layer(name, in, pooled(name, in, window)), window_(window), relu_(relu) {}
 
 std::string MaxPool2D::describe() const {
   return "maxpool " + std::to_string(window_) + "x" + std::to_string(window_) + "/" +
-         std::to_string(window_);
+         std::to_string(window_) + (relu_ ? " + ReLU (the conv's, moved past the pool)" : "");
 }
 
 namespace {
@@ -37,15 +38,22 @@ class MaxPool2DInstance final : public LayerInstance {
     const memory::desc dst_any(activation_dims(a.batch, layer.out_shape()), dt::f32, tag::any);
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     src_desc_ = a.src_desc;
+    primitive_attr attr;
+    if (layer.relu()) {
+      post_ops ops;
+      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
     pooling_forward::primitive_desc fwd_pd(
         pooling_forward::desc(prop, algorithm::pooling_max, src_desc_, dst_any, strides, kernel,
                               pad, pad),
-        ctx_.engine);
+        attr, ctx_.engine);
     fwd_ = pooling_forward(fwd_pd);
     dst_ = memory(fwd_pd.dst_desc(), ctx_.engine);
     if (!a.training) return;
     workspace_ = memory(fwd_pd.workspace_desc(), ctx_.engine);
     if (!a.need_diff_src) return;
+    if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, fwd_pd.dst_desc());
     pooling_backward::primitive_desc bwd_pd(
         pooling_backward::desc(algorithm::pooling_max, src_desc_, fwd_pd.dst_desc(), strides,
                                kernel, pad, pad),
@@ -66,7 +74,8 @@ class MaxPool2DInstance final : public LayerInstance {
 
   const memory* backward(const memory& diff_dst) override {
     if (!diff_src_) return nullptr;
-    const memory& dy = adapter_.adapt(ctx_, diff_dst, diff_dst_desc_);
+    const memory& dy_post = relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst;
+    const memory& dy = adapter_.adapt(ctx_, dy_post, diff_dst_desc_);
     bwd_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WORKSPACE, workspace_},
                                {DNNL_ARG_DIFF_SRC, diff_src_}});
     return &diff_src_;
@@ -78,6 +87,7 @@ class MaxPool2DInstance final : public LayerInstance {
   pooling_forward fwd_;
   pooling_backward bwd_;
   memory dst_, workspace_, diff_src_;
+  std::unique_ptr<ReluBackward> relu_;
   LayoutAdapter adapter_;
 };
 

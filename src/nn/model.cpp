@@ -15,16 +15,24 @@ Model::Model(const ModelSpec& spec, Shape input, int num_classes)
     : spec_(spec), input_(input), classes_(num_classes) {
   Shape shape = input;
   int convs = 0, pools = 0, denses = 0, drops = 0;
-  for (const auto& c : spec.layers()) {
+  const auto& configs = spec.layers();
+  using K = LayerConfig::Kind;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    const LayerConfig& c = configs[i];
     std::unique_ptr<Layer> layer;
-    using K = LayerConfig::Kind;
+    // conv+ReLU then max-pool: the ReLU runs after the pool (they commute; a quarter the work).
+    const bool relu_moves = c.kind == K::kConv && c.relu && i + 1 < configs.size() &&
+                            configs[i + 1].kind == K::kMaxPool;
+    const bool relu_arrives = c.kind == K::kMaxPool && i > 0 && configs[i - 1].kind == K::kConv &&
+                              configs[i - 1].relu;
     switch (c.kind) {
       case K::kConv:
         layer = std::make_unique<Conv2D>("conv" + std::to_string(++convs), shape, c.size,
-                                         c.filters, c.relu, layout_);
+                                         c.filters, c.relu && !relu_moves, layout_);
         break;
       case K::kMaxPool:
-        layer = std::make_unique<MaxPool2D>("pool" + std::to_string(++pools), shape, c.size);
+        layer = std::make_unique<MaxPool2D>("pool" + std::to_string(++pools), shape, c.size,
+                                            relu_arrives);
         break;
       case K::kDense:
         layer = std::make_unique<Dense>("dense" + std::to_string(++denses), shape, c.size, c.relu,

@@ -27,10 +27,11 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
   std::vector<int64_t> ids;
   EvalResult r;
   for (int64_t b = begin; b < end; b += batch) {
-    const int64_t rows = std::min(batch, end - b);
+    int64_t rows = std::min(batch, end - b);
     ids.resize(static_cast<std::size_t>(rows));
     std::iota(ids.begin(), ids.end(), b);
-    source.read(ids, images.data(), labels.data());
+    const auto skipped = source.read(ids, images.data(), labels.data());
+    rows = data::drop_rows(skipped, rows, px, images.data(), labels.data(), nullptr);
     const auto stats = replica.eval_batch({images.data(), labels.data(), nullptr, batch, rows});
     r.examples += rows;
     r.correct += stats.correct;

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "dtrain/data/dataset.h"
 #include "dtrain/data/memory_source.h"
 #include "dtrain/nn/model.h"
 #include "dtrain/train/trainer.h"
@@ -26,11 +27,21 @@ int compute_threads(int requested, int local_ranks) {
 
 namespace {
 
-std::shared_ptr<data::ExampleSource> open_train(const TrainOptions& o) {
-  return data::MemorySource::from_idx_dir(o.data_dir, "train");
-}
-std::shared_ptr<data::ExampleSource> open_test(const TrainOptions& o) {
-  return data::MemorySource::from_idx_dir(o.data_dir, "t10k");
+// --train-data / --test-data when given, else the IDX files in --data-dir.
+std::shared_ptr<data::ExampleSource> open_split(const TrainOptions& o, const std::string& paths,
+                                                const char* idx_prefix, MPI_Comm comm,
+                                                bool collective) {
+  if (paths.empty()) return data::MemorySource::from_idx_dir(o.data_dir, idx_prefix);
+  data::DatasetOptions d;
+  d.paths = paths;
+  d.format = o.format;
+  d.features = o.features;
+  d.num_classes = o.num_classes;
+  d.skip_corrupt = o.skip_corrupt;
+  d.io_hints = o.io_hints;
+  d.collective = collective;
+  d.comm = comm;
+  return data::open_dataset(d);
 }
 
 }  // namespace
@@ -41,8 +52,11 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
   omp_set_num_threads(threads);
   const bool chief = mpi.rank() == 0;
 
-  auto train_data = open_train(o);
-  auto test_data = open_test(o);
+  if (o.train_data.empty() != o.test_data.empty()) {
+    throw OptionError("--train-data and --test-data go together (or neither, for IDX in --data-dir)");
+  }
+  auto train_data = open_split(o, o.train_data, "train", MPI_COMM_SELF, false);
+  auto test_data = open_split(o, o.test_data, "t10k", MPI_COMM_SELF, false);
   const auto shape = train_data->image_shape();
   if (!(test_data->image_shape() == shape)) throw DataError("training and test images differ in shape");
   const nn::Model model(nn::ModelSpec::parse(o.model), nn::Shape{shape.c, shape.h, shape.w},

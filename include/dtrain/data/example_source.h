@@ -28,11 +28,21 @@ class ExampleSource {
   virtual std::vector<int64_t> unit_sizes() const = 0;
   virtual std::string describe() const = 0;
   // Reads the listed examples: images as count x C x H x W floats in [0, 1], labels as ints.
-  // ids may come in any order. Only one thread reads a given source at a time.
-  virtual void read(std::span<const int64_t> ids, float* images, int32_t* labels) = 0;
+  // ids may come in any order. Only one thread reads a given source at a time. Returns the
+  // positions (in ids) of records skipped as corrupt; always empty unless skipping is enabled.
+  virtual std::vector<std::size_t> read(std::span<const int64_t> ids, float* images,
+                                        int32_t* labels) = 0;
   // Records skipped as corrupt so far (formats with --skip-corrupt); 0 otherwise.
   virtual int64_t skipped_records() const { return 0; }
+  // True when read() is collective: every rank sharing the source must call it the same number
+  // of times, together, from its training thread (collective MPI-IO).
+  virtual bool collective_reads() const { return false; }
 };
+
+// Removes the rows listed in `skipped` (records skipped as corrupt) from the first `rows` rows:
+// later rows move up and the freed tail becomes zero padding (id -1). Returns the rows left.
+int64_t drop_rows(const std::vector<std::size_t>& skipped, int64_t rows, int64_t pixels,
+                  float* images, int32_t* labels, int64_t* ids);
 
 // Maps a global id to (unit, index within unit) given unit sizes.
 class UnitIndex {

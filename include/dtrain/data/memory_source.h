@@ -19,11 +19,17 @@ class MemorySource final : public ExampleSource {
   static std::unique_ptr<MemorySource> from_idx_files(const std::string& images,
                                                       const std::string& labels);
 
+  // CSV shards as mnist_data_setup writes them: one example per line, "label,p0,...,pN" with
+  // pixels 0..255. Each file is one unit.
+  static std::unique_ptr<MemorySource> from_csv_files(const std::vector<std::string>& files,
+                                                      ImageShape shape);
+
   int64_t size() const override { return static_cast<int64_t>(labels_.size()); }
   ImageShape image_shape() const override { return shape_; }
-  std::vector<int64_t> unit_sizes() const override { return {size()}; }
+  std::vector<int64_t> unit_sizes() const override { return units_; }
   std::string describe() const override { return name_; }
-  void read(std::span<const int64_t> ids, float* images, int32_t* labels) override;
+  std::vector<std::size_t> read(std::span<const int64_t> ids, float* images,
+                                int32_t* labels) override;
 
   const std::vector<std::uint8_t>& pixels() const { return pixels_; }
   const std::vector<int32_t>& labels() const { return labels_; }
@@ -33,6 +39,7 @@ class MemorySource final : public ExampleSource {
   ImageShape shape_;
   std::vector<std::uint8_t> pixels_;
   std::vector<int32_t> labels_;
+  std::vector<int64_t> units_;
 };
 
 // Finds "<dir>/<prefix>-<kind>-idx<rank>-ubyte" in its usual spellings (.gz, '.' for '-').

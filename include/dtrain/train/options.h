@@ -30,7 +30,7 @@ struct TrainOptions {
   int64_t epochs = 5;
   int64_t steps = 0;  // > 0 overrides epochs
   float lr = 1e-3f;
-  float lr_decay_rate = 1.0f;
+  float lr_decay_rate = 0.6f;  // per --lr-decay-steps (default: one epoch)
   int64_t lr_decay_steps = 0;
   bool lr_staircase = false;
   std::string optimizer = "adam";

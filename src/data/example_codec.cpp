@@ -1,0 +1,163 @@
+#include "dtrain/data/example_codec.h"
+
+#include <sstream>
+
+#include "dtrain/util/error.h"
+#include "example.pb.h"
+
+namespace dtrain::data {
+
+FeatureNames parse_feature_names(const std::string& spec, FeatureNames defaults) {
+  FeatureNames names = std::move(defaults);
+  std::istringstream in(spec);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto eq = item.find('=');
+    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (value.empty() || (key != "image" && key != "label")) {
+      throw OptionError("--features: '" + item + "' is not of the form image=NAME or label=NAME");
+    }
+    (key == "image" ? names.image : names.label) = value;
+  }
+  return names;
+}
+
+ExampleLayout parse_example_layout(const std::string& s) {
+  if (s == "int64" || s == "tfos") return ExampleLayout::kInt64;
+  if (s == "bytes" || s == "tpu") return ExampleLayout::kBytes;
+  throw OptionError("--tfrecord-layout: '" + s + "' (expected int64 (TensorFlowOnSpark) or bytes (TPU))");
+}
+
+FeatureNames layout_feature_names(ExampleLayout layout) {
+  return layout == ExampleLayout::kInt64 ? FeatureNames{"image", "label"}
+                                         : FeatureNames{"image_raw", "label"};
+}
+
+std::string encode_example(std::span<const std::uint8_t> pixels, int label, ExampleLayout layout) {
+  tensorflow::Example ex;
+  auto& features = *ex.mutable_features()->mutable_feature();
+  const FeatureNames names = layout_feature_names(layout);
+  if (layout == ExampleLayout::kInt64) {
+    auto* list = features[names.image].mutable_int64_list();
+    list->mutable_value()->Reserve(static_cast<int>(pixels.size()));
+    for (std::uint8_t p : pixels) list->add_value(p);
+  } else {
+    features[names.image].mutable_bytes_list()->add_value(
+        std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size()));
+  }
+  features[names.label].mutable_int64_list()->add_value(label);
+  std::string out;
+  ex.SerializeToString(&out);
+  return out;
+}
+
+namespace {
+
+std::string present(const tensorflow::Example& ex) {
+  std::string s;
+  for (const auto& [name, f] : ex.features().feature()) {
+    (void)f;
+    s += (s.empty() ? "" : ", ") + name;
+  }
+  return s.empty() ? "none" : s;
+}
+
+const tensorflow::Feature& find(const tensorflow::Example& ex, const std::string& name,
+                                const char* role) {
+  const auto& map = ex.features().feature();
+  auto it = map.find(name);
+  if (it == map.end()) {
+    throw DataError(std::string(role) + " feature '" + name + "' not found (features present: " +
+                    present(ex) + "; map names with --features " + role + "=NAME)");
+  }
+  return it->second;
+}
+
+}  // namespace
+
+void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
+                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label) {
+  tensorflow::Example ex;
+  if (!ex.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    throw DataError("not a valid tf.train.Example protobuf");
+  }
+  const auto& img = find(ex, names.image, "image");
+  const std::string expected = std::to_string(pixels) + " values";
+  constexpr float kScale = 1.0f / 255.0f;
+  switch (img.kind_case()) {
+    case tensorflow::Feature::kInt64List: {
+      const auto& v = img.int64_list().value();
+      if (v.size() != pixels) {
+        throw DataError("image feature '" + names.image + "' has " + std::to_string(v.size()) +
+                        " int64 values; expected " + expected);
+      }
+      for (std::int64_t i = 0; i < pixels; ++i) {
+        const std::int64_t x = v[static_cast<int>(i)];
+        if (x < 0 || x > 255) {
+          throw DataError("image feature '" + names.image + "' value " + std::to_string(x) +
+                          " outside 0..255");
+        }
+        image[i] = static_cast<float>(x) * kScale;
+      }
+      break;
+    }
+    case tensorflow::Feature::kFloatList: {
+      const auto& v = img.float_list().value();
+      if (v.size() != pixels) {
+        throw DataError("image feature '" + names.image + "' has " + std::to_string(v.size()) +
+                        " float values; expected " + expected);
+      }
+      for (std::int64_t i = 0; i < pixels; ++i) {
+        const float x = v[static_cast<int>(i)];
+        if (!(x >= 0.f && x <= 1.f)) {
+          throw DataError("image feature '" + names.image + "' float value outside [0, 1]");
+        }
+        image[i] = x;
+      }
+      break;
+    }
+    case tensorflow::Feature::kBytesList: {
+      const auto& v = img.bytes_list().value();
+      if (v.size() != 1 || static_cast<std::int64_t>(v[0].size()) != pixels) {
+        throw DataError("image feature '" + names.image + "' must be one bytes value of " +
+                        std::to_string(pixels) + " bytes (got " + std::to_string(v.size()) +
+                        " value(s)" + (v.size() == 1 ? " of " + std::to_string(v[0].size()) + " bytes" : "") + ")");
+      }
+      const auto* b = reinterpret_cast<const std::uint8_t*>(v[0].data());
+      for (std::int64_t i = 0; i < pixels; ++i) image[i] = static_cast<float>(b[i]) * kScale;
+      break;
+    }
+    default:
+      throw DataError("image feature '" + names.image + "' is empty");
+  }
+  const auto& lab = find(ex, names.label, "label");
+  if (lab.kind_case() != tensorflow::Feature::kInt64List) {
+    throw DataError("label feature '" + names.label + "' must be an int64_list");
+  }
+  const auto& v = lab.int64_list().value();
+  std::int64_t y = -1;
+  if (v.size() == 1) {
+    y = v[0];
+  } else if (v.size() == num_classes) {  // one-hot, as older TensorFlowOnSpark examples wrote
+    int ones = 0;
+    for (int c = 0; c < num_classes; ++c) {
+      if (v[c] == 1) {
+        y = c;
+        ++ones;
+      } else if (v[c] != 0) {
+        ones = -1;
+        break;
+      }
+    }
+    if (ones != 1) throw DataError("label feature '" + names.label + "' is not a valid one-hot vector");
+  } else {
+    throw DataError("label feature '" + names.label + "' has " + std::to_string(v.size()) +
+                    " values; expected 1 (class index) or " + std::to_string(num_classes) + " (one-hot)");
+  }
+  if (y < 0 || y >= num_classes) {
+    throw DataError("label " + std::to_string(y) + " outside [0, " + std::to_string(num_classes) + ")");
+  }
+  *label = static_cast<std::int32_t>(y);
+}
+
+}  // namespace dtrain::data

@@ -1,0 +1,143 @@
+#include "dtrain/data/shard_writer.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "dtrain/comm/mpi_env.h"
+#include "dtrain/data/hdf5_util.h"
+#include "dtrain/data/tfrecord.h"
+#include "dtrain/util/error.h"
+
+namespace dtrain::data {
+
+namespace {
+
+void write_string_attribute(hid_t obj, const char* name, const std::string& value) {
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), value.size() + 1);
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle attr(h5_check(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                         std::string("attribute ") + name),
+                H5Aclose);
+  h5_check(H5Awrite(attr.get(), type.get(), value.c_str()), std::string("attribute ") + name);
+}
+
+void write_int_attribute(hid_t obj, const char* name, int64_t value) {
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle attr(h5_check(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                         std::string("attribute ") + name),
+                H5Aclose);
+  h5_check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), std::string("attribute ") + name);
+}
+
+void write_hdf5(const std::string& path, bool compress, ImageShape shape,
+                std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
+  std::lock_guard lock(comm::mpi_mutex());
+  quiet_hdf5_errors();
+  const auto n = static_cast<hsize_t>(labels.size());
+  H5Handle file(h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path + ": create"),
+                H5Fclose);
+  write_string_attribute(file.get(), "dtrain_format", "mnist-shard-v1");
+  write_string_attribute(file.get(), "description",
+                         "MNIST-style examples: /images uint8 [n, height, width] (0..255), "
+                         "/labels uint8 [n] (class index)");
+
+  // Chunks of up to 1024 images: large enough for throughput, small enough for random reads.
+  const hsize_t rows_per_chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, 1024));
+  const hsize_t idims[3] = {n, static_cast<hsize_t>(shape.h), static_cast<hsize_t>(shape.w)};
+  const hsize_t ichunk[3] = {rows_per_chunk, idims[1], idims[2]};
+  H5Handle ispace(H5Screate_simple(3, idims, nullptr), H5Sclose);
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n > 0) {
+    H5Pset_chunk(dcpl.get(), 3, ichunk);
+    if (compress) H5Pset_deflate(dcpl.get(), 4);
+  }
+  H5Handle images(h5_check(H5Dcreate2(file.get(), "images", H5T_STD_U8LE, ispace.get(), H5P_DEFAULT,
+                                      dcpl.get(), H5P_DEFAULT),
+                           path + ": create /images"),
+                  H5Dclose);
+  if (n > 0) {
+    h5_check(H5Dwrite(images.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data()),
+             path + ": write /images");
+  }
+  write_string_attribute(images.get(), "description", "images, uint8 0..255, [n, height, width]");
+  write_int_attribute(images.get(), "height", shape.h);
+  write_int_attribute(images.get(), "width", shape.w);
+
+  const hsize_t ldims[1] = {n};
+  H5Handle lspace(H5Screate_simple(1, ldims, nullptr), H5Sclose);
+  H5Handle ldcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n > 0) {
+    const hsize_t lchunk[1] = {std::max<hsize_t>(1, std::min<hsize_t>(n, 65536))};
+    H5Pset_chunk(ldcpl.get(), 1, lchunk);
+    if (compress) H5Pset_deflate(ldcpl.get(), 4);
+  }
+  H5Handle lab(h5_check(H5Dcreate2(file.get(), "labels", H5T_STD_U8LE, lspace.get(), H5P_DEFAULT,
+                                   ldcpl.get(), H5P_DEFAULT),
+                        path + ": create /labels"),
+               H5Dclose);
+  std::vector<std::uint8_t> l(labels.begin(), labels.end());
+  if (n > 0) {
+    h5_check(H5Dwrite(lab.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.data()),
+             path + ": write /labels");
+  }
+  write_string_attribute(lab.get(), "description", "labels, uint8 class index, [n]");
+  h5_check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path + ": flush");
+}
+
+void write_tfrecord(const std::string& path, const ShardFormat& f, ImageShape shape,
+                    std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
+  TFRecordWriter w(path, f.compress);
+  const auto px = static_cast<std::size_t>(shape.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    w.write(encode_example(pixels.subspan(i * px, px), labels[i], f.layout));
+  }
+  w.close();
+}
+
+void write_csv(const std::string& path, ImageShape shape, std::span<const std::uint8_t> pixels,
+               std::span<const int32_t> labels) {
+  std::ofstream out(path);
+  if (!out) throw DataError(path + ": cannot create");
+  const auto px = static_cast<std::size_t>(shape.size());
+  std::string line;
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    line = std::to_string(labels[i]);
+    for (std::size_t j = 0; j < px; ++j) {
+      line += ',';
+      line += std::to_string(pixels[i * px + j]);
+    }
+    line += '\n';
+    out << line;
+  }
+  out.close();
+  if (!out) throw DataError(path + ": write failed");
+}
+
+}  // namespace
+
+std::string shard_name(const ShardFormat& f, int partition) {
+  char name[32];
+  std::snprintf(name, sizeof name, "part-%05d", partition);
+  if (f.format == "hdf5") return std::string(name) + ".h5";
+  if (f.format == "tfrecord") return std::string(name) + (f.compress ? ".tfrecord.gz" : ".tfrecord");
+  return std::string(name) + ".csv";
+}
+
+void write_shard(const std::string& path, const ShardFormat& f, ImageShape shape,
+                 std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
+  const std::string tmp = path + ".tmp";
+  if (f.format == "hdf5") {
+    write_hdf5(tmp, f.compress, shape, pixels, labels);
+  } else if (f.format == "tfrecord") {
+    write_tfrecord(tmp, f, shape, pixels, labels);
+  } else if (f.format == "csv") {
+    write_csv(tmp, shape, pixels, labels);
+  } else {
+    throw OptionError("--format: '" + f.format + "' (expected hdf5, tfrecord or csv)");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace dtrain::data

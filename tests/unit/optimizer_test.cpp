@@ -1,0 +1,82 @@
+// Optimizer steps against values computed by hand from the update formulas.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "dtrain/optim/adam.h"
+#include "dtrain/optim/lr_schedule.h"
+#include "dtrain/optim/sgd.h"
+#include "dtrain/util/error.h"
+
+namespace dtrain::optim {
+namespace {
+
+TEST(Adam, FirstTwoStepsByHand) {
+  Adam adam(2, 0.9f, 0.999f, 1e-8f, 0.f);
+  std::vector<float> p{1.0f, -2.0f}, g{0.5f, -0.25f};
+  adam.step(p, g, 0.1f, 1.0f);
+  // Step 1: m = 0.1 g, v = 0.001 g^2; m_hat = g, v_hat = g^2 -> p -= lr * sign(g) (eps tiny).
+  EXPECT_NEAR(p[0], 1.0f - 0.1f, 1e-6f);
+  EXPECT_NEAR(p[1], -2.0f + 0.1f, 1e-6f);
+  std::vector<float> g2{1.5f, 0.25f};
+  adam.step(p, g2, 0.1f, 1.0f);
+  // Step 2 for element 0: m = 0.9*0.05 + 0.1*1.5 = 0.195; v = 0.999*0.00025 + 0.001*2.25 =
+  // 0.00249975; m_hat = 0.195/0.19 = 1.026316; v_hat = 0.00249975/0.001999 = 1.250500.
+  const double m_hat = 0.195 / 0.19, v_hat = 0.00249975 / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p[0], 0.9 - 0.1 * m_hat / (std::sqrt(v_hat) + 1e-8), 1e-6);
+  // Element 1: m = 0.9*(-0.025) + 0.025 = 0.0025; v = 0.999*0.0000625 + 0.001*0.0625.
+  const double m1 = 0.0025 / 0.19, v1 = (0.999 * 0.0000625 + 0.0000625) / (1 - 0.999 * 0.999);
+  EXPECT_NEAR(p[1], -1.9 - 0.1 * m1 / (std::sqrt(v1) + 1e-8), 1e-6);
+  EXPECT_EQ(adam.steps(), 2);
+}
+
+TEST(Adam, GradScaleAndWeightDecay) {
+  Adam a(1, 0.9f, 0.999f, 1e-8f, 0.f), b(1, 0.9f, 0.999f, 1e-8f, 0.f);
+  std::vector<float> pa{1.f}, pb{1.f}, g{4.f}, g_scaled{1.f};
+  a.step(pa, g, 0.01f, 0.25f);
+  b.step(pb, g_scaled, 0.01f, 1.f);
+  EXPECT_FLOAT_EQ(pa[0], pb[0]);
+  EXPECT_THROW(a.step(std::span<float>(pa.data(), 1), std::span<const float>(g.data(), 0), 0.1f, 1.f),
+               Error);
+}
+
+TEST(Sgd, MomentumByHand) {
+  Sgd sgd(1, 0.9f, false, 0.f);
+  std::vector<float> p{1.f};
+  std::vector<float> g{0.5f};
+  sgd.step(p, g, 0.1f, 1.f);  // v = 0.5, p = 1 - 0.05
+  EXPECT_NEAR(p[0], 0.95f, 1e-7f);
+  sgd.step(p, g, 0.1f, 1.f);  // v = 0.45 + 0.5 = 0.95, p = 0.95 - 0.095
+  EXPECT_NEAR(p[0], 0.855f, 1e-6f);
+}
+
+TEST(Sgd, NesterovAndWeightDecayByHand) {
+  Sgd sgd(1, 0.9f, true, 0.1f);
+  std::vector<float> p{2.f}, g{1.f};
+  sgd.step(p, g, 0.5f, 1.f);  // g' = 1 + 0.2 = 1.2; v = 1.2; update = 1.2 + 0.9*1.2 = 2.28
+  EXPECT_NEAR(p[0], 2.f - 0.5f * 2.28f, 1e-6f);
+}
+
+TEST(LrSchedule, ExponentialDecay) {
+  LrSchedule s{0.1f, 0.5f, 100, false};
+  EXPECT_FLOAT_EQ(s.at(0), 0.1f);
+  EXPECT_NEAR(s.at(100), 0.05f, 1e-7f);
+  EXPECT_NEAR(s.at(50), 0.1f * std::sqrt(0.5f), 1e-7f);
+  s.staircase = true;
+  EXPECT_FLOAT_EQ(s.at(199), 0.05f);
+  EXPECT_FLOAT_EQ(LrSchedule{0.3f}.at(123456), 0.3f);
+}
+
+TEST(MakeOptimizer, UnknownNameNamesTheOption) {
+  OptimizerConfig c;
+  c.name = "rmsprop";
+  try {
+    make_optimizer(c, 10);
+    FAIL();
+  } catch (const OptionError& e) {
+    EXPECT_NE(std::string(e.what()).find("--optimizer"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace dtrain::optim

@@ -1,0 +1,85 @@
+// Option parsing: defaults, config files, and invalid values rejected with a message that
+// names the option and what is allowed.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "dtrain/train/options.h"
+#include "dtrain/util/error.h"
+#include "test_files.h"
+
+namespace dtrain::train {
+namespace {
+
+bool parse(std::vector<std::string> args, TrainOptions* o, std::string* help = nullptr) {
+  std::vector<char*> argv{const_cast<char*>("mnist_train")};
+  for (auto& a : args) argv.push_back(a.data());
+  std::string h;
+  return parse_options(static_cast<int>(argv.size()), argv.data(), o, help ? help : &h);
+}
+
+std::string error_for(std::vector<std::string> args) {
+  TrainOptions o;
+  try {
+    parse(std::move(args), &o);
+  } catch (const OptionError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST(Options, DefaultsAndHelp) {
+  TrainOptions o;
+  ASSERT_TRUE(parse({}, &o));
+  EXPECT_EQ(o.batch_size, 100);
+  EXPECT_EQ(o.optimizer, "adam");
+  EXPECT_EQ(o.recorded.at("batch-size"), "100");
+  std::string help;
+  TrainOptions h;
+  EXPECT_FALSE(parse({"--help"}, &h, &help));
+  for (const char* opt : {"--data-dir", "--batch-size", "--epochs", "--steps", "--lr", "--optimizer",
+                          "--seed", "--threads", "--eval-every", "--metrics-json", "--config"}) {
+    EXPECT_NE(help.find(opt), std::string::npos) << opt;
+  }
+}
+
+TEST(Options, InvalidValuesNameTheOption) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* must_contain;
+  };
+  for (const auto& c : std::vector<Case>{{{"--optimizer", "rmsprop"}, "--optimizer"},
+                                         {{"--optimizer", "rmsprop"}, "adam, sgd"},
+                                         {{"--batch-size", "0"}, "--batch-size"},
+                                         {{"--batch-size", "ten"}, "batch-size"},
+                                         {{"--lr", "-1"}, "--lr"},
+                                         {{"--epochs", "0"}, "--epochs"},
+                                         {{"--dist", "ring"}, "--dist"},
+                                         {{"--format", "csv"}, "--format"},
+                                         {{"--bogus"}, "bogus"},
+                                         {{"--config", "/nonexistent.cfg"}, "--config"}}) {
+    const auto msg = error_for(c.args);
+    EXPECT_NE(msg.find(c.must_contain), std::string::npos) << c.args[0] << ": " << msg;
+  }
+}
+
+TEST(Options, ConfigFileWithCommandLineWinning) {
+  dtrain::testing::TempDir dir;
+  {
+    std::ofstream f(dir.file("run.cfg"));
+    f << "batch-size = 64\nlr = 0.01\noptimizer = sgd\n";
+  }
+  TrainOptions o;
+  ASSERT_TRUE(parse({"--config", dir.file("run.cfg"), "--lr", "0.5"}, &o));
+  EXPECT_EQ(o.batch_size, 64);
+  EXPECT_EQ(o.optimizer, "sgd");
+  EXPECT_FLOAT_EQ(o.lr, 0.5f);
+  {
+    std::ofstream f(dir.file("bad.cfg"));
+    f << "batch-size = -3\n";
+  }
+  EXPECT_NE(error_for({"--config", dir.file("bad.cfg")}).find("--batch-size"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dtrain::train
