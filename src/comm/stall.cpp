@@ -1,0 +1,68 @@
+#include "dtrain/comm/stall.h"
+
+#include <cstdio>
+#include <thread>
+
+#include "dtrain/comm/mpi_env.h"
+#include "dtrain/util/clock.h"
+
+namespace dtrain::comm {
+
+void Backoff::pause() {
+  ++polls_;
+  if (polls_ < 2000) return;  // spin: the next MPI call may be the one that completes it
+  const long us = polls_ < 4000 ? 20 : 100;
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string s;
+  for (int r : ranks) s += (s.empty() ? "" : ", ") + std::to_string(r);
+  return s.empty() ? "none identified" : s;
+}
+
+void StallPolicy::abort(const std::string& what, const MissingFn& missing, double waited) const {
+  std::string who;
+  try {
+    who = missing ? missing() : "";
+  } catch (const std::exception& e) {
+    who = std::string("(could not tell: ") + e.what() + ")";
+  }
+  std::fprintf(stderr,
+               "mnist_train: [rank %d] stalled: %s made no progress for %.0f s (--stall-timeout %.0f)%s%s; "
+               "aborting the job\n",
+               rank_, what.c_str(), waited, timeout_, who.empty() ? "" : "; missing: ", who.c_str());
+  std::fflush(stderr);
+  abort_job(3);
+}
+
+void StallPolicy::wait(std::span<MPI_Request> requests, const std::string& what,
+                       const MissingFn& missing) const {
+  const double start = now_seconds();
+  Backoff backoff;
+  for (;;) {
+    int done = 0;
+    {
+      std::lock_guard lock(mpi_mutex());
+      check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+                what.c_str());
+    }
+    if (done) return;
+    const double waited = now_seconds() - start;
+    if (waited > timeout_) abort(what, missing, waited);
+    backoff.pause();
+  }
+}
+
+void StallPolicy::wait_until(const std::function<bool()>& done, const std::string& what,
+                             const MissingFn& missing) const {
+  const double start = now_seconds();
+  Backoff backoff;
+  while (!done()) {
+    const double waited = now_seconds() - start;
+    if (waited > timeout_) abort(what, missing, waited);
+    backoff.pause();
+  }
+}
+
+}  // namespace dtrain::comm
