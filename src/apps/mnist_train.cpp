@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
     comm::MpiEnv mpi(&argc, &argv);
     try {
       return train::run_job(options, mpi);
+    } catch (const OptionError& e) {
+      // Every rank reaches the same verdict on the options: one message, exit 2 everywhere.
+      if (mpi.rank() == 0) std::fprintf(stderr, "mnist_train: error: %s\n", e.what());
+      return 2;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "mnist_train: [rank %d] error: %s\n", mpi.rank(), e.what());
       std::fflush(stderr);

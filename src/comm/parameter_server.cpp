@@ -11,14 +11,13 @@ namespace dtrain::comm {
 using W = PsLayout::Word;
 
 ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initial,
-                                 const optim::OptimizerConfig& optimizer, optim::LrSchedule schedule,
-                                 StallPolicy stall, Watchdog* watchdog)
+                                 const optim::OptimizerConfig& optimizer, StallPolicy stall,
+                                 Watchdog* watchdog)
     : window_(window),
       layout_(window.layout(window.roles().rank)),
       self_(window.roles().rank),
       params_(initial.size()),
       optimizer_(optim::make_optimizer(optimizer, initial.size())),
-      schedule_(schedule),
       rma_(window, stall, watchdog) {
   std::copy(initial.begin(), initial.end(), params_.data());
   if (window_.memory_model() != MPI_WIN_UNIFIED) {
@@ -125,7 +124,8 @@ std::string ParameterServer::unfinished_workers() {
   return "workers not finished: ranks " + rank_list(ranks) + " (at steps " + steps + ")";
 }
 
-nlohmann::json ParameterServer::serve() {
+nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
+  schedule_ = schedule;
   const double start = now_seconds();
   double last_activity = start;
   Backoff backoff;

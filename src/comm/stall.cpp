@@ -29,7 +29,7 @@ void StallPolicy::abort(const std::string& what, const MissingFn& missing, doubl
     who = std::string("(could not tell: ") + e.what() + ")";
   }
   std::fprintf(stderr,
-               "mnist_train: [rank %d] stalled: %s made no progress for %.0f s (--stall-timeout %.0f)%s%s; "
+               "dtrain: [rank %d] stalled: %s made no progress for %.0f s (--stall-timeout %.0f)%s%s; "
                "aborting the job\n",
                rank_, what.c_str(), waited, timeout_, who.empty() ? "" : "; missing: ", who.c_str());
   std::fflush(stderr);

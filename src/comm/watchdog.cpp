@@ -39,7 +39,7 @@ void Watchdog::run() {
     cv_.wait_for(lock, std::chrono::milliseconds(200));
     if (deadline_ > 0 && now_seconds() > deadline_) {
       std::fprintf(stderr,
-                   "mnist_train: [rank %d] stalled: %s did not return within %.0f s (--stall-timeout); "
+                   "dtrain: [rank %d] stalled: %s did not return within %.0f s (--stall-timeout); "
                    "exiting so that mpirun ends the job\n",
                    rank_, what_.c_str(), timeout_);
       std::fflush(stderr);

@@ -59,13 +59,18 @@ void Trainer::maybe_evaluate(int64_t step, bool last, RunMetrics& metrics) {
   if (!s_.evaluate) return;
   const auto& o = *s_.options;
   const int64_t done = step + 1;
+  if (last && !s_.evaluate_last) return;
   bool due = last;
   if (o.eval_every > 0) {
     due = due || done % o.eval_every == 0;
   } else {
     due = due || std::binary_search(epoch_starts_.begin() + 1, epoch_starts_.end(), done);
   }
-  if (!due) return;
+  if (due) evaluate_now(done, metrics);
+}
+
+void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
+  const auto& o = *s_.options;
   const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.eval_batch_size, s_.eval_comm);
   AccuracyPoint p{done, epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
@@ -96,14 +101,18 @@ RunMetrics Trainer::run() {
     const auto batch = stream.next();
     if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
     s_.exchange->before_step(*s_.replica, step);
-    const float scale = batch->global_rows > 0 ? 1.0f / static_cast<float>(batch->global_rows) : 0.f;
+    // The mean over the batch this step's gradient stands for: the global batch when ranks sum
+    // their gradients (sync), this worker's own rows when each push stands alone (async).
+    const int64_t denominator = s_.count_global_rows ? batch->global_rows : batch->real_rows;
+    const float scale = denominator > 0 ? 1.0f / static_cast<float>(denominator) : 0.f;
     const auto stats = s_.replica->train_batch(batch->view(), {o.seed, step, nullptr}, scale, ready);
     s_.exchange->after_step(*s_.replica, step, schedule_.at(step));
     const double dt = now_seconds() - t0;
-    metrics.add_step(batch->global_rows, dt);
+    const int64_t images = s_.count_global_rows ? batch->global_rows : batch->real_rows;
+    metrics.add_step(images, dt);
     window_loss += stats.loss_sum;
     window_rows += batch->real_rows;
-    window_images += batch->global_rows;
+    window_images += images;
     window_time += dt;
 
     const bool last = step + 1 == total_steps_;
@@ -111,7 +120,7 @@ RunMetrics Trainer::run() {
       const double rate = window_time > 0 ? static_cast<double>(window_images) / window_time : 0;
       const double eta = rate > 0 ? static_cast<double>(total_steps_ - step - 1) *
                                         (window_time / static_cast<double>(window_images)) *
-                                        static_cast<double>(std::max<int64_t>(1, batch->global_rows))
+                                        static_cast<double>(std::max<int64_t>(1, images))
                                   : 0;
       std::printf("step %6lld/%lld  epoch %5.2f  loss %.4f  lr %.2e  %7.0f img/s  eta %s\n",
                   static_cast<long long>(step + 1), static_cast<long long>(total_steps_),
@@ -123,8 +132,9 @@ RunMetrics Trainer::run() {
     }
     maybe_evaluate(step, last, metrics);
   }
-  s_.exchange->finish();
   metrics.extra["data_wait_seconds"] = stream.wait_seconds();
+  metrics.extra["data_wait_fraction"] = metrics.train_seconds() > 0 ? stream.wait_seconds() / metrics.train_seconds() : 0.0;
+  metrics.extra["skipped_records"] = s_.train_data->skipped_records();
   metrics.extra["epochs"] = epoch_of(total_steps_);
   return metrics;
 }

@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
       optim::OptimizerConfig sgd;
       sgd.name = "sgd";
       sgd.momentum = 0.f;
-      comm::ParameterServer server(window, zeros, sgd, optim::LrSchedule{1.0f}, stall, &watchdog);
+      comm::ParameterServer server(window, zeros, sgd, stall, &watchdog);
       MPI_Barrier(MPI_COMM_WORLD);
-      const auto stats = server.serve();
+      const auto stats = server.serve(optim::LrSchedule{1.0f});
       const int64_t expected = static_cast<int64_t>(roles.num_workers()) * rounds;
       std::printf("ps rank %d: %s\n", roles.rank, stats.dump().c_str());
       if (stats["pushes_applied"].get<int64_t>() != expected) {

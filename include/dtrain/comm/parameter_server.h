@@ -25,13 +25,14 @@ class ParameterServer {
  public:
   // initial: this server's shard of the initial parameters.
   ParameterServer(PsWindow& window, std::span<const float> initial, const optim::OptimizerConfig& optimizer,
-                  optim::LrSchedule schedule, StallPolicy stall, Watchdog* watchdog);
+                  StallPolicy stall, Watchdog* watchdog);
   ~ParameterServer();
   ParameterServer(const ParameterServer&) = delete;
   ParameterServer& operator=(const ParameterServer&) = delete;
 
-  // Serves until all workers are done; returns statistics (drains, pushes, timings).
-  nlohmann::json serve();
+  // Serves until all workers are done; returns statistics (drains, pushes, timings). The
+  // learning rate follows `schedule` over the number of pushes applied.
+  nlohmann::json serve(optim::LrSchedule schedule);
 
   std::span<const float> weights() const { return params_.span(); }
   optim::Optimizer& optimizer() { return *optimizer_; }

@@ -27,13 +27,19 @@ struct TrainerSetup {
   bool chief = true;       // prints progress, evaluates
   MPI_Comm eval_comm = MPI_COMM_NULL;  // set: evaluate data-parallel over this communicator
   bool evaluate = true;    // false: this worker never evaluates
+  bool evaluate_last = true;  // false: the caller evaluates after the last step (async chief)
+  // true: the step's batch is the global batch (sync, local): loss mean and images/s over it.
+  // false: each worker's own rows (async).
+  bool count_global_rows = true;
 };
 
 class Trainer {
  public:
   explicit Trainer(TrainerSetup setup);
-  // Runs to the last step and returns the metrics. Throws on error.
+  // Runs to the last step and returns the metrics (the exchange's finish() is the caller's).
   RunMetrics run();
+  // Evaluates now and records the point as after `steps` steps (for the caller's final eval).
+  void evaluate_now(int64_t steps, RunMetrics& metrics);
   optim::LrSchedule schedule() const { return schedule_; }
   // Total steps of the run and the epoch a global step falls in.
   int64_t total_steps() const { return total_steps_; }
