@@ -1,0 +1,213 @@
+// rma_bench: the transport's ceiling against what dtrain gets from it. On 2 ranks it times,
+// for message sizes from 8 B to 16 MB, OSU-style loops of the bare MPI operations the trainer
+// is built on (MPI_Accumulate + flush, MPI_Get + flush, MPI_Fetch_and_op latency,
+// MPI_Allreduce), and at the model's gradient size the trainer's own paths: a parameter-server
+// push and pull (the whole protocol, against a real server) and the bucketed allreduce.
+// One JSON line per figure.
+//   mpirun -np 2 [transport flags] rma_bench [--sizes 8,1024,...] [--model-floats 3274634]
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dtrain/comm/allreduce_exchange.h"
+#include "dtrain/comm/mpi_env.h"
+#include "dtrain/comm/parameter_server.h"
+#include "dtrain/comm/parameter_shard.h"
+#include "dtrain/comm/ps_client.h"
+#include "dtrain/comm/transport.h"
+#include "dtrain/nn/model.h"
+#include "dtrain/optim/sgd.h"
+#include "dtrain/util/aligned_buffer.h"
+#include "dtrain/util/clock.h"
+
+using namespace dtrain;
+
+namespace {
+
+std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int iterations(std::size_t bytes) {
+  return static_cast<int>(std::clamp<std::size_t>(std::size_t{400} * 1000 * 1000 / std::max<std::size_t>(bytes, 1) / 100, 20, 1000));
+}
+
+void emit(const std::string& op, std::size_t bytes, const std::vector<double>& times, const std::string& transport) {
+  const double t = median(times);
+  std::printf("%s\n", nlohmann::json{{"op", op}, {"bytes", bytes}, {"iterations", times.size()}, {"seconds_median", t},
+                                     {"latency_us", t * 1e6}, {"gbps", t > 0 ? static_cast<double>(bytes) / t / 1e9 : 0.0},
+                                     {"transport", transport}}.dump().c_str());
+  std::fflush(stdout);
+}
+
+// The target keeps MPI progressing (UCX and TCP need it for one-sided operations) until the
+// origin joins the barrier that ends the phase.
+void serve_until_barrier() {
+  MPI_Request done;
+  MPI_Ibarrier(MPI_COMM_WORLD, &done);
+  int flag = 0;
+  while (!flag) MPI_Test(&done, &flag, MPI_STATUS_IGNORE);
+}
+
+void bare_rma(const std::vector<std::size_t>& sizes, int rank, const std::string& transport) {
+  const std::size_t max_bytes = *std::max_element(sizes.begin(), sizes.end());
+  MPI_Win win;
+  void* base = nullptr;
+  MPI_Win_allocate(rank == 0 ? static_cast<MPI_Aint>(max_bytes + 64) : 0, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
+  AlignedBuffer buf(max_bytes / 4 + 16);
+  for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = 0.5f;
+  for (const char* op : {"accumulate", "get", "fetch_and_op"}) {
+    for (std::size_t bytes : sizes) {
+      if (std::string(op) == "fetch_and_op" && bytes != 8) continue;
+      MPI_Barrier(MPI_COMM_WORLD);
+      if (rank == 0) {
+        serve_until_barrier();
+        continue;
+      }
+      const int n = std::max<int>(1, static_cast<int>(bytes / 4));
+      std::vector<double> times;
+      const int iters = iterations(bytes);
+      for (int i = 0; i < iters + 3; ++i) {
+        const double t0 = now_seconds();
+        if (std::string(op) == "accumulate") {
+          MPI_Accumulate(buf.data(), n, MPI_FLOAT, 0, 0, n, MPI_FLOAT, MPI_SUM, win);
+        } else if (std::string(op) == "get") {
+          MPI_Get(buf.data(), n, MPI_FLOAT, 0, 0, n, MPI_FLOAT, win);
+        } else {
+          int64_t one = 1, old = 0;
+          MPI_Fetch_and_op(&one, &old, MPI_INT64_T, 0, 0, MPI_SUM, win);
+        }
+        MPI_Win_flush(0, win);
+        if (i >= 3) times.push_back(now_seconds() - t0);
+      }
+      MPI_Request done;
+      MPI_Ibarrier(MPI_COMM_WORLD, &done);
+      MPI_Wait(&done, MPI_STATUS_IGNORE);
+      emit(op, std::string(op) == "fetch_and_op" ? 8 : static_cast<std::size_t>(n) * 4, times, transport);
+    }
+  }
+  MPI_Win_unlock_all(win);
+  MPI_Win_free(&win);
+}
+
+void bare_allreduce(const std::vector<std::size_t>& sizes, int rank, const std::string& transport) {
+  const std::size_t max_bytes = *std::max_element(sizes.begin(), sizes.end());
+  AlignedBuffer buf(max_bytes / 4 + 16);
+  for (std::size_t bytes : sizes) {
+    const int n = std::max<int>(1, static_cast<int>(bytes / 4));
+    std::vector<double> times;
+    const int iters = iterations(bytes);
+    for (int i = 0; i < iters + 3; ++i) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      const double t0 = now_seconds();
+      MPI_Allreduce(MPI_IN_PLACE, buf.data(), n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      double t = now_seconds() - t0, tmax = 0;
+      MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      if (i >= 3) times.push_back(tmax);
+    }
+    if (rank == 0) emit("allreduce", static_cast<std::size_t>(n) * 4, times, transport);
+  }
+}
+
+// The trainer's own paths at the model's size.
+void trainer_paths(std::size_t floats, int rank, int iters, const std::string& transport) {
+  const double bytes = static_cast<double>(floats) * 4;
+  {
+    comm::Heartbeat heartbeat(MPI_COMM_WORLD);
+    comm::AllreduceExchange ex(MPI_COMM_WORLD, floats, 4.0, std::make_unique<optim::Sgd>(floats, 0.f, false, 0.f),
+                               comm::StallPolicy(120, rank), &heartbeat);
+    // A replica-shaped stand-in: the exchange only touches the flat buffers.
+    const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
+    nn::Replica replica(model);
+    std::vector<double> times;
+    for (int i = 0; i < iters + 3; ++i) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      const double t0 = now_seconds();
+      ex.before_step(replica, i);
+      ex.gradients_ready({0, replica.grads().size()});
+      ex.after_step(replica, i, 0.f);
+      double t = now_seconds() - t0, tmax = 0;
+      MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+      if (i >= 3) times.push_back(tmax);
+    }
+    const auto stats = ex.stats();
+    if (rank == 0) {
+      // Without the optimizer step (which every rank runs after the reduction).
+      std::vector<double> comm_only;
+      const double opt = stats["optimizer_seconds_per_step"].get<double>();
+      for (double t : times) comm_only.push_back(std::max(0.0, t - opt));
+      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(replica.grads().size()) * 4, comm_only, transport);
+    }
+  }
+  const auto roles = comm::Roles::decide(rank, 2, "async", 1);
+  comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(floats, 1));
+  comm::Watchdog watchdog(300, rank);
+  const comm::StallPolicy stall(300, rank);
+  if (roles.is_ps()) {
+    std::vector<float> zeros(floats, 0.f);
+    optim::OptimizerConfig sgd;
+    sgd.name = "sgd";
+    comm::ParameterServer server(window, zeros, sgd, stall, &watchdog);
+    MPI_Barrier(MPI_COMM_WORLD);
+    server.serve(optim::LrSchedule{0.f});
+  } else {
+    comm::ParameterServerClient client(window, -1, stall, &watchdog);
+    MPI_Barrier(MPI_COMM_WORLD);
+    AlignedBuffer params(floats), grads(floats);
+    std::vector<double> push, pull;
+    for (int i = 0; i < iters + 3; ++i) {
+      double t0 = now_seconds();
+      client.pull(params.data());
+      const double t1 = now_seconds();
+      client.push(grads.data());
+      const double t2 = now_seconds();
+      if (i >= 3) {
+        pull.push_back(t1 - t0);
+        push.push_back(t2 - t1);
+      }
+    }
+    client.finish();
+    emit("dtrain_ps_push", static_cast<std::size_t>(bytes), push, transport);
+    emit("dtrain_ps_pull", static_cast<std::size_t>(bytes), pull, transport);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  comm::MpiEnv mpi(&argc, &argv);
+  if (mpi.size() != 2) {
+    if (mpi.rank() == 0) std::fprintf(stderr, "rma_bench: run it on exactly 2 ranks (mpirun -np 2)\n");
+    return 2;
+  }
+  std::vector<std::size_t> sizes;
+  std::stringstream in(arg(argc, argv, "--sizes", "8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216"));
+  for (std::string s; std::getline(in, s, ',');) sizes.push_back(std::stoul(s));
+  const std::size_t floats = std::stoul(arg(argc, argv, "--model-floats", "3274634"));
+  const int model_iters = std::stoi(arg(argc, argv, "--model-iterations", "30"));
+  const std::string only = arg(argc, argv, "--only", "all");
+  // osc components load with the first window: make one before describing the transport.
+  MPI_Win probe;
+  void* base = nullptr;
+  MPI_Win_allocate(8, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &probe);
+  const std::string transport = comm::describe_transport().summary();
+  MPI_Win_free(&probe);
+  if (only == "all" || only == "rma") bare_rma(sizes, mpi.rank(), transport);
+  if (only == "all" || only == "allreduce") bare_allreduce(sizes, mpi.rank(), transport);
+  if (only == "all" || only == "trainer") trainer_paths(floats, mpi.rank(), model_iters, transport);
+  return 0;
+}
