@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Compute benchmark: dtrain's training step (forward, loss, backward, Adam) and inference
+# images/s at batch 64, 100 and 256 with 1 and 2 threads, the GFLOP/s they mean, and -- in the
+# same run, on the same machine -- the PyTorch reference (../shared/peers/torch_mnist.py, or
+# $PEERS) on the same settings, with the ratio. Then where dtrain's step time goes, per oneDNN
+# primitive (ONEDNN_VERBOSE timings). Tables go to stdout and bench-results/compute.md.
+. "$(dirname "$0")/lib.sh"
+apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp
+fetch_mnist
+build "$DTRAIN_ROOT/build"
+PEERS=${PEERS:-$DTRAIN_ROOT/../shared/peers}
+OUT="$DTRAIN_ROOT/bench-results"
+mkdir -p "$OUT"
+raw="$OUT/compute.jsonl"
+: >"$raw"
+cd "$DTRAIN_ROOT"
+export MNIST_DIR="$MNIST_DIR"
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+for t in 1 2; do
+  log "dtrain, $t thread(s)"
+  OMP_PROC_BIND=close build/compute_bench --threads "$t" --batches 64,100,256 --infer-batches 64,100,256,1000 \
+    --repeats 3 --window-images 3200 --data-dir "$MNIST_DIR" | tee -a "$raw"
+  if [ -f "$PEERS/torch_mnist.py" ]; then
+    for b in 64 100 256; do
+      log "PyTorch train, batch $b, $t thread(s)"
+      /usr/bin/python3 "$PEERS/torch_mnist.py" train --threads "$t" --batch "$b" --window-images 3200 --warmup 10 \
+        --repeats 3 --max-windows 5 | grep '^RESULT' | sed 's/^RESULT {/{"engine":"pytorch",/' | tee -a "$raw"
+    done
+    for b in 64 100 256 1000; do
+      for mode in eager jit_opt; do
+        log "PyTorch infer ($mode), batch $b, $t thread(s)"
+        /usr/bin/python3 "$PEERS/torch_mnist.py" infer --threads "$t" --batch "$b" --mode "$mode" --window-images 6400 \
+          --repeats 3 --max-windows 5 | grep '^RESULT' | sed 's/^RESULT {/{"engine":"pytorch",/' | tee -a "$raw"
+      done
+    done
+  else
+    echo "no PyTorch reference at $PEERS: dtrain figures only" >&2
+  fi
+done
+log "where the time goes (batch 100, 2 threads)"
+ONEDNN_VERBOSE=1 OMP_PROC_BIND=close build/compute_bench --threads 2 --batches 100 --infer-batches 1000 --repeats 1 \
+  --window-images 2000 --data-dir "$MNIST_DIR" >"$OUT/onednn_verbose.txt" 2>&1
+/usr/bin/python3 "$DTRAIN_ROOT/scripts/bench_tables.py" compute "$raw" "$OUT/onednn_verbose.txt" | tee "$OUT/compute.md"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Scaling benchmark: images/s and time per step (compute / communication / waiting), bytes moved
+# and GB/s for 1 process with 2 threads, sync with 2 ranks x 1 thread, and async with 1 PS + 1
+# and + 2 workers, on the default transport (shared memory, osc rdma/sm) and on TCP; beside them,
+# in the same run, the PyTorch DDP (gloo) reference with 2 processes; and the trainer's own
+# allreduce / push / pull against bare MPI operations of the same size (rma_bench).
+. "$(dirname "$0")/lib.sh"
+apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp
+fetch_mnist
+build "$DTRAIN_ROOT/build"
+cd "$DTRAIN_ROOT"
+PEERS=${PEERS:-$DTRAIN_ROOT/../shared/peers}
+OUT="$DTRAIN_ROOT/bench-results"
+mkdir -p "$OUT"
+raw="$OUT/scaling.jsonl"
+: >"$raw"
+STEPS=${STEPS:-300}
+declare -A TRANSPORT=(
+  [default]=""
+  [tcp]="--mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include lo --mca osc pt2pt"
+)
+# metrics JSON -> one table row
+row() {  # label transport json
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+label, transport, path = sys.argv[1:]
+j = json.load(open(path))
+img_s = j["train_images_per_sec"]
+if j["mode"] == "async":
+    per_worker = img_s / j["workers"]
+    step = 1000 * 100 / per_worker
+    comm = 1000 * (j["pull_seconds_per_step"] + j["push_seconds_per_step"])
+    wait = 1000 * j["staleness_wait_seconds"] / max(1, j["steps"])
+    mb = j["bytes_per_step"] / 1e6
+    gbps = j["bytes_per_step"] / (comm / 1000) / 1e9 if comm else None
+    note = f"staleness mean {j['staleness_mean']:.2f} max {j['staleness_max']:.0f}"
+elif j["mode"] == "sync":
+    step = 1000 * 100 / img_s
+    comm = 1000 * j["allreduce_seconds_per_step"]
+    wait = 1000 * j["comm_wait_seconds_per_step"]
+    mb = j["allreduce_bytes_per_step"] / 1e6
+    gbps = j["allreduce_gbps"]
+    note = f"{j['buckets']} buckets, {j['buckets_done_before_backward_ended']:.1f} done before backward ended; optimizer {1000 * j['optimizer_seconds_per_step']:.1f} ms"
+else:
+    step, comm, wait, mb, gbps, note = 1000 * 100 / img_s, 0.0, 0.0, 0.0, None, ""
+compute = step - wait - (comm if j["mode"] == "async" else 0)
+print(json.dumps({"what": "run", "label": label, "transport": transport, "img_s": img_s, "step_ms": step,
+                  "compute_ms": compute, "comm_ms": comm, "wait_ms": wait, "bytes_mb": mb, "gbps": gbps,
+                  "note": note}))
+PY
+}
+run() {  # label transport np args...
+  local label=$1 t=$2 np=$3; shift 3
+  log "$label ($t)"
+  # shellcheck disable=SC2086
+  mpirun --oversubscribe --bind-to none -np "$np" ${TRANSPORT[$t]} build/mnist_train --data-dir "$MNIST_DIR" \
+    --steps "$STEPS" --eval-every 100000 --log-every 1000 --metrics-json "$OUT/run.json" "$@" >/dev/null
+  row "$label" "$t" "$OUT/run.json" | tee -a "$raw"
+}
+run "1 process, 2 threads" default 1 --threads 2
+for t in default tcp; do
+  run "sync 2 ranks x 1 thread" "$t" 2 --dist sync --threads 1
+  run "async 1 PS + 1 worker" "$t" 2 --dist async
+  run "async 1 PS + 2 workers" "$t" 3 --dist async
+  log "micro: bare MPI against the trainer's paths ($t)"
+  # shellcheck disable=SC2086
+  mpirun -np 2 ${TRANSPORT[$t]} build/rma_bench --sizes 8,13098536 |
+    /usr/bin/python3 -c "import json,sys
+for l in sys.stdin:
+    j=json.loads(l); j['what']='micro'; j['transport']='$t'; print(json.dumps(j))" | tee -a "$raw"
+done
+if [ -f "$PEERS/torch_ddp.py" ]; then
+  log "PyTorch DDP (gloo), 2 processes x 50 images"
+  (cd "$PEERS" && MNIST_DIR="$MNIST_DIR" /usr/bin/python3 torch_ddp.py train --nproc 2 --batch 50 --window-images 3200 --repeats 3 --max-windows 5) | grep '^RESULT' |
+    /usr/bin/python3 -c "import json,sys
+for l in sys.stdin:
+    j=json.loads(l[7:]); print(json.dumps({'what':'ddp','img_s':j.get('median_img_s') or j.get('img_s'),'raw':j}))" | tee -a "$raw"
+fi
+/usr/bin/python3 "$DTRAIN_ROOT/scripts/bench_tables.py" scaling "$raw" | tee "$OUT/scaling.md"

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Turns the JSON lines the benchmark scripts collect into Markdown tables (and gnuplot data).
+
+  bench_tables.py compute RAW.jsonl ONEDNN_VERBOSE.txt
+  bench_tables.py data RAW.jsonl
+  bench_tables.py scaling RAW.jsonl
+"""
+import collections
+import json
+import sys
+
+
+def rows(path):
+    out = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def table(header, body):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def fmt(x, digits=0):
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def compute(raw, verbose):
+    data = rows(raw)
+    ours = {(r["what"], r["batch"], r["threads"]): r for r in data if r.get("engine") == "dtrain"}
+    torch = collections.defaultdict(dict)
+    for r in data:
+        if r.get("engine") == "pytorch":
+            torch[(r["what"], r["batch"], r["threads"])][r.get("mode", "train")] = r
+    print("### Training step (forward + backward + Adam), images/s\n")
+    body = []
+    for (what, b, t), r in sorted(ours.items()):
+        if what != "train":
+            continue
+        p = torch.get((what, b, t), {}).get("train")
+        ref = p["median_img_s"] if p else None
+        body.append([b, t, fmt(r["img_s"]), fmt(r["gflops"], 1), fmt(ref), fmt(r["img_s"] / ref, 2) + "x" if ref else "–"])
+    print(table(["batch", "threads", "dtrain img/s", "dtrain GFLOP/s", "PyTorch img/s", "dtrain / PyTorch"], body))
+    print("\n### Inference, images/s\n")
+    body = []
+    for (what, b, t), r in sorted(ours.items()):
+        if what != "infer":
+            continue
+        modes = torch.get((what, b, t), {})
+        eager = modes.get("eager", {}).get("median_img_s")
+        jit = modes.get("jit_opt", {}).get("median_img_s")
+        best = max([x for x in (eager, jit) if x] or [0]) or None
+        body.append([b, t, fmt(r["img_s"]), fmt(r["gflops"], 1), fmt(eager), fmt(jit),
+                     fmt(r["img_s"] / best, 2) + "x" if best else "–"])
+    print(table(["batch", "threads", "dtrain img/s", "dtrain GFLOP/s", "PyTorch eager", "PyTorch jit+optimize",
+                 "dtrain / best PyTorch"], body))
+    # Where the time goes: per-primitive time of the batch-100 training step.
+    per = collections.defaultdict(float)
+    steps = 0
+    for line in open(verbose):
+        f = line.strip().split(",")
+        if len(f) < 10 or f[0] != "onednn_verbose" or f[1] != "exec":
+            continue
+        prim, prop, problem, ms = f[3], f[5], f[-2], float(f[-1])
+        if "mb100_" not in problem and "mb100i" not in problem and not problem.startswith("100x"):
+            continue
+        if prim == "convolution" and prop == "forward_training" and "ic1oc32" in problem:
+            steps += 1
+        kind = {"forward_training": "fwd", "forward_inference": "fwd", "backward_data": "bwd-data",
+                "backward_weights": "bwd-weights", "backward": "bwd", "undef": ""}.get(prop, prop)
+        layer = problem.split("_")[0] if prim != "reorder" else problem
+        per[f"{prim} {kind} {shorten(problem)}".strip()] += ms
+    train = ours.get(("train", 100, 2))
+    if steps and train:
+        step_ms = 100.0 / train["img_s"] * 1e3
+        print(f"\n### Where the time goes: training step at batch 100, 2 threads ({step_ms:.1f} ms per step)\n")
+        body = []
+        total = 0.0
+        for k, v in sorted(per.items(), key=lambda kv: -kv[1]):
+            ms = v / steps
+            total += ms
+            body.append([k, f"{ms:.2f}", f"{100 * ms / step_ms:.1f}%"])
+        body.append(["outside oneDNN (Adam, loss, dropout, data, threading)", f"{max(0.0, step_ms - total):.2f}",
+                     f"{100 * max(0.0, step_ms - total) / step_ms:.1f}%"])
+        print(table(["primitive", "ms per step", "share"], body))
+        print("\n(primitive times from ONEDNN_VERBOSE=1, which adds a little overhead of its own)")
+
+
+def shorten(problem):
+    for key, name in (("ic1oc32", "conv1"), ("ic32oc64", "conv2"), ("ic32_ih28", "pool1"), ("ic64_ih14", "pool2"),
+                      ("ic64ih7iw7oc1024", "dense1"), ("ic1024oc10", "dense2")):
+        if key in problem:
+            return name
+    return problem
+
+
+def data_tables(raw):
+    data = rows(raw)
+    train = next((r for r in data if r.get("what") == "train_rate"), None)
+    consume = train["img_s"] if train else None
+    print("### Reader throughput (each rank streams its share in the background, nothing consumes)\n")
+    body = []
+    for r in data:
+        if "examples_per_sec" not in r:
+            continue
+        ratio = r["examples_per_sec"] / consume if consume else None
+        body.append([r["label"], r["ranks"], fmt(r["examples_per_sec"]), fmt(r["file_mb_per_sec"], 1),
+                     fmt(r["open_seconds"], 2), (fmt(ratio, 1) + "x") if ratio else "–"])
+    print(table(["reader", "ranks", "examples/s", "MB/s (file bytes)", "open s", "vs training consumption"], body))
+    if consume:
+        print(f"\nTraining consumes {consume:,.0f} images/s here (batch 100, 2 threads).")
+    waits = [r for r in data if r.get("what") == "trainer_wait"]
+    if waits:
+        print("\n### Time the trainer waits for data\n")
+        body = [[w["label"], fmt(w["steps"]), f"{1e3 * w['wait_seconds'] / w['steps']:.3f}",
+                 f"{100 * w['wait_fraction']:.3f}%"] for w in waits]
+        print(table(["data", "steps", "wait ms per step", "share of step time"], body))
+
+
+def scaling(raw):
+    data = rows(raw)
+    print("### Training throughput and time per step\n")
+    body = []
+    for r in data:
+        if r.get("what") != "run":
+            continue
+        body.append([r["label"], r["transport"], fmt(r["img_s"]), f"{r['step_ms']:.1f}", f"{r['compute_ms']:.1f}",
+                     f"{r['comm_ms']:.1f}", f"{r['wait_ms']:.1f}", f"{r['bytes_mb']:.1f}", fmt(r.get("gbps"), 2),
+                     r.get("note", "")])
+    print(table(["configuration", "transport", "images/s", "ms/step", "compute", "communication", "waiting",
+                 "MB moved/step", "GB/s", "notes"], body))
+    base = next((r for r in data if r.get("what") == "run" and r["label"].startswith("1 process")), None)
+    sync2 = next((r for r in data if r.get("what") == "run" and r["label"].startswith("sync 2") and r["transport"] == "default"), None)
+    ddp = next((r for r in data if r.get("what") == "ddp"), None)
+    print()
+    if base and sync2:
+        print(f"- sync 2 ranks / 1 process 2 threads: {sync2['img_s'] / base['img_s']:.2f} (target >= 0.90)")
+    if sync2 and ddp:
+        print(f"- sync 2 ranks / PyTorch DDP gloo 2 processes ({ddp['img_s']:,.0f} img/s): {sync2['img_s'] / ddp['img_s']:.2f}x (target >= 1.5)")
+    micro = {(r["op"], r["transport"]): r for r in data if r.get("what") == "micro"}
+    for t in sorted({k[1] for k in micro}):
+        ar, ours = micro.get(("allreduce", t)), micro.get(("dtrain_bucketed_allreduce", t))
+        acc, push = micro.get(("accumulate", t)), micro.get(("dtrain_ps_push", t))
+        get, pull = micro.get(("get", t)), micro.get(("dtrain_ps_pull", t))
+        if ar and ours:
+            print(f"- [{t}] bucketed allreduce of 13.1 MB: {ours['latency_us'] / 1e3:.2f} ms vs bare MPI_Allreduce "
+                  f"{ar['latency_us'] / 1e3:.2f} ms: {ar['latency_us'] / ours['latency_us']:.0%} of bare (target >= 80%)")
+        if acc and push:
+            print(f"- [{t}] PS push {push['gbps']:.2f} GB/s vs bare MPI_Accumulate {acc['gbps']:.2f} GB/s: "
+                  f"{push['gbps'] / acc['gbps']:.0%} (target >= 70%)")
+        if get and pull:
+            print(f"- [{t}] PS pull {pull['gbps']:.2f} GB/s vs bare MPI_Get {get['gbps']:.2f} GB/s: "
+                  f"{pull['gbps'] / get['gbps']:.0%} (target >= 70%)")
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "compute":
+        compute(sys.argv[2], sys.argv[3])
+    elif cmd == "data":
+        data_tables(sys.argv[2])
+    elif cmd == "scaling":
+        scaling(sys.argv[2])
