@@ -134,6 +134,19 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   (void)step;
 }
 
+int AllreduceExchange::agree(int flags) {
+  // Between steps the communication thread is idle: this tiny collective is the only MPI call.
+  int all = 0;
+  MPI_Request req;
+  {
+    std::lock_guard lock(mpi_mutex());
+    check_mpi(MPI_Iallreduce(&flags, &all, 1, MPI_INT, MPI_BOR, comm_, &req), "MPI_Iallreduce (requests)");
+  }
+  stall_.wait(req, "agreeing on checkpoint/stop requests after step " + std::to_string(step_),
+              [&] { return heartbeat_ ? heartbeat_->ranks_behind(step_) : std::string(); });
+  return all;
+}
+
 nlohmann::json AllreduceExchange::stats() const {
   const double n = std::max<int64_t>(1, steps_);
   const double bytes = static_cast<double>(total_) * sizeof(float);

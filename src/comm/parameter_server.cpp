@@ -18,7 +18,8 @@ ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initia
       self_(window.roles().rank),
       params_(initial.size()),
       optimizer_(optim::make_optimizer(optimizer, initial.size())),
-      rma_(window, stall, watchdog) {
+      rma_(window, stall, watchdog),
+      watchdog_(watchdog) {
   std::copy(initial.begin(), initial.end(), params_.data());
   if (window_.memory_model() != MPI_WIN_UNIFIED) {
     throw Error("the MPI window is not in the unified memory model, which the parameter server's "
@@ -124,6 +125,35 @@ std::string ParameterServer::unfinished_workers() {
   return "workers not finished: ranks " + rank_list(ranks) + " (at steps " + steps + ")";
 }
 
+void ParameterServer::restore_optimizer(const std::vector<std::pair<std::string, std::vector<float>>>& state,
+                                        int64_t steps) {
+  for (auto& [name, buffer] : optimizer_->state()) {
+    for (const auto& [saved, values] : state) {
+      if (saved != name) continue;
+      if (values.size() != buffer->size()) throw Error("optimizer state '" + name + "' has the wrong size");
+      std::copy(values.begin(), values.end(), buffer->data());
+    }
+  }
+  optimizer_->set_steps(steps);
+}
+
+void ParameterServer::send_state() {
+  // Header: version, pushes applied, optimizer steps, number of state arrays; then the weights
+  // and each state array of this shard.
+  const auto state = optimizer_->state();
+  const int64_t header[4] = {version_, applied_, optimizer_->steps(), static_cast<int64_t>(state.size())};
+  const int chief = window_.roles().chief_rank();
+  Watchdog::Scope guard(watchdog_, "sending server state to the chief for a checkpoint");
+  std::lock_guard lock(mpi_mutex());
+  check_mpi(MPI_Send(header, 4, MPI_INT64_T, chief, kCheckpointTag, MPI_COMM_WORLD), "MPI_Send (checkpoint)");
+  check_mpi(MPI_Send(params_.data(), static_cast<int>(params_.size()), MPI_FLOAT, chief, kCheckpointTag, MPI_COMM_WORLD),
+            "MPI_Send (checkpoint)");
+  for (const auto& [name, buffer] : state) {
+    check_mpi(MPI_Send(buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, chief, kCheckpointTag, MPI_COMM_WORLD),
+              "MPI_Send (checkpoint)");
+  }
+}
+
 nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
   schedule_ = schedule;
   const double start = now_seconds();
@@ -132,6 +162,10 @@ nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
   for (;;) {
     // Transports whose one-sided atomics need the target (UCX, TCP) advance here.
     progress();
+    if (const int64_t request = load(W::kCheckpoint); request > checkpoints_served_) {
+      send_state();
+      checkpoints_served_ = request;
+    }
     const int64_t pending = load(W::kPushes0 + static_cast<int>(active_));
     if (pending > 0) {
       drain(active_);

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 
+#include "dtrain/comm/mpi_env.h"
+#include "dtrain/comm/parameter_server.h"
 #include "dtrain/util/clock.h"
+#include "dtrain/util/error.h"
 
 namespace dtrain::comm {
 
@@ -40,8 +43,10 @@ void ParameterServerClient::wait_for_stragglers() {
       [&] {
         last_clocks_ = rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
         for (int w = 0; w < workers_; ++w) {
+          if (last_clocks_[static_cast<std::size_t>(w)] >= needed) continue;
           // A finished worker never holds anyone back.
-          if (last_clocks_[static_cast<std::size_t>(w)] < needed) return false;
+          const auto finished = rma_.read_doubles(0, window_.layout(0).stats(w), 1, "reading worker state");
+          if (finished[0] == 0.0) return false;
         }
         return true;
       },
@@ -111,8 +116,6 @@ void ParameterServerClient::after_step(nn::Replica& replica, int64_t, float) {
 }
 
 void ParameterServerClient::finish() {
-  // A finished worker must not hold the others back: its clock becomes "infinite".
-  rma_.replace(0, window_.layout(0).clock(worker_), INT64_MAX, "advancing this worker's clock");
   std::vector<double> stats(PsLayout::kStatsPerWorker, 0.0);
   stats[kFinished] = 1;
   stats[kImages] = images_;
@@ -157,6 +160,45 @@ nlohmann::json ParameterServerClient::all_workers_stats() {
           {"staleness_max", stale_max},
           {"pull_retries", retries},
           {"staleness_wait_seconds", ssp}};
+}
+
+ParameterServerClient::GatheredState ParameterServerClient::gather_state(
+    std::size_t total_floats, const std::vector<std::string>& state_names) {
+  GatheredState g;
+  g.params.assign(total_floats, 0.f);
+  for (const auto& name : state_names) g.optimizer.emplace_back(name, std::vector<float>(total_floats, 0.f));
+  ++checkpoint_requests_;
+  const auto& shards = window_.shards();
+  for (std::size_t p = 0; p < shards.size(); ++p) {
+    rma_.replace(static_cast<int>(p), PsLayout::word(W::kCheckpoint), checkpoint_requests_, "requesting a checkpoint");
+  }
+  for (std::size_t p = 0; p < shards.size(); ++p) {
+    const int ps = static_cast<int>(p);
+    int64_t header[4] = {};
+    std::vector<MPI_Request> reqs(2 + state_names.size(), MPI_REQUEST_NULL);
+    {
+      std::lock_guard lock(mpi_mutex());
+      MPI_Irecv(header, 4, MPI_INT64_T, ps, ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[0]);
+      MPI_Irecv(g.params.data() + shards[p].begin, static_cast<int>(shards[p].size()), MPI_FLOAT, ps,
+                ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[1]);
+      for (std::size_t i = 0; i < state_names.size(); ++i) {
+        MPI_Irecv(g.optimizer[i].second.data() + shards[p].begin, static_cast<int>(shards[p].size()), MPI_FLOAT, ps,
+                  ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[2 + i]);
+      }
+    }
+    rma_.stall().wait(reqs, "receiving parameter server " + std::to_string(ps) + "'s state for a checkpoint",
+                      [&] { return "parameter server rank " + std::to_string(ps); });
+    if (header[3] != static_cast<int64_t>(state_names.size())) {
+      throw Error("parameter server " + std::to_string(ps) + " sent " + std::to_string(header[3]) +
+                  " optimizer state arrays, expected " + std::to_string(state_names.size()));
+    }
+    if (p == 0) {
+      g.optimizer_steps = header[2];
+      g.pushes_applied = header[1];
+    }
+  }
+  g.worker_steps = rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+  return g;
 }
 
 nlohmann::json ParameterServerClient::stats() const {

@@ -43,7 +43,7 @@ std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int6
   }
   for (int64_t i = 0; i < b->real_rows; ++i) {
     const int32_t y = b->labels[static_cast<std::size_t>(i)];
-    if (y < 0 || y >= options_.num_classes) {
+    if ((y < 0 && !(options_.allow_unlabelled && y == -1)) || y >= options_.num_classes) {
       throw DataError(source_->describe() + ": example " + std::to_string(b->ids[static_cast<std::size_t>(i)]) +
                       " has label " + std::to_string(y) + ", outside [0, " +
                       std::to_string(options_.num_classes) + ")");

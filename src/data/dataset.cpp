@@ -135,6 +135,7 @@ std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
     t.names = parse_feature_names(o.features);
     t.num_classes = o.num_classes;
     t.skip_corrupt = o.skip_corrupt;
+    t.labels_optional = o.labels_optional;
     return std::make_shared<TFRecordSource>(files, t);
   }
   if (format == "hdf5") {
@@ -146,6 +147,7 @@ std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
     h.comm = o.comm;
     h.collective = o.collective;
     h.hints = o.io_hints;
+    h.labels_optional = o.labels_optional;
     return std::make_shared<Hdf5Source>(files, h);
   }
   if (format == "csv") return MemorySource::from_csv_files(files, ImageShape{1, 28, 28});

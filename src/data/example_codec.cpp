@@ -76,7 +76,8 @@ const tensorflow::Feature& find(const tensorflow::Example& ex, const std::string
 }  // namespace
 
 void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
-                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label) {
+                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label,
+                    bool label_optional) {
   tensorflow::Example ex;
   if (!ex.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     throw DataError("not a valid tf.train.Example protobuf");
@@ -129,6 +130,10 @@ void decode_example(std::span<const std::uint8_t> record, const FeatureNames& na
     }
     default:
       throw DataError("image feature '" + names.image + "' is empty");
+  }
+  if (label_optional && ex.features().feature().count(names.label) == 0) {
+    *label = -1;
+    return;
   }
   const auto& lab = find(ex, names.label, "label");
   if (lab.kind_case() != tensorflow::Feature::kInt64List) {

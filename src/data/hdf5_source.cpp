@@ -70,7 +70,8 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
                     H5Dclose);
   };
   f.images = open(options_.images, "image");
-  f.labels = open(options_.labels, "label");
+  const bool unlabelled = options_.labels_optional && H5Lexists(f.file.get(), options_.labels.c_str(), H5P_DEFAULT) <= 0;
+  if (!unlabelled) f.labels = open(options_.labels, "label");
 
   const auto idims = dataset_dims(f.images.get());
   const bool rank3 = idims.size() == 3;
@@ -98,6 +99,9 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
     }
     f.float_images = f32;
   }
+  f.xfer = H5Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  H5Pset_dxpl_mpio(f.xfer.get(), options_.collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+  if (unlabelled) return;
   const auto ldims = dataset_dims(f.labels.get());
   if (!(ldims.size() == 1 || (ldims.size() == 2 && ldims[1] == 1)) || ldims[0] != idims[0]) {
     throw DataError(f.path + ": dataset /" + options_.labels + " has shape " + dims_string(ldims) +
@@ -117,8 +121,6 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
                       "; expected uint8, int32 or int64");
     }
   }
-  f.xfer = H5Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(f.xfer.get(), options_.collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
 }
 
 std::vector<int64_t> Hdf5Source::unit_sizes() const {
@@ -137,7 +139,9 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
                            float* images, int32_t* labels) {
   const int64_t px = shape_.size();
   const auto n = static_cast<hsize_t>(rows.size());
-  H5Handle ispace(H5Dget_space(f.images.get()), H5Sclose), lspace(H5Dget_space(f.labels.get()), H5Sclose);
+  const bool labelled = static_cast<bool>(f.labels);
+  H5Handle ispace(H5Dget_space(f.images.get()), H5Sclose);
+  H5Handle lspace(labelled ? H5Dget_space(f.labels.get()) : H5Screate(H5S_NULL), H5Sclose);
   H5Sselect_none(ispace.get());
   H5Sselect_none(lspace.get());
   // Contiguous local rows become one hyperslab block each.
@@ -149,7 +153,7 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
                               static_cast<hsize_t>(shape_.w), 1};
     H5Sselect_hyperslab(ispace.get(), H5S_SELECT_OR, start, nullptr, count, nullptr);
     const hsize_t lcount[2] = {static_cast<hsize_t>(j - i), 1};
-    H5Sselect_hyperslab(lspace.get(), H5S_SELECT_OR, start, nullptr, lcount, nullptr);
+    if (labelled) H5Sselect_hyperslab(lspace.get(), H5S_SELECT_OR, start, nullptr, lcount, nullptr);
     i = j;
   }
   const hsize_t mem_images = std::max<hsize_t>(1, n * static_cast<hsize_t>(px)), mem_labels = std::max<hsize_t>(1, n);
@@ -171,8 +175,12 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
   h5_check(H5Dread(f.images.get(), f.float_images ? H5T_NATIVE_FLOAT : H5T_NATIVE_UINT8, imem.get(),
                    ispace.get(), f.xfer.get(), image_buf),
            where + " from /" + options_.images);
-  h5_check(H5Dread(f.labels.get(), H5T_NATIVE_INT64, lmem.get(), lspace.get(), f.xfer.get(), label_buf_.data()),
-           where + " from /" + options_.labels);
+  if (labelled) {
+    h5_check(H5Dread(f.labels.get(), H5T_NATIVE_INT64, lmem.get(), lspace.get(), f.xfer.get(), label_buf_.data()),
+             where + " from /" + options_.labels);
+  } else {
+    std::fill(label_buf_.begin(), label_buf_.end(), -1);
+  }
   constexpr float kScale = 1.0f / 255.0f;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     float* out = images + static_cast<int64_t>(rows[i].second) * px;
@@ -190,7 +198,7 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
       for (int64_t k = 0; k < px; ++k) out[k] = static_cast<float>(in[k]) * kScale;
     }
     const int64_t y = label_buf_[i];
-    if (y < 0 || y >= options_.num_classes) {
+    if ((y < 0 && labelled) || y >= options_.num_classes) {
       throw DataError(f.path + ": /" + options_.labels + " row " + std::to_string(rows[i].first) +
                       " has label " + std::to_string(y) + ", outside [0, " +
                       std::to_string(options_.num_classes) + ")");

@@ -1,5 +1,7 @@
 #include "dtrain/data/hdf5_util.h"
 
+#include <cstring>
+
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -60,6 +62,119 @@ std::string h5_type_name(hid_t type) {
   if (cls == H5T_FLOAT) return "float" + std::to_string(bits);
   if (cls == H5T_STRING) return "string";
   return "HDF5 class " + std::to_string(static_cast<int>(cls));
+}
+
+void write_string_attribute(hid_t obj, const char* name, const std::string& value) {
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), value.size() + 1);
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle attr(h5_check(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                         std::string("attribute ") + name),
+                H5Aclose);
+  h5_check(H5Awrite(attr.get(), type.get(), value.c_str()), std::string("attribute ") + name);
+}
+
+namespace {
+template <typename T>
+void write_scalar_attribute(hid_t obj, const char* name, hid_t file_type, hid_t mem_type, T value) {
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle attr(h5_check(H5Acreate2(obj, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                         std::string("attribute ") + name),
+                H5Aclose);
+  h5_check(H5Awrite(attr.get(), mem_type, &value), std::string("attribute ") + name);
+}
+
+template <typename T>
+T read_scalar_attribute(hid_t obj, const char* name, hid_t mem_type, const std::string& where) {
+  if (H5Aexists(obj, name) <= 0) throw DataError(where + ": attribute '" + name + "' is missing");
+  H5Handle attr(h5_check(H5Aopen(obj, name, H5P_DEFAULT), where + ": attribute " + name), H5Aclose);
+  T value{};
+  h5_check(H5Aread(attr.get(), mem_type, &value), where + ": attribute " + name);
+  return value;
+}
+}  // namespace
+
+void write_int_attribute(hid_t obj, const char* name, int64_t value) {
+  write_scalar_attribute(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, value);
+}
+
+void write_double_attribute(hid_t obj, const char* name, double value) {
+  write_scalar_attribute(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, value);
+}
+
+int64_t read_int_attribute(hid_t obj, const char* name, const std::string& where) {
+  return read_scalar_attribute<int64_t>(obj, name, H5T_NATIVE_INT64, where);
+}
+
+double read_double_attribute(hid_t obj, const char* name, const std::string& where) {
+  return read_scalar_attribute<double>(obj, name, H5T_NATIVE_DOUBLE, where);
+}
+
+bool has_attribute(hid_t obj, const char* name) { return H5Aexists(obj, name) > 0; }
+
+std::string read_string_attribute(hid_t obj, const char* name, const std::string& where) {
+  if (H5Aexists(obj, name) <= 0) throw DataError(where + ": attribute '" + name + "' is missing");
+  H5Handle attr(h5_check(H5Aopen(obj, name, H5P_DEFAULT), where + ": attribute " + name), H5Aclose);
+  H5Handle type(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING) throw DataError(where + ": attribute '" + name + "' is not a string");
+  if (H5Tis_variable_str(type.get()) > 0) {
+    char* value = nullptr;
+    H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    h5_check(H5Aread(attr.get(), mem.get(), &value), where + ": attribute " + name);
+    std::string out = value ? value : "";
+    H5free_memory(value);
+    return out;
+  }
+  std::string value(H5Tget_size(type.get()), '\0');
+  h5_check(H5Aread(attr.get(), type.get(), value.data()), where + ": attribute " + name);
+  value.resize(std::strlen(value.c_str()));
+  return value;
+}
+
+void write_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                         const float* data) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
+                                 H5P_DEFAULT),
+                      "create " + path),
+             H5Dclose);
+  h5_check(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + path);
+}
+
+bool has_link(hid_t file, const std::string& path) {
+  // Check each component: H5Lexists fails (not just returns 0) when a parent group is missing.
+  std::size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos) {
+    if (H5Lexists(file, path.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
+}
+
+void read_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape, float* out,
+                        const std::string& file_name) {
+  if (!has_link(file, path)) throw DataError(file_name + ": no dataset " + path);
+  H5Handle d(h5_check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), file_name + ": open " + path), H5Dclose);
+  H5Handle space(H5Dget_space(d.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  const std::vector<int64_t> found(dims.begin(), dims.end());
+  if (found != shape) {
+    auto str = [](const std::vector<int64_t>& v) {
+      std::string s = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(v[i]);
+      }
+      return s + "]";
+    };
+    throw DataError(file_name + ": dataset " + path + " has shape " + str(found) + ", the model needs " + str(shape));
+  }
+  h5_check(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), file_name + ": read " + path);
 }
 
 }  // namespace dtrain::data

@@ -13,24 +13,6 @@ namespace dtrain::data {
 
 namespace {
 
-void write_string_attribute(hid_t obj, const char* name, const std::string& value) {
-  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), value.size() + 1);
-  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  H5Handle attr(h5_check(H5Acreate2(obj, name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                         std::string("attribute ") + name),
-                H5Aclose);
-  h5_check(H5Awrite(attr.get(), type.get(), value.c_str()), std::string("attribute ") + name);
-}
-
-void write_int_attribute(hid_t obj, const char* name, int64_t value) {
-  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-  H5Handle attr(h5_check(H5Acreate2(obj, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-                         std::string("attribute ") + name),
-                H5Aclose);
-  h5_check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), std::string("attribute ") + name);
-}
-
 void write_hdf5(const std::string& path, bool compress, ImageShape shape,
                 std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
   std::lock_guard lock(comm::mpi_mutex());

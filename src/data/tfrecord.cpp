@@ -151,6 +151,11 @@ void TFRecordWriter::write(std::span<const std::uint8_t> record) {
   if (!ok) throw DataError(impl_->path + ": write failed");
 }
 
+void TFRecordWriter::flush() {
+  if (impl_->gz) gzflush(impl_->gz, Z_SYNC_FLUSH);
+  if (impl_->plain) std::fflush(impl_->plain);
+}
+
 void TFRecordWriter::close() {
   bool ok = true;
   if (impl_->gz) {

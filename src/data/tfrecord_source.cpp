@@ -114,7 +114,7 @@ void TFRecordSource::read_record(const File& f, const RecordSpan& r, float* imag
                    r.offset);
   try {
     decode_example({bytes + kFrameHeaderBytes, r.length}, options_.names, options_.shape.size(),
-                   options_.num_classes, image, label);
+                   options_.num_classes, image, label, options_.labels_optional);
   } catch (const DataError& e) {
     throw DataError(f.path + ": record at byte offset " + std::to_string(r.offset) + ": " + e.what());
   }

@@ -46,7 +46,7 @@ Model::Model(const ModelSpec& spec, Shape input, int num_classes)
     layers_.push_back(std::move(layer));
   }
   if (!shape.flat || shape.c != num_classes) {
-    throw OptionError("--model: the last layer has " + std::to_string(shape.c) +
+    throw OptionError("--arch: the last layer has " + std::to_string(shape.c) +
                       " outputs but the data has " + std::to_string(num_classes) + " classes");
   }
 }

@@ -25,7 +25,7 @@ int positive_int(const std::string& token, const std::string& field) {
     used = 0;
   }
   if (used != field.size() || v < 1) {
-    throw OptionError("--model: '" + token + "': expected a positive integer, got '" + field + "'");
+    throw OptionError("--arch: '" + token + "': expected a positive integer, got '" + field + "'");
   }
   return v;
 }
@@ -55,10 +55,10 @@ LayerConfig parse_layer(const std::string& token) {
       c.rate = -1;
     }
     if (!(c.rate >= 0.f && c.rate < 1.f)) {
-      throw OptionError("--model: '" + token + "': dropout rate must be in [0, 1)");
+      throw OptionError("--arch: '" + token + "': dropout rate must be in [0, 1)");
     }
   } else {
-    throw OptionError("--model: cannot parse layer '" + token +
+    throw OptionError("--arch: cannot parse layer '" + token +
                       "' (expected conv:K:FILTERS[:relu], maxpool:K, dense:UNITS[:relu] or "
                       "dropout:RATE)");
   }
@@ -82,9 +82,9 @@ ModelSpec ModelSpec::parse(const std::string& text) {
   }
   ModelSpec spec;
   for (const auto& token : split(list, ',')) spec.layers_.push_back(parse_layer(token));
-  if (spec.layers_.empty()) throw OptionError("--model: no layers given");
+  if (spec.layers_.empty()) throw OptionError("--arch: no layers given");
   if (spec.layers_.back().kind != LayerConfig::Kind::kDense || spec.layers_.back().relu) {
-    throw OptionError("--model: the last layer must be a dense layer without ReLU (the logits)");
+    throw OptionError("--arch: the last layer must be a dense layer without ReLU (the logits)");
   }
   return spec;
 }

@@ -16,7 +16,11 @@
 #include "dtrain/data/dataset.h"
 #include "dtrain/data/memory_source.h"
 #include "dtrain/nn/model.h"
+#include "dtrain/train/checkpoint.h"
+#include "dtrain/train/inference.h"
+#include "dtrain/train/model_file.h"
 #include "dtrain/train/trainer.h"
+#include "dtrain/util/signals.h"
 #include "dtrain/util/clock.h"
 #include "dtrain/util/error.h"
 
@@ -95,12 +99,82 @@ void print_roles(const comm::Roles& roles, const comm::MpiEnv& mpi, int threads,
 }
 
 struct Job {
+  Job(const TrainOptions& options, const comm::MpiEnv& env, comm::Roles r) : o(options), mpi(env), roles(r) {}
   const TrainOptions& o;
   const comm::MpiEnv& mpi;
   comm::Roles roles;
   int threads = 1;
   std::unique_ptr<nn::Model> model;
   double wall0 = now_seconds();
+  std::optional<TrainingState> resumed;  // the checkpoint this run continues from
+
+  // Finds the newest checkpoint in --model-dir (every rank reads it: it is small and local).
+  void load_checkpoint() {
+    if (o.model_dir.empty()) {
+      if (o.resume) throw OptionError("--resume needs --model-dir");
+      return;
+    }
+    CheckpointDir dir(o.model_dir, o.keep_checkpoints);
+    const auto latest = dir.latest();
+    if (!latest) {
+      if (o.resume) throw OptionError("--resume: no checkpoint (ckpt-*.h5) in " + o.model_dir);
+      return;
+    }
+    const std::string spec = read_model_spec(*latest);
+    if (spec != model->spec().text()) {
+      throw DataError(*latest + ": the checkpoint holds model '" + spec + "' but this run builds '" +
+                      model->spec().text() + "' (--arch); use another --model-dir");
+    }
+    resumed = read_checkpoint(*latest, model->layout());
+    if (mpi.rank() == 0) {
+      const auto& m = resumed->meta;
+      std::printf("resuming from %s at step %lld (epoch %.2f)\n", latest->c_str(),
+                  static_cast<long long>(resumed->global_step), resumed->epoch);
+      const bool same = m.value("ranks", -1) == mpi.size() && m.value("num_ps", -1) == roles.num_ps &&
+                        m.value("mode", "") == comm::to_string(roles.mode);
+      if (!same) {
+        std::printf("note: the checkpoint was written by a %s run on %d ranks (%d server(s)); this run is %s on %d ranks "
+                    "(%d server(s)): the state is re-sharded and the continuation is not bit-identical\n",
+                    m.value("mode", "?").c_str(), m.value("ranks", 0), m.value("num_ps", 0),
+                    comm::to_string(roles.mode).c_str(), mpi.size(), roles.num_ps);
+      }
+      std::fflush(stdout);
+    }
+  }
+
+  TrainingState state_header(int64_t steps, double epoch) const {
+    TrainingState s;
+    s.global_step = steps;
+    s.epoch = epoch;
+    s.model = model->spec().text();
+    s.optimizer = o.optimizer;
+    s.meta = {{"mode", comm::to_string(roles.mode)}, {"ranks", mpi.size()}, {"num_ps", roles.num_ps},
+              {"workers", roles.num_workers()}, {"seed", o.seed}, {"options", o.recorded}};
+    return s;
+  }
+
+  void announce_checkpoint(const std::string& path, int64_t steps) const {
+    std::printf("checkpoint %s (step %lld)\n", path.c_str(), static_cast<long long>(steps));
+    std::fflush(stdout);
+  }
+
+  // Restores the replica's parameters and the optimizer of a whole-model exchange.
+  void restore_replica(nn::Replica& replica, optim::Optimizer* optimizer) const {
+    if (!resumed) return;
+    std::copy(resumed->params.begin(), resumed->params.end(), replica.params().data());
+    if (!optimizer) return;
+    if (resumed->optimizer != o.optimizer) {
+      if (mpi.rank() == 0) std::printf("note: the checkpoint used %s, this run %s: optimizer state starts fresh\n",
+                                       resumed->optimizer.c_str(), o.optimizer.c_str());
+      return;
+    }
+    for (auto& [name, buffer] : optimizer->state()) {
+      for (const auto& [saved, values] : resumed->optimizer_state) {
+        if (saved == name) std::copy(values.begin(), values.end(), buffer->data());
+      }
+    }
+    optimizer->set_steps(resumed->optimizer_steps);
+  }
 
   void print_header(const data::ExampleSource& train, const data::ExampleSource& test, const Trainer& trainer) {
     std::printf("model %s\n%s", o.model.c_str(), model->describe().c_str());
@@ -121,9 +195,13 @@ struct Job {
     const double wall = now_seconds() - wall0;
     double rate = metrics.steady_images_per_sec();
     if (extra.contains("workers_images_per_sec")) rate = extra["workers_images_per_sec"].get<double>();
-    std::printf("final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall %.1fs)\n",
-                100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(metrics.steps()), last.epoch,
-                rate, wall);
+    if (curve.empty()) {
+      std::printf("no evaluation (%lld steps, %.0f img/s, wall %.1fs)\n", static_cast<long long>(metrics.steps()), rate, wall);
+    } else {
+      std::printf("final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall %.1fs)\n",
+                  100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(metrics.steps()), last.epoch,
+                  rate, wall);
+    }
     if (extra.contains("staleness_mean")) {
       std::printf("staleness (server versions between pull and push): mean %.2f, max %.0f\n",
                   extra["staleness_mean"].get<double>(), extra["staleness_max"].get<double>());
@@ -167,6 +245,31 @@ struct Job {
     return s;
   }
 
+  // Chief-only outputs: TensorBoard events and the metrics CSV.
+  std::unique_ptr<SummaryWriter> summaries;
+  std::unique_ptr<MetricsCsv> csv;
+  void open_summaries(TrainerSetup& s) {
+    if (!s.chief) return;
+    if (!o.log_dir.empty()) {
+      summaries = std::make_unique<SummaryWriter>(o.log_dir);
+      s.summaries = summaries.get();
+      std::printf("TensorBoard events: %s\n", summaries->path().c_str());
+    }
+    if (!o.metrics_csv.empty()) {
+      csv = std::make_unique<MetricsCsv>(o.metrics_csv, resumed.has_value());
+      s.csv = csv.get();
+    }
+  }
+
+  void export_model(const nn::Replica& replica, const RunMetrics& metrics) const {
+    if (o.export_path.empty()) return;
+    const double acc = metrics.curve().empty() ? 0.0 : metrics.curve().back().test_accuracy;
+    const int64_t last_step = metrics.extra.value("last_step", metrics.steps());
+    write_model_file(o.export_path, *model, const_cast<nn::Replica&>(replica).params().data(), last_step, acc);
+    std::printf("exported the model to %s\n", o.export_path.c_str());
+    std::fflush(stdout);
+  }
+
   int run_local_or_sync() {
     const bool sync = roles.mode == comm::Mode::kSync;
     if (o.hdf5_collective && !sync && mpi.size() > 1) throw OptionError("--hdf5-collective needs --dist sync");
@@ -175,26 +278,47 @@ struct Job {
     nn::Replica replica(*model);
     model->init_params(replica.params().span(), o.seed);
     std::unique_ptr<comm::Heartbeat> heartbeat;
+    std::unique_ptr<comm::Watchdog> watchdog;
     std::unique_ptr<comm::GradientExchange> exchange;
     auto optimizer = optim::make_optimizer(optimizer_config(o), replica.params().size());
     if (sync) {
       heartbeat = std::make_unique<comm::Heartbeat>(MPI_COMM_WORLD);
+      watchdog = std::make_unique<comm::Watchdog>(o.stall_timeout, mpi.rank());
       exchange = std::make_unique<comm::AllreduceExchange>(MPI_COMM_WORLD, replica.params().size(), o.bucket_mb,
                                                            std::move(optimizer), comm::StallPolicy(o.stall_timeout, mpi.rank()),
-                                                           heartbeat.get());
+                                                           heartbeat.get(), watchdog.get());
     } else {
       exchange = std::make_unique<comm::LocalExchange>(std::move(optimizer));
     }
+    restore_replica(replica, exchange->optimizer());
     print_roles(roles, mpi, threads, {});
     TrainerSetup s = worker_setup(replica, *exchange, train, test);
     s.shard.policy = data::parse_shard_policy(o.shard_by.empty() ? "global" : o.shard_by);
     if (sync) s.eval_comm = MPI_COMM_WORLD;
+    s.start_step = resumed ? resumed->global_step : 0;
+    if (s.chief && !o.model_dir.empty()) {
+      // Every rank holds the same state: the chief writes it alone.
+      s.save_checkpoint = [&](int64_t steps, double epoch) {
+        TrainingState st = state_header(steps, epoch);
+        st.params.assign(replica.params().data(), replica.params().data() + replica.params().size());
+        auto* opt = exchange->optimizer();
+        st.optimizer_steps = opt->steps();
+        for (auto& [name, buffer] : opt->state()) st.optimizer_state.emplace_back(name, std::vector<float>(buffer->data(), buffer->data() + buffer->size()));
+        CheckpointDir dir(o.model_dir, o.keep_checkpoints);
+        dir.save(model->layout(), st);
+        announce_checkpoint(dir.path_for(steps), steps);
+      };
+    }
+    open_summaries(s);
     Trainer trainer(s);
     if (s.chief) print_header(*train, *test, trainer);
     RunMetrics metrics = trainer.run();
     exchange->finish();
-    if (s.chief) report(metrics, exchange->stats());
-    return 0;
+    if (s.chief) {
+      report(metrics, exchange->stats());
+      export_model(replica, metrics);
+    }
+    return trainer.stopped_by_signal() ? 143 : 0;
   }
 
   int run_async() {
@@ -210,8 +334,17 @@ struct Job {
       std::vector<float> init(model->layout().total());
       model->init_params(init, o.seed);
       const auto& shard = shards[static_cast<std::size_t>(roles.rank)];
+      if (resumed) init = resumed->params;
       comm::ParameterServer server(window, std::span<const float>(init.data() + shard.begin, shard.size()),
                                    optimizer_config(o), stall, &watchdog);
+      if (resumed && resumed->optimizer == o.optimizer) {
+        std::vector<std::pair<std::string, std::vector<float>>> mine;
+        for (const auto& [name, values] : resumed->optimizer_state) {
+          mine.emplace_back(name, std::vector<float>(values.begin() + static_cast<std::ptrdiff_t>(shard.begin),
+                                                     values.begin() + static_cast<std::ptrdiff_t>(shard.end)));
+        }
+        server.restore_optimizer(mine, resumed->optimizer_steps);
+      }
       {
         std::lock_guard lock(comm::mpi_mutex());
         MPI_Bcast(&decay_pushes, 1, MPI_INT64_T, roles.chief_rank(), MPI_COMM_WORLD);
@@ -233,6 +366,38 @@ struct Job {
     s.count_global_rows = false;
     s.evaluate = s.chief;
     s.evaluate_last = false;
+    if (resumed) {
+      // Each worker continues from its own step count when the worker count is unchanged.
+      const auto& ws = resumed->worker_steps;
+      s.start_step = ws.size() == static_cast<std::size_t>(roles.num_workers())
+                         ? ws[static_cast<std::size_t>(roles.worker_index())]
+                         : resumed->global_step;
+      client.set_clock(s.start_step);
+    }
+    if (s.chief && !o.model_dir.empty()) {
+      s.save_checkpoint = [&](int64_t steps, double epoch) {
+        TrainingState st = state_header(steps, epoch);
+        std::vector<std::string> names;
+        {
+          auto probe = optim::make_optimizer(optimizer_config(o), 1);
+          for (const auto& [name, buffer] : probe->state()) names.push_back(name);
+        }
+        auto g = client.gather_state(model->layout().total(), names);
+        st.params = std::move(g.params);
+        st.optimizer_state = std::move(g.optimizer);
+        st.optimizer_steps = g.optimizer_steps;
+        st.worker_steps = std::move(g.worker_steps);
+        st.meta["pushes_applied"] = g.pushes_applied;
+        CheckpointDir dir(o.model_dir, o.keep_checkpoints);
+        dir.save(model->layout(), st);
+        announce_checkpoint(dir.path_for(steps), steps);
+      };
+      s.extra_scalars = [&] {
+        const auto st = client.stats();
+        return std::vector<std::pair<std::string, double>>{{"staleness", st["staleness_mean"].get<double>()}};
+      };
+    }
+    open_summaries(s);
     Trainer trainer(s);
     decay_pushes = trainer.schedule().decay_steps * roles.num_workers();
     {
@@ -246,20 +411,23 @@ struct Job {
     client.finish();
     if (s.chief) {
       client.pull_final(replica.params().data());
-      trainer.evaluate_now(metrics.steps(), metrics);
+      trainer.evaluate_now(s.start_step + metrics.steps(), metrics);
       auto extra = client.stats();
       const auto everyone = client.all_workers_stats();
       for (const auto& [k, v] : everyone.items()) extra[k] = v;
       report(metrics, extra);
+      export_model(replica, metrics);
     }
-    return 0;
+    return trainer.stopped_by_signal() ? 143 : 0;
   }
 };
 
 }  // namespace
 
 int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
-  Job job{o, mpi, comm::Roles::decide(mpi.rank(), mpi.size(), o.dist, o.num_ps), 1, nullptr, now_seconds()};
+  if (o.mode == "inference") return run_inference(o, mpi);
+  if (o.mode == "export") return run_export(o, mpi);
+  Job job(o, mpi, comm::Roles::decide(mpi.rank(), mpi.size(), o.dist, o.num_ps));
   if (o.train_data.empty() != o.test_data.empty()) {
     throw OptionError("--train-data and --test-data go together (or neither, for IDX in --data-dir)");
   }
@@ -278,6 +446,8 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
   // Every rank builds the model (cheap): servers need its layout, workers its layers. The data
   // decides the input shape; the MNIST shape is assumed until the data is open.
   job.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(o.model), nn::Shape{1, 28, 28}, o.num_classes);
+  install_signal_handlers();
+  job.load_checkpoint();
   return job.roles.mode == comm::Mode::kAsync ? job.run_async() : job.run_local_or_sync();
 }
 

@@ -1,6 +1,7 @@
 #include "dtrain/train/metrics.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "dtrain/util/error.h"
@@ -52,6 +53,28 @@ nlohmann::json RunMetrics::to_json() const {
   }
   j["time_to_accuracy_seconds"] = tta;
   return j;
+}
+
+MetricsCsv::MetricsCsv(const std::string& path, bool append) {
+  const bool fresh = !append || !std::filesystem::exists(path);
+  f_ = std::fopen(path.c_str(), fresh ? "w" : "a");
+  if (!f_) throw Error("--metrics-csv: cannot write " + path);
+  if (fresh) std::fprintf(f_, "step,epoch,loss,learning_rate,images_per_sec,test_accuracy,test_loss,staleness\n");
+  std::fflush(f_);
+}
+
+MetricsCsv::~MetricsCsv() {
+  if (f_) std::fclose(f_);
+}
+
+void MetricsCsv::row(int64_t step, double epoch, std::optional<double> loss, double lr,
+                     std::optional<double> images_per_sec, std::optional<double> test_accuracy,
+                     std::optional<double> test_loss, std::optional<double> staleness) {
+  auto opt = [](std::optional<double> v) { return v ? std::to_string(*v) : std::string(); };
+  std::fprintf(f_, "%lld,%.4f,%s,%.6g,%s,%s,%s,%s\n", static_cast<long long>(step), epoch, opt(loss).c_str(), lr,
+               opt(images_per_sec).c_str(), opt(test_accuracy).c_str(), opt(test_loss).c_str(),
+               opt(staleness).c_str());
+  std::fflush(f_);
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {

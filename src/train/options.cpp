@@ -83,8 +83,8 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
 
   po::options_description model("Model and optimisation");
   model.add_options()
-    ("model", po::value(&o->model)->default_value(o->model),
-     "preset (cnn, mlp) or layer list, e.g. conv:5:32:relu,maxpool:2,dense:10")
+    ("arch", po::value(&o->model)->default_value(o->model),
+     "network: a preset (cnn, mlp) or a layer list, e.g. conv:5:32:relu,maxpool:2,dense:10")
     ("batch-size", po::value(&o->batch_size)->default_value(o->batch_size)
        ->notifier(at_least<int64_t>("batch-size", 1)),
      "global batch size (split over the workers in sync mode)")
@@ -126,6 +126,31 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
        ->notifier(at_least<int64_t>("log-every", 1)), "progress line every N steps")
     ("metrics-json", po::value(&o->metrics_json), "write the final metrics to FILE as JSON");
 
+  po::options_description ckpt("Checkpoints, summaries, inference and export");
+  ckpt.add_options()
+    ("mode", po::value(&o->mode)->default_value(o->mode)->notifier(one_of("mode", {"train", "inference", "export"})),
+     "train; inference (predictions of --model on --test-data into --output); export (--model checkpoint to --export file)")
+    ("model", po::value(&o->model_path), "model file or checkpoint to load (--mode inference, export)")
+    ("model-dir", po::value(&o->model_dir),
+     "directory for checkpoints; training resumes from the newest one found there")
+    ("checkpoint-steps", po::value(&o->checkpoint_steps)->default_value(o->checkpoint_steps)
+       ->notifier(at_least<int64_t>("checkpoint-steps", 0)), "checkpoint every N steps (0: off)")
+    ("checkpoint-secs", po::value(&o->checkpoint_secs)->default_value(o->checkpoint_secs)
+       ->notifier(at_least<double>("checkpoint-secs", 0)), "checkpoint every S seconds (0: off)")
+    ("keep-checkpoints", po::value(&o->keep_checkpoints)->default_value(o->keep_checkpoints)
+       ->notifier(at_least("keep-checkpoints", 1)), "checkpoints kept in --model-dir")
+    ("resume", po::bool_switch(&o->resume), "require a checkpoint in --model-dir to continue from")
+    ("export", po::value(&o->export_path), "write the trained model to FILE (HDF5) at the end")
+    ("output", po::value(&o->output_dir), "inference: directory for part-NNNNN prediction files")
+    ("output-format", po::value(&o->output_format)->default_value(o->output_format)
+       ->notifier(one_of("output-format", {"jsonl", "csv"})), "inference output: jsonl or csv")
+    ("output-mapping", po::value(&o->output_mapping)->default_value(o->output_mapping),
+     "inference fields: any of id, label, prediction, probabilities, features (comma list)")
+    ("log-dir", po::value(&o->log_dir), "write TensorBoard event files here")
+    ("summary-steps", po::value(&o->summary_steps)->default_value(o->summary_steps)
+       ->notifier(at_least<int64_t>("summary-steps", 1)), "TensorBoard/CSV summary every N steps")
+    ("metrics-csv", po::value(&o->metrics_csv), "append one row per summary step to FILE (CSV)");
+
   po::options_description dist("Distribution");
   dist.add_options()
     ("dist", po::value(&o->dist)->notifier(one_of("dist", {"async", "sync"})),
@@ -144,7 +169,7 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
 
   po::options_description all("mnist_train: train the MNIST CNN on oneDNN over MPI ranks.\n"
                               "Usage: [mpirun -np N] mnist_train [options]");
-  all.add(data).add(model).add(run).add(dist);
+  all.add(data).add(model).add(run).add(ckpt).add(dist);
 
   po::variables_map vm;
   try {

@@ -103,7 +103,7 @@ TEST(ModelSpec, RejectsBadLayerListsWithTheOptionName) {
       ModelSpec::parse(bad);
       ADD_FAILURE() << bad << " was accepted";
     } catch (const OptionError& e) {
-      EXPECT_NE(std::string(e.what()).find("--model"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("--arch"), std::string::npos) << e.what();
     }
   }
   EXPECT_EQ(ModelSpec::parse("mlp").text(), "dense:128:relu,dropout:0.2,dense:10");

@@ -40,6 +40,7 @@ class AllreduceExchange final : public GradientExchange {
   void gradients_ready(nn::ParamRange range) override;
   void after_step(nn::Replica& replica, int64_t step, float lr) override;
   optim::Optimizer* optimizer() override { return optimizer_.get(); }
+  int agree(int flags) override;
   nlohmann::json stats() const override;
 
   const std::vector<nn::ParamRange>& buckets() const { return buckets_; }

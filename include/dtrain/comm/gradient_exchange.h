@@ -29,6 +29,9 @@ class GradientExchange {
   virtual void after_step(nn::Replica& replica, int64_t step, float lr) = 0;
   // This worker has run its last step.
   virtual void finish() {}
+  // Combines per-rank request flags (checkpoint, stop) so that ranks which must move in step
+  // act on the same step: sync ORs them over all ranks; otherwise each worker acts alone.
+  virtual int agree(int flags) { return flags; }
   // The optimizer whose state belongs to this rank, if it holds one for the whole model.
   virtual optim::Optimizer* optimizer() { return nullptr; }
   // Timings and counters for the metrics JSON.

@@ -23,6 +23,8 @@ namespace dtrain::comm {
 
 class ParameterServer {
  public:
+  static constexpr int kCheckpointTag = 7701;
+
   // initial: this server's shard of the initial parameters.
   ParameterServer(PsWindow& window, std::span<const float> initial, const optim::OptimizerConfig& optimizer,
                   StallPolicy stall, Watchdog* watchdog);
@@ -34,6 +36,10 @@ class ParameterServer {
   // learning rate follows `schedule` over the number of pushes applied.
   nlohmann::json serve(optim::LrSchedule schedule);
 
+  // Continues from a checkpoint: optimizer state (named arrays, this shard's range) and steps.
+  void restore_optimizer(const std::vector<std::pair<std::string, std::vector<float>>>& state,
+                         int64_t steps);
+
   std::span<const float> weights() const { return params_.span(); }
   optim::Optimizer& optimizer() { return *optimizer_; }
   int64_t version() const { return version_; }
@@ -41,6 +47,8 @@ class ParameterServer {
 
  private:
   void drain(int64_t buffer);
+  // Answers a checkpoint request: sends weights and optimizer state to the chief.
+  void send_state();
   // Own-window access (see above) and a cheap MPI call that drives progress.
   int64_t load(int word);
   void store(int word, int64_t value);
@@ -58,7 +66,8 @@ class ParameterServer {
   std::unique_ptr<optim::Optimizer> optimizer_;
   optim::LrSchedule schedule_;
   RmaAgent rma_;
-  int64_t version_ = 0, applied_ = 0, active_ = 0;
+  Watchdog* watchdog_;
+  int64_t version_ = 0, applied_ = 0, active_ = 0, checkpoints_served_ = 0;
   MPI_Comm idle_comm_ = MPI_COMM_NULL;
   MPI_Request idle_request_ = MPI_REQUEST_NULL;
   int idle_buffer_ = 0;

@@ -28,12 +28,26 @@ class ParameterServerClient final : public GradientExchange {
   // Chief only, after finish(): waits until every server has applied everything, then pulls.
   void pull_final(float* params);
   // Records this worker's totals for the chief (images trained, seconds).
+  // Resuming: this worker has already done `steps` steps.
+  void set_clock(int64_t steps) { clock_ = steps; }
   void set_totals(double images, double train_seconds) {
     images_ = images;
     train_seconds_ = train_seconds;
   }
   // Chief only: the statistics every worker recorded, summed (after all have finished).
   nlohmann::json all_workers_stats();
+
+  // Chief only, for checkpoints: asks every server for its weights and optimizer state and
+  // assembles them into whole flat vectors (params, named optimizer state, optimizer steps
+  // of server 0, pushes applied), plus every worker's step count.
+  struct GatheredState {
+    std::vector<float> params;
+    std::vector<std::pair<std::string, std::vector<float>>> optimizer;
+    int64_t optimizer_steps = 0;
+    int64_t pushes_applied = 0;
+    std::vector<int64_t> worker_steps;
+  };
+  GatheredState gather_state(std::size_t total_floats, const std::vector<std::string>& state_names);
 
  private:
   void wait_for_stragglers();
@@ -44,6 +58,7 @@ class ParameterServerClient final : public GradientExchange {
   int64_t max_staleness_;
   int worker_, workers_;
   int64_t clock_ = 0;
+  int64_t checkpoint_requests_ = 0;
   std::vector<int64_t> pulled_version_;
   std::vector<int64_t> last_clocks_;
   // Statistics.

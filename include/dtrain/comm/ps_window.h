@@ -41,6 +41,8 @@ struct PsLayout {
     kDone = 6,       // workers that have finished (SUM)
     kFinished = 7,   // 1 once the server has applied everything after all workers finished
     kApplied = 8,    // pushes applied so far (REPLACE by server)
+    kCheckpoint = 9,  // checkpoint request number (REPLACE by the chief); the server answers
+                      // each new number by sending its state to the chief
     kWords = 16
   };
   static constexpr int kStatsPerWorker = 8;  // doubles

@@ -44,6 +44,7 @@ class BatchStream {
     int64_t epochs = -1;  // stop after this many epochs (from start_epoch); -1 = endless
     int prefetch = 4;
     int num_classes = 10;  // labels outside [0, num_classes) are a DataError
+    bool allow_unlabelled = false;  // label -1 (no label) is accepted (inference)
   };
 
   BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options);

@@ -22,6 +22,7 @@ struct DatasetOptions {
   std::vector<std::string> io_hints;
   bool collective = false;
   MPI_Comm comm = MPI_COMM_SELF;  // HDF5: ranks opening the files together (collective)
+  bool labels_optional = false;   // inference: examples without labels read as label -1
 };
 
 // The files a path spec names, sorted within each directory/glob, in the order given.

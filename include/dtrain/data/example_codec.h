@@ -31,7 +31,9 @@ std::string encode_example(std::span<const std::uint8_t> pixels, int label, Exam
 // Parses a serialised Example into `pixels` floats in [0, 1] and the label. Throws DataError
 // with a message that says which feature is missing or malformed and what was expected (the
 // caller adds file and offset).
+// With label_optional, a record without the label feature gets label -1.
 void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
-                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label);
+                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label,
+                    bool label_optional = false);
 
 }  // namespace dtrain::data

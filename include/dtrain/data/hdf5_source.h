@@ -25,6 +25,7 @@ class Hdf5Source final : public ExampleSource {
     bool collective = false;         // collective reads over comm
     std::vector<std::string> hints;  // MPI-IO hints KEY=VALUE
     std::size_t chunk_cache_bytes = std::size_t{64} << 20;
+    bool labels_optional = false;  // files without the label dataset read as label -1
   };
 
   Hdf5Source(std::vector<std::string> files, Options options);
@@ -41,7 +42,7 @@ class Hdf5Source final : public ExampleSource {
  private:
   struct File {
     std::string path;
-    H5Handle file, images, labels, xfer;
+    H5Handle file, images, labels, xfer;  // labels may be empty (labels_optional)
     bool float_images = false;
     int image_rank = 3, label_rank = 1;
     int64_t rows = 0;

@@ -68,4 +68,22 @@ H5Handle mpio_file_access(MPI_Comm comm, MPI_Info info);
 // Text of a datatype for error messages: "uint8", "int64", "float32", "float64", ...
 std::string h5_type_name(hid_t type);
 
+// Scalar attributes on a file, group or dataset.
+void write_string_attribute(hid_t obj, const char* name, const std::string& value);
+void write_int_attribute(hid_t obj, const char* name, int64_t value);
+void write_double_attribute(hid_t obj, const char* name, double value);
+// Throw DataError (naming `where`) when the attribute is missing or of another kind.
+std::string read_string_attribute(hid_t obj, const char* name, const std::string& where);
+int64_t read_int_attribute(hid_t obj, const char* name, const std::string& where);
+double read_double_attribute(hid_t obj, const char* name, const std::string& where);
+bool has_attribute(hid_t obj, const char* name);
+
+// A float32 dataset at `path` (intermediate groups created), shape as given.
+void write_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                         const float* data);
+// Reads a float32 dataset whose shape must equal `shape` (DataError naming file and dataset).
+void read_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                        float* out, const std::string& file_name);
+bool has_link(hid_t file, const std::string& path);
+
 }  // namespace dtrain::data

@@ -60,6 +60,8 @@ class TFRecordWriter {
   void write(const std::string& record) {
     write({reinterpret_cast<const std::uint8_t*>(record.data()), record.size()});
   }
+  // Pushes buffered records to the file (readers following the file see them).
+  void flush();
   // Flushes and closes; throws DataError on I/O errors.
   void close();
 

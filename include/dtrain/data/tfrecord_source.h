@@ -21,6 +21,7 @@ class TFRecordSource final : public ExampleSource {
     ImageShape shape{1, 28, 28};
     int num_classes = 10;
     bool skip_corrupt = false;
+    bool labels_optional = false;  // a record without the label feature reads as label -1
   };
 
   TFRecordSource(std::vector<std::string> files, Options options);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 namespace dtrain::train {
@@ -48,6 +50,19 @@ class RunMetrics {
   int64_t steps_ = 0, images_ = 0, steady_images_ = 0;
   double train_seconds_ = 0, steady_seconds_ = 0;
   std::vector<AccuracyPoint> curve_;
+};
+
+// --metrics-csv: one row per summary step (test columns filled where an evaluation happened).
+class MetricsCsv {
+ public:
+  explicit MetricsCsv(const std::string& path, bool append);
+  ~MetricsCsv();
+  void row(int64_t step, double epoch, std::optional<double> loss, double lr,
+           std::optional<double> images_per_sec, std::optional<double> test_accuracy,
+           std::optional<double> test_loss, std::optional<double> staleness);
+
+ private:
+  std::FILE* f_ = nullptr;
 };
 
 // Writes JSON atomically (temporary file + rename) so a reader never sees half a file.

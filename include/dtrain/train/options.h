@@ -25,7 +25,7 @@ struct TrainOptions {
   int64_t shuffle_buffer = 10000;
   int prefetch = 4;
   // Model and optimisation
-  std::string model = "cnn";
+  std::string model = "cnn";  // --arch: preset or layer list
   int64_t batch_size = 100;
   int64_t epochs = 5;
   int64_t steps = 0;  // > 0 overrides epochs
@@ -44,6 +44,21 @@ struct TrainOptions {
   int64_t eval_batch_size = 1000;
   int64_t log_every = 100;
   std::string metrics_json;
+  // Checkpoints, summaries, inference, export
+  std::string mode = "train";  // train | inference | export
+  std::string model_path;      // --model: model file or checkpoint (inference, export)
+  std::string model_dir;       // checkpoints
+  int64_t checkpoint_steps = 0;
+  double checkpoint_secs = 0;
+  int keep_checkpoints = 3;
+  bool resume = false;
+  std::string export_path;
+  std::string output_dir;
+  std::string output_format = "jsonl";
+  std::string output_mapping = "id,label,prediction";
+  std::string log_dir;
+  int64_t summary_steps = 100;
+  std::string metrics_csv;
   // Distribution
   std::string dist;  // async | sync | "" (async when more than one rank)
   int num_ps = 1;

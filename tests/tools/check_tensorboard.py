@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Decodes dtrain's TensorBoard event file independently -- TFRecord framing and CRCs checked
+here with python3-crc32c, Event protos parsed by Python's protobuf runtime -- and checks it
+against the run's --metrics-csv: every scalar must match, histograms must count the kernels.
+  check_tensorboard.py LOG_DIR METRICS_CSV
+"""
+import csv
+import glob
+import math
+import struct
+import sys
+
+import crc32c
+import event_pb2
+
+
+def masked_crc(data):
+    c = crc32c.crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def records(path):
+    data = open(path, "rb").read()
+    pos = 0
+    while pos < len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        assert struct.unpack_from("<I", data, pos + 8)[0] == masked_crc(data[pos:pos + 8]), "length CRC"
+        rec = data[pos + 12:pos + 12 + length]
+        assert struct.unpack_from("<I", data, pos + 12 + length)[0] == masked_crc(rec), "data CRC"
+        yield rec
+        pos += 16 + length
+
+
+def main():
+    log_dir, csv_path = sys.argv[1:3]
+    files = glob.glob(f"{log_dir}/events.out.tfevents.*")
+    assert len(files) == 1, f"expected one event file in {log_dir}, found {files}"
+    events = [event_pb2.Event.FromString(r) for r in records(files[0])]
+    assert events[0].file_version == "brain.Event:2", events[0]
+    scalars, histos = {}, {}
+    for e in events[1:]:
+        for v in e.summary.value:
+            if v.HasField("histo"):
+                histos[(v.tag, e.step)] = v.histo
+            else:
+                scalars[(v.tag, e.step)] = v.simple_value
+    rows = list(csv.DictReader(open(csv_path)))
+    checked = 0
+    for r in rows:
+        step = int(r["step"])
+        pairs = [("train/loss", r["loss"]), ("train/learning_rate", r["learning_rate"]),
+                 ("train/images_per_sec", r["images_per_sec"]), ("test/accuracy", r["test_accuracy"]),
+                 ("test/loss", r["test_loss"])]
+        for tag, text in pairs:
+            if text == "":
+                continue
+            got = scalars.get((tag, step))
+            assert got is not None, f"no {tag} at step {step} in the event file"
+            want = float(text)
+            assert math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-3), f"{tag} at step {step}: {got} vs {want}"
+            checked += 1
+    sizes = {"conv1/kernel": 32 * 25, "conv2/kernel": 64 * 32 * 25}
+    for (tag, step), h in histos.items():
+        assert h.num == sizes[tag], f"{tag} histogram counts {h.num}, the kernel has {sizes[tag]}"
+        assert sum(h.bucket) == h.num and len(h.bucket) == len(h.bucket_limit)
+        assert h.min <= h.max and all(a < b for a, b in zip(h.bucket_limit, h.bucket_limit[1:]))
+    assert checked > 0 and histos, "nothing to check"
+    print(f"OK: {len(events)} events, {checked} scalars equal to the metrics CSV, {len(histos)} histograms "
+          f"({', '.join(sorted({t for t, _ in histos}))})")
+
+
+if __name__ == "__main__":
+    main()
