@@ -6,6 +6,7 @@
 // One JSON line per figure.
 //   mpirun -np 2 [transport flags] rma_bench [--sizes 8,1024,...] [--model-floats 3274634]
 #include <mpi.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -168,16 +169,20 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
     comm::ParameterServerClient client(window, -1, stall, &watchdog);
     MPI_Barrier(MPI_COMM_WORLD);
     AlignedBuffer params(floats), grads(floats);
+    // Pulls back to back, then pushes one at a time (the server idle when each starts, as the
+    // bare operations are measured), so each figure is the operation alone.
     std::vector<double> push, pull;
     for (int i = 0; i < iters + 3; ++i) {
-      double t0 = now_seconds();
+      const double t0 = now_seconds();
       client.pull(params.data());
-      const double t1 = now_seconds();
+      if (i >= 3) pull.push_back(now_seconds() - t0);
+    }
+    for (int i = 0; i < iters + 3; ++i) {
+      const int64_t before = client.server_version(0);
+      const double t0 = now_seconds();
       client.push(grads.data());
-      const double t2 = now_seconds();
-      if (i >= 3) {
-        pull.push_back(t1 - t0);
-        push.push_back(t2 - t1);
+      if (i >= 3) push.push_back(now_seconds() - t0);
+      while (client.server_version(0) == before) {
       }
     }
     client.finish();
@@ -190,6 +195,8 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
 
 int main(int argc, char** argv) {
   comm::MpiEnv mpi(&argc, &argv);
+  // One thread: idle OpenMP workers spin-wait and would take the cores the transfers need.
+  omp_set_num_threads(1);
   if (mpi.size() != 2) {
     if (mpi.rank() == 0) std::fprintf(stderr, "rma_bench: run it on exactly 2 ranks (mpirun -np 2)\n");
     return 2;

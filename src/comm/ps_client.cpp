@@ -131,6 +131,10 @@ void ParameterServerClient::finish() {
   }
 }
 
+int64_t ParameterServerClient::server_version(int ps) {
+  return rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+}
+
 void ParameterServerClient::pull_final(float* params) {
   for (std::size_t p = 0; p < window_.shards().size(); ++p) {
     const int ps = static_cast<int>(p);

@@ -25,6 +25,8 @@ class ParameterServerClient final : public GradientExchange {
   void pull(float* params);
   // Adds grads (a whole flat buffer) into every server's accumulator.
   void push(const float* grads);
+  // The weights version server `ps` has published.
+  int64_t server_version(int ps);
   // Chief only, after finish(): waits until every server has applied everything, then pulls.
   void pull_final(float* params);
   // Records this worker's totals for the chief (images trained, seconds).

@@ -1,0 +1,59 @@
+# Shared by the job scripts in jobs/ (sourced, not run). Knobs, all from the environment:
+#   DTRAIN_ROOT       checkout with a built build/ (default: the submit directory)
+#   DTRAIN_LAUNCHER   srun (default: srun --mpi=pmix) or mpirun
+#   DTRAIN_TRANSPORT  default | tcp | ucx-sm | ucx-tcp | ucx (InfiniBand via UCX: set UCX_TLS,
+#                     e.g. rc,sm, and UCX_NET_DEVICES, e.g. mlx5_0:1)
+# Transports are chosen with Open MPI's MCA environment variables, which srun- and
+# mpirun-launched ranks both read.
+: "${DTRAIN_ROOT:=${SLURM_SUBMIT_DIR:-$PWD}}"
+: "${DTRAIN_LAUNCHER:=srun}"
+: "${DTRAIN_TRANSPORT:=default}"
+BIN="$DTRAIN_ROOT/build"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+if [ ! -x "$BIN/mnist_train" ]; then
+  echo "no $BIN/mnist_train: build dtrain first (scripts/run.sh or cmake --build build)" >&2
+  exit 2
+fi
+
+case "$DTRAIN_TRANSPORT" in
+  default) ;;
+  tcp) export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_osc=pt2pt ;;
+  ucx|ucx-sm|ucx-tcp)
+    export OMPI_MCA_pml=ucx OMPI_MCA_osc=ucx OMPI_MCA_opal_common_ucx_tls=any OMPI_MCA_opal_common_ucx_devices=any
+    [ "$DTRAIN_TRANSPORT" = ucx-sm ] && export UCX_TLS=self,sm
+    [ "$DTRAIN_TRANSPORT" = ucx-tcp ] && export UCX_TLS=self,tcp
+    ;;
+  *) echo "DTRAIN_TRANSPORT=$DTRAIN_TRANSPORT: expected default, tcp, ucx-sm, ucx-tcp or ucx" >&2; exit 2 ;;
+esac
+
+# launch PROGRAM ARGS...: one rank per Slurm task.
+launch() {
+  if [ "$DTRAIN_LAUNCHER" = mpirun ]; then
+    mpirun --bind-to none "$@"
+  else
+    srun --mpi=pmix --cpu-bind=none "$@"
+  fi
+}
+
+# run_training ARGS...: runs mnist_train with checkpoints in MODEL_DIR. On the time-limit
+# warning (--signal=B:USR1@...), or when the job is preempted, the ranks write a checkpoint and
+# stop; the job then requeues itself, and the requeued run resumes from MODEL_DIR by itself.
+run_training() {
+  local requeue=0 rc=0
+  echo "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $*"
+  launch "$BIN/mnist_train" "$@" &
+  local pid=$!
+  trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; kill -TERM "$pid" 2>/dev/null' USR1
+  trap 'echo "$(date +%T) terminated: checkpoint and stop"; kill -TERM "$pid" 2>/dev/null' TERM
+  while :; do
+    wait "$pid" && rc=0 || rc=$?
+    kill -0 "$pid" 2>/dev/null || break  # a trap interrupted wait(): wait again
+  done
+  trap - USR1 TERM
+  if [ "$requeue" = 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "$(date +%T) requeueing job $SLURM_JOB_ID to resume from its checkpoint"
+    scontrol requeue "$SLURM_JOB_ID"
+    sleep 30  # Slurm ends this run now
+  fi
+  return "$rc"
+}
