@@ -11,6 +11,7 @@
 #include "dtrain/data/memory_source.h"
 #include "dtrain/nn/replica.h"
 #include "dtrain/optim/adam.h"
+#include "dtrain/util/args.h"
 #include "dtrain/util/clock.h"
 
 using namespace dtrain;
@@ -29,7 +30,8 @@ std::vector<int64_t> list(const std::string& s) {
 // returns the median images/s.
 template <typename Fn>
 double median_rate(int64_t batch, int repeats, double window_images, Fn&& fn) {
-  const int64_t iters = std::max<int64_t>(3, static_cast<int64_t>(window_images / static_cast<double>(batch)));
+  const int64_t iters =
+      std::max<int64_t>(3, static_cast<int64_t>(window_images / static_cast<double>(batch)));
   std::vector<double> rates;
   for (int r = 0; r < repeats; ++r) {
     const double t0 = now_seconds();
@@ -44,10 +46,7 @@ double median_rate(int64_t batch, int repeats, double window_images, Fn&& fn) {
 
 int main(int argc, char** argv) {
   auto arg = [&](const std::string& name, const std::string& fallback) {
-    for (int i = 1; i + 1 < argc; ++i) {
-      if (argv[i] == name) return std::string(argv[i + 1]);
-    }
-    return fallback;
+    return arg_value(argc, argv, name, fallback);
   };
   const int threads = std::stoi(arg("--threads", "2"));
   const int repeats = std::stoi(arg("--repeats", "3"));
@@ -55,7 +54,8 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
   auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
   const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
-  const double train_flops = 6.0 * static_cast<double>(model.forward_macs()) - 2.0 * 28 * 28 * 32 * 25;
+  const double train_flops =
+      6.0 * static_cast<double>(model.forward_macs()) - 2.0 * 28 * 28 * 32 * 25;
   const double fwd_flops = 2.0 * static_cast<double>(model.forward_macs());
   nn::Replica replica(model);
   model.init_params(replica.params().span(), 1);
@@ -71,14 +71,21 @@ int main(int argc, char** argv) {
     data->read(ids, images.data(), labels.data());
     auto step = [&](int64_t i) {
       const auto k = static_cast<std::size_t>(i % kBatches) * static_cast<std::size_t>(batch);
-      replica.train_batch({images.data() + k * 784, labels.data() + k, ids.data() + k, batch, batch},
-                          {1, i, nullptr}, 1.0f / static_cast<float>(batch));
+      replica.train_batch(
+          {images.data() + k * 784, labels.data() + k, ids.data() + k, batch, batch},
+          {1, i, nullptr}, 1.0f / static_cast<float>(batch));
       adam.step(replica.params().span(), replica.grads().span(), 1e-4f, 1.f);
     };
     for (int i = 0; i < 5; ++i) step(i);
     const double rate = median_rate(batch, repeats, window, step);
-    std::printf("%s\n", nlohmann::json{{"what", "train"}, {"engine", "dtrain"}, {"batch", batch}, {"threads", threads},
-                                       {"img_s", rate}, {"gflops", rate * train_flops / 1e9}}.dump().c_str());
+    std::printf("%s\n", nlohmann::json{{"what", "train"},
+                                       {"engine", "dtrain"},
+                                       {"batch", batch},
+                                       {"threads", threads},
+                                       {"img_s", rate},
+                                       {"gflops", rate * train_flops / 1e9}}
+                            .dump()
+                            .c_str());
     std::fflush(stdout);
   }
   for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
@@ -93,8 +100,14 @@ int main(int argc, char** argv) {
     };
     for (int i = 0; i < 3; ++i) infer(i);
     const double rate = median_rate(batch, repeats, 2 * window, infer);
-    std::printf("%s\n", nlohmann::json{{"what", "infer"}, {"engine", "dtrain"}, {"batch", batch}, {"threads", threads},
-                                       {"img_s", rate}, {"gflops", rate * fwd_flops / 1e9}}.dump().c_str());
+    std::printf("%s\n", nlohmann::json{{"what", "infer"},
+                                       {"engine", "dtrain"},
+                                       {"batch", batch},
+                                       {"threads", threads},
+                                       {"img_s", rate},
+                                       {"gflops", rate * fwd_flops / 1e9}}
+                            .dump()
+                            .c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -13,6 +13,7 @@
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
 #include "dtrain/data/memory_source.h"
+#include "dtrain/util/args.h"
 #include "dtrain/util/clock.h"
 
 using namespace dtrain;
@@ -20,10 +21,7 @@ using namespace dtrain;
 int main(int argc, char** argv) {
   comm::MpiEnv mpi(&argc, &argv);
   auto arg = [&](const std::string& name, const std::string& fallback) {
-    for (int i = 1; i + 1 < argc; ++i) {
-      if (argv[i] == name) return std::string(argv[i + 1]);
-    }
-    return fallback;
+    return arg_value(argc, argv, name, fallback);
   };
   try {
     const std::string paths = arg("--data", "");

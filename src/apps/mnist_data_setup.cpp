@@ -20,7 +20,8 @@ using namespace dtrain;
 namespace {
 
 struct SetupOptions {
-  std::string data_dir = "data/mnist", output, format = "hdf5", layout = "int64", input, read_format = "auto";
+  std::string data_dir = "data/mnist", output, format = "hdf5", layout = "int64", input,
+              read_format = "auto";
   std::string features;
   int partitions = 10, num_classes = 10, samples = 3;
   bool compress = false, verify = false, read = false, json = false, skip_corrupt = false;
@@ -60,9 +61,10 @@ void convert_split(const SetupOptions& o, const comm::MpiEnv& mpi, const std::st
     // format and a run on the shards sees exactly the batches a run on the IDX files sees.
     const int64_t begin = n * p / o.partitions, end = n * (p + 1) / o.partitions;
     const auto path = (dir / data::shard_name(f, p)).string();
-    data::write_shard(path, f, src->image_shape(),
-                      {src->pixels().data() + begin * px, static_cast<std::size_t>((end - begin) * px)},
-                      {src->labels().data() + begin, static_cast<std::size_t>(end - begin)});
+    data::write_shard(
+        path, f, src->image_shape(),
+        {src->pixels().data() + begin * px, static_cast<std::size_t>((end - begin) * px)},
+        {src->labels().data() + begin, static_cast<std::size_t>(end - begin)});
     std::printf("[rank %d] wrote %s (%lld examples)\n", mpi.rank(), path.c_str(),
                 static_cast<long long>(end - begin));
   }
@@ -75,11 +77,12 @@ void verify_split(const SetupOptions& o, const std::string& prefix, const std::s
   d.paths = (std::filesystem::path(o.output) / split).string();
   d.format = o.format;
   d.num_classes = o.num_classes;
-  d.features = data::parse_example_layout(o.layout) == data::ExampleLayout::kBytes ? "image=image_raw" : "";
+  d.features =
+      data::parse_example_layout(o.layout) == data::ExampleLayout::kBytes ? "image=image_raw" : "";
   auto back = data::open_dataset(d);
   if (back->size() != idx->size()) {
-    throw DataError(d.paths + ": holds " + std::to_string(back->size()) + " examples, the IDX source " +
-                    std::to_string(idx->size()));
+    throw DataError(d.paths + ": holds " + std::to_string(back->size()) +
+                    " examples, the IDX source " + std::to_string(idx->size()));
   }
   const int64_t px = idx->image_shape().size();
   int64_t mismatches = 0;
@@ -91,7 +94,9 @@ void verify_split(const SetupOptions& o, const std::string& prefix, const std::s
     }
     mismatches += !same;
   });
-  if (mismatches) throw DataError(d.paths + ": " + std::to_string(mismatches) + " examples differ from the IDX source");
+  if (mismatches)
+    throw DataError(d.paths + ": " + std::to_string(mismatches) +
+                    " examples differ from the IDX source");
   std::printf("verified %s: %lld examples identical to the IDX source\n", d.paths.c_str(),
               static_cast<long long>(back->size()));
 }
@@ -151,13 +156,16 @@ int inspect(const SetupOptions& o) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::printf("%s: %s, %zu file(s), %lld examples of %lldx%lldx%lld\n", o.input.c_str(), format.c_str(),
-              files.size(), static_cast<long long>(count), static_cast<long long>(shape.c),
-              static_cast<long long>(shape.h), static_cast<long long>(shape.w));
+  std::printf("%s: %s, %zu file(s), %lld examples of %lldx%lldx%lld\n", o.input.c_str(),
+              format.c_str(), files.size(), static_cast<long long>(count),
+              static_cast<long long>(shape.c), static_cast<long long>(shape.h),
+              static_cast<long long>(shape.w));
   std::printf("label histogram:");
-  for (int c = 0; c < o.num_classes; ++c) std::printf(" %d:%lld", c, static_cast<long long>(histogram[static_cast<std::size_t>(c)]));
+  for (int c = 0; c < o.num_classes; ++c)
+    std::printf(" %d:%lld", c, static_cast<long long>(histogram[static_cast<std::size_t>(c)]));
   std::printf("\npixel sum (0..255 scale): %.0f\n", pixel_sum);
-  if (src->skipped_records()) std::printf("skipped corrupt records: %lld\n", static_cast<long long>(src->skipped_records()));
+  if (src->skipped_records())
+    std::printf("skipped corrupt records: %lld\n", static_cast<long long>(src->skipped_records()));
   std::printf("samples:\n%s", art.c_str());
   return 0;
 }
@@ -167,25 +175,29 @@ bool parse(int argc, char** argv, SetupOptions* o) {
       "mnist_data_setup: convert MNIST IDX files to sharded HDF5/TFRecord/CSV, verify, inspect.\n"
       "Usage: mnist_data_setup --output DIR [--format hdf5|tfrecord|csv] [--num-partitions N]\n"
       "       mnist_data_setup --read --input PATH [--json]");
-  desc.add_options()
-    ("help,h", "print this help")
-    ("data-dir", po::value(&o->data_dir)->default_value(o->data_dir), "MNIST IDX files (raw or .gz)")
-    ("output", po::value(&o->output), "output directory (gets train/ and test/)")
-    ("format", po::value<std::string>(), "hdf5 | tfrecord | csv when writing (default hdf5); "
-                                         "auto | idx | hdf5 | tfrecord | csv with --read (default auto)")
-    ("num-partitions", po::value(&o->partitions)->default_value(o->partitions), "shards per split")
-    ("tfrecord-layout", po::value(&o->layout)->default_value(o->layout),
-     "int64: image int64_list + label int64_list (TensorFlowOnSpark); "
-     "bytes: image_raw bytes + label int64 (TPU)")
-    ("compress", po::bool_switch(&o->compress), "GZIP TFRecord files / gzip-filtered HDF5 chunks")
-    ("verify", po::bool_switch(&o->verify), "read the written shards back and compare with the IDX source")
-    ("read", po::bool_switch(&o->read), "inspect the data set given by --input")
-    ("input", po::value(&o->input), "file, directory, glob or comma list to inspect")
-    ("features", po::value(&o->features), "feature/dataset names, e.g. image=image_raw,label=label")
-    ("num-classes", po::value(&o->num_classes)->default_value(o->num_classes), "label classes")
-    ("skip-corrupt", po::bool_switch(&o->skip_corrupt), "skip corrupt TFRecord records, count them")
-    ("samples", po::value(&o->samples)->default_value(o->samples), "examples to show with --read")
-    ("json", po::bool_switch(&o->json), "--read: print one JSON object");
+  desc.add_options()("help,h", "print this help")(
+      "data-dir", po::value(&o->data_dir)->default_value(o->data_dir),
+      "MNIST IDX files (raw or .gz)")("output", po::value(&o->output),
+                                      "output directory (gets train/ and test/)")(
+      "format", po::value<std::string>(),
+      "hdf5 | tfrecord | csv when writing (default hdf5); "
+      "auto | idx | hdf5 | tfrecord | csv with --read (default auto)")(
+      "num-partitions", po::value(&o->partitions)->default_value(o->partitions),
+      "shards per split")("tfrecord-layout", po::value(&o->layout)->default_value(o->layout),
+                          "int64: image int64_list + label int64_list (TensorFlowOnSpark); "
+                          "bytes: image_raw bytes + label int64 (TPU)")(
+      "compress", po::bool_switch(&o->compress), "GZIP TFRecord files / gzip-filtered HDF5 chunks")(
+      "verify", po::bool_switch(&o->verify),
+      "read the written shards back and compare with the IDX source")(
+      "read", po::bool_switch(&o->read), "inspect the data set given by --input")(
+      "input", po::value(&o->input), "file, directory, glob or comma list to inspect")(
+      "features", po::value(&o->features),
+      "feature/dataset names, e.g. image=image_raw,label=label")(
+      "num-classes", po::value(&o->num_classes)->default_value(o->num_classes), "label classes")(
+      "skip-corrupt", po::bool_switch(&o->skip_corrupt),
+      "skip corrupt TFRecord records, count them")(
+      "samples", po::value(&o->samples)->default_value(o->samples), "examples to show with --read")(
+      "json", po::bool_switch(&o->json), "--read: print one JSON object");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -205,7 +217,8 @@ bool parse(int argc, char** argv, SetupOptions* o) {
   } else {
     if (o->output.empty()) throw OptionError("--output DIR is required (or --read --input PATH)");
     if (o->format != "hdf5" && o->format != "tfrecord" && o->format != "csv") {
-      throw OptionError("--format: '" + o->format + "' is not allowed (expected hdf5, tfrecord or csv)");
+      throw OptionError("--format: '" + o->format +
+                        "' is not allowed (expected hdf5, tfrecord or csv)");
     }
     if (o->partitions < 1) throw OptionError("--num-partitions: must be >= 1");
     data::parse_example_layout(o->layout);

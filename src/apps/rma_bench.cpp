@@ -24,18 +24,12 @@
 #include "dtrain/nn/model.h"
 #include "dtrain/optim/sgd.h"
 #include "dtrain/util/aligned_buffer.h"
+#include "dtrain/util/args.h"
 #include "dtrain/util/clock.h"
 
 using namespace dtrain;
 
 namespace {
-
-std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return argv[i + 1];
-  }
-  return fallback;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -43,14 +37,22 @@ double median(std::vector<double> v) {
 }
 
 int iterations(std::size_t bytes) {
-  return static_cast<int>(std::clamp<std::size_t>(std::size_t{400} * 1000 * 1000 / std::max<std::size_t>(bytes, 1) / 100, 20, 1000));
+  return static_cast<int>(std::clamp<std::size_t>(
+      std::size_t{400} * 1000 * 1000 / std::max<std::size_t>(bytes, 1) / 100, 20, 1000));
 }
 
-void emit(const std::string& op, std::size_t bytes, const std::vector<double>& times, const std::string& transport) {
+void emit(const std::string& op, std::size_t bytes, const std::vector<double>& times,
+          const std::string& transport) {
   const double t = median(times);
-  std::printf("%s\n", nlohmann::json{{"op", op}, {"bytes", bytes}, {"iterations", times.size()}, {"seconds_median", t},
-                                     {"latency_us", t * 1e6}, {"gbps", t > 0 ? static_cast<double>(bytes) / t / 1e9 : 0.0},
-                                     {"transport", transport}}.dump().c_str());
+  std::printf("%s\n", nlohmann::json{{"op", op},
+                                     {"bytes", bytes},
+                                     {"iterations", times.size()},
+                                     {"seconds_median", t},
+                                     {"latency_us", t * 1e6},
+                                     {"gbps", t > 0 ? static_cast<double>(bytes) / t / 1e9 : 0.0},
+                                     {"transport", transport}}
+                          .dump()
+                          .c_str());
   std::fflush(stdout);
 }
 
@@ -67,7 +69,8 @@ void bare_rma(const std::vector<std::size_t>& sizes, int rank, const std::string
   const std::size_t max_bytes = *std::max_element(sizes.begin(), sizes.end());
   MPI_Win win;
   void* base = nullptr;
-  MPI_Win_allocate(rank == 0 ? static_cast<MPI_Aint>(max_bytes + 64) : 0, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &win);
+  MPI_Win_allocate(rank == 0 ? static_cast<MPI_Aint>(max_bytes + 64) : 0, 1, MPI_INFO_NULL,
+                   MPI_COMM_WORLD, &base, &win);
   MPI_Win_lock_all(MPI_MODE_NOCHECK, win);
   AlignedBuffer buf(max_bytes / 4 + 16);
   for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = 0.5f;
@@ -98,7 +101,8 @@ void bare_rma(const std::vector<std::size_t>& sizes, int rank, const std::string
       MPI_Request done;
       MPI_Ibarrier(MPI_COMM_WORLD, &done);
       MPI_Wait(&done, MPI_STATUS_IGNORE);
-      emit(op, std::string(op) == "fetch_and_op" ? 8 : static_cast<std::size_t>(n) * 4, times, transport);
+      emit(op, std::string(op) == "fetch_and_op" ? 8 : static_cast<std::size_t>(n) * 4, times,
+           transport);
     }
   }
   MPI_Win_unlock_all(win);
@@ -129,7 +133,8 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
   const double bytes = static_cast<double>(floats) * 4;
   {
     comm::Heartbeat heartbeat(MPI_COMM_WORLD);
-    comm::AllreduceExchange ex(MPI_COMM_WORLD, floats, 4.0, std::make_unique<optim::Sgd>(floats, 0.f, false, 0.f),
+    comm::AllreduceExchange ex(MPI_COMM_WORLD, floats, 4.0,
+                               std::make_unique<optim::Sgd>(floats, 0.f, false, 0.f),
                                comm::StallPolicy(120, rank), &heartbeat);
     // A replica-shaped stand-in: the exchange only touches the flat buffers.
     const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
@@ -151,7 +156,8 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
       std::vector<double> comm_only;
       const double opt = stats["optimizer_seconds_per_step"].get<double>();
       for (double t : times) comm_only.push_back(std::max(0.0, t - opt));
-      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(replica.grads().size()) * 4, comm_only, transport);
+      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(replica.grads().size()) * 4,
+           comm_only, transport);
     }
   }
   const auto roles = comm::Roles::decide(rank, 2, "async", 1);
@@ -198,15 +204,17 @@ int main(int argc, char** argv) {
   // One thread: idle OpenMP workers spin-wait and would take the cores the transfers need.
   omp_set_num_threads(1);
   if (mpi.size() != 2) {
-    if (mpi.rank() == 0) std::fprintf(stderr, "rma_bench: run it on exactly 2 ranks (mpirun -np 2)\n");
+    if (mpi.rank() == 0)
+      std::fprintf(stderr, "rma_bench: run it on exactly 2 ranks (mpirun -np 2)\n");
     return 2;
   }
   std::vector<std::size_t> sizes;
-  std::stringstream in(arg(argc, argv, "--sizes", "8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216"));
+  std::stringstream in(arg_value(argc, argv, "--sizes",
+                                 "8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216"));
   for (std::string s; std::getline(in, s, ',');) sizes.push_back(std::stoul(s));
-  const std::size_t floats = std::stoul(arg(argc, argv, "--model-floats", "3274634"));
-  const int model_iters = std::stoi(arg(argc, argv, "--model-iterations", "30"));
-  const std::string only = arg(argc, argv, "--only", "all");
+  const std::size_t floats = std::stoul(arg_value(argc, argv, "--model-floats", "3274634"));
+  const int model_iters = std::stoi(arg_value(argc, argv, "--model-iterations", "30"));
+  const std::string only = arg_value(argc, argv, "--only", "all");
   // osc components load with the first window: make one before describing the transport.
   MPI_Win probe;
   void* base = nullptr;

@@ -11,7 +11,11 @@ namespace dtrain::comm {
 AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats, double bucket_mb,
                                      std::unique_ptr<optim::Optimizer> optimizer, StallPolicy stall,
                                      Heartbeat* heartbeat, Watchdog* watchdog)
-    : comm_(comm), optimizer_(std::move(optimizer)), stall_(stall), heartbeat_(heartbeat), watchdog_(watchdog),
+    : comm_(comm),
+      optimizer_(std::move(optimizer)),
+      stall_(stall),
+      heartbeat_(heartbeat),
+      watchdog_(watchdog),
       total_(total_floats) {
   constexpr std::size_t kAlign = nn::ParameterLayout::kAlignFloats;
   const auto per_bucket = std::max<std::size_t>(
@@ -64,7 +68,8 @@ void AllreduceExchange::communicate() {
       const auto& b = buckets_[bucket];
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
       std::lock_guard lock(mpi_mutex());
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, grads + b.begin, static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_),
+      check_mpi(MPI_Allreduce(MPI_IN_PLACE, grads + b.begin, static_cast<int>(b.size()), MPI_FLOAT,
+                              MPI_SUM, comm_),
                 "MPI_Allreduce (gradients)");
     }
     const double t2 = now_seconds();
@@ -92,7 +97,8 @@ void AllreduceExchange::before_step(nn::Replica& replica, int64_t step) {
 void AllreduceExchange::enqueue_ready_buckets() {
   {
     std::lock_guard lock(mu_);
-    while (queued_ < buckets_.size() && buckets_[queued_].begin >= ready_from_) queue_.push_back(queued_++);
+    while (queued_ < buckets_.size() && buckets_[queued_].begin >= ready_from_)
+      queue_.push_back(queued_++);
   }
   cv_.notify_all();
 }
@@ -140,7 +146,8 @@ int AllreduceExchange::agree(int flags) {
   MPI_Request req;
   {
     std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Iallreduce(&flags, &all, 1, MPI_INT, MPI_BOR, comm_, &req), "MPI_Iallreduce (requests)");
+    check_mpi(MPI_Iallreduce(&flags, &all, 1, MPI_INT, MPI_BOR, comm_, &req),
+              "MPI_Iallreduce (requests)");
   }
   stall_.wait(req, "agreeing on checkpoint/stop requests after step " + std::to_string(step_),
               [&] { return heartbeat_ ? heartbeat_->ranks_behind(step_) : std::string(); });

@@ -13,7 +13,8 @@ Heartbeat::Heartbeat(MPI_Comm comm) : comm_(comm) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   const MPI_Aint bytes = rank_ == 0 ? static_cast<MPI_Aint>(size_) * 8 : 0;
-  check_mpi(MPI_Win_allocate(bytes, 8, MPI_INFO_NULL, comm_, &slots_, &win_), "MPI_Win_allocate (heartbeat)");
+  check_mpi(MPI_Win_allocate(bytes, 8, MPI_INFO_NULL, comm_, &slots_, &win_),
+            "MPI_Win_allocate (heartbeat)");
   if (rank_ == 0) std::fill(slots_, slots_ + size_, -1);
   MPI_Barrier(comm_);
   MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
@@ -53,7 +54,8 @@ std::string Heartbeat::ranks_behind(int64_t step) {
       MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     }
     if (done) break;
-    if (now_seconds() > deadline) return "unknown (rank 0, which keeps the heartbeats, does not answer)";
+    if (now_seconds() > deadline)
+      return "unknown (rank 0, which keeps the heartbeats, does not answer)";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   std::vector<int> behind;

@@ -22,9 +22,10 @@ ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initia
       watchdog_(watchdog) {
   std::copy(initial.begin(), initial.end(), params_.data());
   if (window_.memory_model() != MPI_WIN_UNIFIED) {
-    throw Error("the MPI window is not in the unified memory model, which the parameter server's "
-                "polling of its own window needs; use another osc component (--mca osc sm, rdma, "
-                "pt2pt or ucx)");
+    throw Error(
+        "the MPI window is not in the unified memory model, which the parameter server's "
+        "polling of its own window needs; use another osc component (--mca osc sm, rdma, "
+        "pt2pt or ucx)");
   }
   // Version 0 in slot 0; nobody reads the window before the barrier that follows construction.
   std::memcpy(window_.local() + layout_.slot(0), params_.data(), params_.size() * sizeof(float));
@@ -87,7 +88,8 @@ void ParameterServer::drain(int64_t old) {
   pushes = 0;
   // Publish: write the next slot, make it public, then bump the version.
   ++version_;
-  std::memcpy(window_.local() + layout_.slot(version_), params_.data(), params_.size() * sizeof(float));
+  std::memcpy(window_.local() + layout_.slot(version_), params_.data(),
+              params_.size() * sizeof(float));
   store(W::kVersion, version_);  // store() syncs the window first: the slot is public before it
   applied_ += merged;
   store(W::kApplied, applied_);
@@ -110,8 +112,10 @@ std::string ParameterServer::unfinished_workers() {
       clocks[static_cast<std::size_t>(i)] = local<int64_t>(layout_.clock(i));
       finished[static_cast<std::size_t>(i)] = local<double>(layout_.stats(i));
     } else {
-      clocks[static_cast<std::size_t>(i)] = rma_.read(ps0, window_.layout(ps0).clock(i), "reading worker clocks");
-      finished[static_cast<std::size_t>(i)] = rma_.read_doubles(ps0, window_.layout(ps0).stats(i), 1, "reading worker state")[0];
+      clocks[static_cast<std::size_t>(i)] =
+          rma_.read(ps0, window_.layout(ps0).clock(i), "reading worker clocks");
+      finished[static_cast<std::size_t>(i)] =
+          rma_.read_doubles(ps0, window_.layout(ps0).stats(i), 1, "reading worker state")[0];
     }
   }
   std::vector<int> ranks;
@@ -125,12 +129,13 @@ std::string ParameterServer::unfinished_workers() {
   return "workers not finished: ranks " + rank_list(ranks) + " (at steps " + steps + ")";
 }
 
-void ParameterServer::restore_optimizer(const std::vector<std::pair<std::string, std::vector<float>>>& state,
-                                        int64_t steps) {
+void ParameterServer::restore_optimizer(
+    const std::vector<std::pair<std::string, std::vector<float>>>& state, int64_t steps) {
   for (auto& [name, buffer] : optimizer_->state()) {
     for (const auto& [saved, values] : state) {
       if (saved != name) continue;
-      if (values.size() != buffer->size()) throw Error("optimizer state '" + name + "' has the wrong size");
+      if (values.size() != buffer->size())
+        throw Error("optimizer state '" + name + "' has the wrong size");
       std::copy(values.begin(), values.end(), buffer->data());
     }
   }
@@ -141,15 +146,19 @@ void ParameterServer::send_state() {
   // Header: version, pushes applied, optimizer steps, number of state arrays; then the weights
   // and each state array of this shard.
   const auto state = optimizer_->state();
-  const int64_t header[4] = {version_, applied_, optimizer_->steps(), static_cast<int64_t>(state.size())};
+  const int64_t header[4] = {version_, applied_, optimizer_->steps(),
+                             static_cast<int64_t>(state.size())};
   const int chief = window_.roles().chief_rank();
   Watchdog::Scope guard(watchdog_, "sending server state to the chief for a checkpoint");
   std::lock_guard lock(mpi_mutex());
-  check_mpi(MPI_Send(header, 4, MPI_INT64_T, chief, kCheckpointTag, MPI_COMM_WORLD), "MPI_Send (checkpoint)");
-  check_mpi(MPI_Send(params_.data(), static_cast<int>(params_.size()), MPI_FLOAT, chief, kCheckpointTag, MPI_COMM_WORLD),
+  check_mpi(MPI_Send(header, 4, MPI_INT64_T, chief, kCheckpointTag, MPI_COMM_WORLD),
+            "MPI_Send (checkpoint)");
+  check_mpi(MPI_Send(params_.data(), static_cast<int>(params_.size()), MPI_FLOAT, chief,
+                     kCheckpointTag, MPI_COMM_WORLD),
             "MPI_Send (checkpoint)");
   for (const auto& [name, buffer] : state) {
-    check_mpi(MPI_Send(buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, chief, kCheckpointTag, MPI_COMM_WORLD),
+    check_mpi(MPI_Send(buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, chief,
+                       kCheckpointTag, MPI_COMM_WORLD),
               "MPI_Send (checkpoint)");
   }
 }
@@ -178,9 +187,12 @@ nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
       if (load(W::kPushes0) == 0 && load(W::kPushes1) == 0) break;
       continue;
     }
+    // A push under way needs this server's progress on some transports (pt2pt, UCX): spin.
+    if (load(W::kInflight0) + load(W::kInflight1) > 0) backoff.reset();
     if (now_seconds() - last_activity > rma_.stall().timeout()) {
-      rma_.stall().abort("parameter server " + std::to_string(self_) + " waiting for gradients",
-                         [&] { return unfinished_workers(); }, now_seconds() - last_activity);
+      rma_.stall().abort(
+          "parameter server " + std::to_string(self_) + " waiting for gradients",
+          [&] { return unfinished_workers(); }, now_seconds() - last_activity);
     }
     backoff.pause();
   }
@@ -191,7 +203,8 @@ nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
           {"versions", version_},
           {"pushes_applied", applied_},
           {"drains", drains_},
-          {"mean_pushes_per_drain", drains_ ? static_cast<double>(applied_) / static_cast<double>(drains_) : 0.0},
+          {"mean_pushes_per_drain",
+           drains_ ? static_cast<double>(applied_) / static_cast<double>(drains_) : 0.0},
           {"max_pushes_per_drain", max_merged_},
           {"optimizer_seconds", optimizer_seconds_},
           {"quiesce_seconds", quiesce_seconds_},

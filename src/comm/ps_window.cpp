@@ -9,9 +9,11 @@ namespace dtrain::comm {
 PsWindow::PsWindow(MPI_Comm comm, const Roles& roles, std::vector<nn::ParamRange> shards)
     : roles_(roles), shards_(std::move(shards)) {
   for (const auto& s : shards_) layouts_.push_back(PsLayout{s.size(), roles.num_workers()});
-  const MPI_Aint bytes = roles.is_ps() ? layouts_[static_cast<std::size_t>(roles.rank)].total_bytes() : 0;
+  const MPI_Aint bytes =
+      roles.is_ps() ? layouts_[static_cast<std::size_t>(roles.rank)].total_bytes() : 0;
   std::lock_guard lock(mpi_mutex());
-  check_mpi(MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, comm, &base_, &win_), "MPI_Win_allocate (parameter server)");
+  check_mpi(MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, comm, &base_, &win_),
+            "MPI_Win_allocate (parameter server)");
   if (bytes > 0) std::memset(base_, 0, static_cast<std::size_t>(bytes));
   int* model = nullptr;
   int flag = 0;

@@ -15,15 +15,15 @@ std::string RmaAgent::describe(const char* what, int target) const {
          window_.roles().role_name(target) + ")";
 }
 
-void RmaAgent::get_accumulate(const void* operand, void* result, int n, MPI_Datatype type, int target,
-                              MPI_Aint disp, MPI_Op op, const char* what) {
+void RmaAgent::get_accumulate(const void* operand, void* result, int n, MPI_Datatype type,
+                              int target, MPI_Aint disp, MPI_Op op, const char* what) {
   if (target == window_.roles().rank) {
     // On its own window a server uses the blocking form: it completes locally, and Open MPI's
     // osc/pt2pt never completes a request-based atomic that targets the caller itself.
     Watchdog::Scope guard(watchdog_, describe(what, target));
     std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Get_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n, type, op,
-                                 window_.win()),
+    check_mpi(MPI_Get_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n,
+                                 type, op, window_.win()),
               what);
     check_mpi(MPI_Win_flush(target, window_.win()), what);
     return;
@@ -31,16 +31,19 @@ void RmaAgent::get_accumulate(const void* operand, void* result, int n, MPI_Data
   MPI_Request req;
   {
     std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Rget_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n, type, op,
-                                  window_.win(), &req),
+    check_mpi(MPI_Rget_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n,
+                                  type, op, window_.win(), &req),
               what);
   }
-  stall_.wait(req, describe(what, target), [&] { return "rank " + std::to_string(target) + " does not respond"; });
+  stall_.wait(req, describe(what, target),
+              [&] { return "rank " + std::to_string(target) + " does not respond"; });
 }
 
-int64_t RmaAgent::fetch_op(int target, MPI_Aint disp, MPI_Op op, int64_t operand, const char* what) {
+int64_t RmaAgent::fetch_op(int target, MPI_Aint disp, MPI_Op op, int64_t operand,
+                           const char* what) {
   int64_t result = 0;
-  get_accumulate(op == MPI_NO_OP ? nullptr : &operand, &result, 1, MPI_INT64_T, target, disp, op, what);
+  get_accumulate(op == MPI_NO_OP ? nullptr : &operand, &result, 1, MPI_INT64_T, target, disp, op,
+                 what);
   return result;
 }
 
@@ -59,28 +62,32 @@ std::vector<double> RmaAgent::read_doubles(int target, MPI_Aint disp, int n, con
 void RmaAgent::replace_doubles(int target, MPI_Aint disp, const std::vector<double>& values,
                                const char* what) {
   std::vector<double> old(values.size());
-  get_accumulate(values.data(), old.data(), static_cast<int>(values.size()), MPI_DOUBLE, target, disp,
-                 MPI_REPLACE, what);
+  get_accumulate(values.data(), old.data(), static_cast<int>(values.size()), MPI_DOUBLE, target,
+                 disp, MPI_REPLACE, what);
 }
 
 void RmaAgent::get(int target, MPI_Aint disp, float* out, std::size_t n, const char* what) {
   MPI_Request req;
   {
     std::lock_guard lock(mpi_mutex());
-    if (n > static_cast<std::size_t>(kMaxCount)) throw Error(std::string(what) + ": transfer too large");
-    check_mpi(MPI_Rget(out, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n), MPI_FLOAT,
-                       window_.win(), &req),
+    if (n > static_cast<std::size_t>(kMaxCount))
+      throw Error(std::string(what) + ": transfer too large");
+    check_mpi(MPI_Rget(out, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n),
+                       MPI_FLOAT, window_.win(), &req),
               what);
   }
-  stall_.wait(req, describe(what, target), [&] { return "rank " + std::to_string(target) + " does not respond"; });
+  stall_.wait(req, describe(what, target),
+              [&] { return "rank " + std::to_string(target) + " does not respond"; });
 }
 
-void RmaAgent::accumulate(int target, MPI_Aint disp, const float* in, std::size_t n, const char* what) {
+void RmaAgent::accumulate(int target, MPI_Aint disp, const float* in, std::size_t n,
+                          const char* what) {
   Watchdog::Scope guard(watchdog_, describe(what, target));
   std::lock_guard lock(mpi_mutex());
-  if (n > static_cast<std::size_t>(kMaxCount)) throw Error(std::string(what) + ": transfer too large");
-  check_mpi(MPI_Accumulate(in, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n), MPI_FLOAT,
-                           MPI_SUM, window_.win()),
+  if (n > static_cast<std::size_t>(kMaxCount))
+    throw Error(std::string(what) + ": transfer too large");
+  check_mpi(MPI_Accumulate(in, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n),
+                           MPI_FLOAT, MPI_SUM, window_.win()),
             what);
   check_mpi(MPI_Win_flush(target, window_.win()), what);
 }

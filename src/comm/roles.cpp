@@ -6,9 +6,12 @@ namespace dtrain::comm {
 
 std::string to_string(Mode m) {
   switch (m) {
-    case Mode::kLocal: return "local";
-    case Mode::kAsync: return "async";
-    case Mode::kSync: return "sync";
+    case Mode::kLocal:
+      return "local";
+    case Mode::kAsync:
+      return "async";
+    case Mode::kSync:
+      return "sync";
   }
   return "?";
 }
@@ -30,8 +33,9 @@ Roles Roles::decide(int rank, int size, const std::string& dist, int num_ps) {
   }
   if (mode != "async") throw OptionError("--dist: '" + dist + "' (expected async or sync)");
   if (size < 2) {
-    throw OptionError("--dist async needs at least 2 ranks (1 parameter server + 1 worker); "
-                      "this job has 1. Use mpirun -np 2 or more, or --dist sync.");
+    throw OptionError(
+        "--dist async needs at least 2 ranks (1 parameter server + 1 worker); "
+        "this job has 1. Use mpirun -np 2 or more, or --dist sync.");
   }
   if (num_ps < 1 || num_ps >= size) {
     throw OptionError("--num-ps " + std::to_string(num_ps) + " with " + std::to_string(size) +

@@ -28,10 +28,11 @@ void StallPolicy::abort(const std::string& what, const MissingFn& missing, doubl
   } catch (const std::exception& e) {
     who = std::string("(could not tell: ") + e.what() + ")";
   }
-  std::fprintf(stderr,
-               "dtrain: [rank %d] stalled: %s made no progress for %.0f s (--stall-timeout %.0f)%s%s; "
-               "aborting the job\n",
-               rank_, what.c_str(), waited, timeout_, who.empty() ? "" : "; missing: ", who.c_str());
+  std::fprintf(
+      stderr,
+      "dtrain: [rank %d] stalled: %s made no progress for %.0f s (--stall-timeout %.0f)%s%s; "
+      "aborting the job\n",
+      rank_, what.c_str(), waited, timeout_, who.empty() ? "" : "; missing: ", who.c_str());
   std::fflush(stderr);
   abort_job(3);
 }
@@ -44,7 +45,8 @@ void StallPolicy::wait(std::span<MPI_Request> requests, const std::string& what,
     int done = 0;
     {
       std::lock_guard lock(mpi_mutex());
-      check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+      check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
+                            MPI_STATUSES_IGNORE),
                 what.c_str());
     }
     if (done) return;

@@ -42,8 +42,8 @@ std::string cvar_string(const char* wanted) {
     int name_len = sizeof name, desc_len = sizeof desc, verbosity, bind, scope;
     MPI_Datatype type;
     MPI_T_enum enumtype;
-    if (MPI_T_cvar_get_info(i, name, &name_len, &verbosity, &type, &enumtype, desc, &desc_len, &bind,
-                            &scope) != MPI_SUCCESS ||
+    if (MPI_T_cvar_get_info(i, name, &name_len, &verbosity, &type, &enumtype, desc, &desc_len,
+                            &bind, &scope) != MPI_SUCCESS ||
         std::strcmp(name, wanted) != 0 || type != MPI_CHAR) {
       continue;
     }

@@ -7,7 +7,6 @@
 
 namespace dtrain::data {
 
-
 BatchStream::BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options)
     : source_(std::move(source)), plan_(std::move(plan)), options_(options) {
   if (options_.prefetch < 1) throw OptionError("--prefetch must be >= 1");
@@ -38,15 +37,16 @@ std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int6
   std::copy(ids.begin(), ids.end(), b->ids.begin());
   if (!ids.empty()) {
     const auto skipped = source_->read(ids, b->images.data(), b->labels.data());
-    b->real_rows = drop_rows(skipped, b->real_rows, px, b->images.data(), b->labels.data(),
-                             b->ids.data());
+    b->real_rows =
+        drop_rows(skipped, b->real_rows, px, b->images.data(), b->labels.data(), b->ids.data());
   }
   for (int64_t i = 0; i < b->real_rows; ++i) {
     const int32_t y = b->labels[static_cast<std::size_t>(i)];
     if ((y < 0 && !(options_.allow_unlabelled && y == -1)) || y >= options_.num_classes) {
-      throw DataError(source_->describe() + ": example " + std::to_string(b->ids[static_cast<std::size_t>(i)]) +
-                      " has label " + std::to_string(y) + ", outside [0, " +
-                      std::to_string(options_.num_classes) + ")");
+      throw DataError(source_->describe() + ": example " +
+                      std::to_string(b->ids[static_cast<std::size_t>(i)]) + " has label " +
+                      std::to_string(y) + ", outside [0, " + std::to_string(options_.num_classes) +
+                      ")");
     }
   }
   return b;
@@ -63,7 +63,8 @@ void BatchStream::run() {
         auto batch = read_batch(epoch, s, rows[static_cast<std::size_t>(s)],
                                 steps[static_cast<std::size_t>(s)]);
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
+        cv_.wait(lock,
+                 [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
         if (stop_) return;
         ready_.push_back(std::move(batch));
         cv_.notify_all();

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Files a directory holds that can be data: not hidden, not Spark/Hadoop markers.
@@ -54,7 +55,8 @@ std::string format_of(const std::string& path) {
   const std::string h = head(path, 12);
   if (h.size() >= 8 && h.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return "hdf5";
   if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 0x08) return "idx";
-  if (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0x1f && static_cast<unsigned char>(h[1]) == 0x8b) {
+  if (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0x1f &&
+      static_cast<unsigned char>(h[1]) == 0x8b) {
     return "tfrecord";  // GZIP: a GZIP TFRecord (gzip IDX files come through --data-dir)
   }
   if (h.size() == 12) {
@@ -107,10 +109,12 @@ std::string detect_format(const std::vector<std::string>& files) {
   for (const auto& f : files) {
     const std::string fmt = format_of(f);
     if (fmt.empty()) {
-      throw DataError(f + ": cannot tell the data format (not HDF5, TFRecord, CSV or IDX); give --format");
+      throw DataError(
+          f + ": cannot tell the data format (not HDF5, TFRecord, CSV or IDX); give --format");
     }
     if (!found.empty() && fmt != found) {
-      throw DataError(f + ": is " + fmt + " but earlier files are " + found + "; use one format per data set");
+      throw DataError(f + ": is " + fmt + " but earlier files are " + found +
+                      "; use one format per data set");
     }
     found = fmt;
   }
@@ -121,10 +125,12 @@ std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
   const auto files = expand_paths(o.paths);
   const std::string format = o.format == "auto" ? detect_format(files) : o.format;
   if (format == "idx") {
-    if (files.size() != 1) throw DataError("IDX data: give the images file; its labels file is found beside it");
+    if (files.size() != 1)
+      throw DataError("IDX data: give the images file; its labels file is found beside it");
     std::string labels = files[0];
     const auto pos = labels.rfind("images");
-    if (pos == std::string::npos) throw DataError(files[0] + ": IDX images file names contain 'images'");
+    if (pos == std::string::npos)
+      throw DataError(files[0] + ": IDX images file names contain 'images'");
     labels.replace(pos, 6, "labels");
     const auto idx3 = labels.rfind("idx3");
     if (idx3 != std::string::npos) labels.replace(idx3, 4, "idx1");

@@ -13,7 +13,8 @@ FeatureNames parse_feature_names(const std::string& spec, FeatureNames defaults)
   std::string item;
   while (std::getline(in, item, ',')) {
     const auto eq = item.find('=');
-    const std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    const std::string key = item.substr(0, eq),
+                      value = eq == std::string::npos ? "" : item.substr(eq + 1);
     if (value.empty() || (key != "image" && key != "label")) {
       throw OptionError("--features: '" + item + "' is not of the form image=NAME or label=NAME");
     }
@@ -25,7 +26,8 @@ FeatureNames parse_feature_names(const std::string& spec, FeatureNames defaults)
 ExampleLayout parse_example_layout(const std::string& s) {
   if (s == "int64" || s == "tfos") return ExampleLayout::kInt64;
   if (s == "bytes" || s == "tpu") return ExampleLayout::kBytes;
-  throw OptionError("--tfrecord-layout: '" + s + "' (expected int64 (TensorFlowOnSpark) or bytes (TPU))");
+  throw OptionError("--tfrecord-layout: '" + s +
+                    "' (expected int64 (TensorFlowOnSpark) or bytes (TPU))");
 }
 
 FeatureNames layout_feature_names(ExampleLayout layout) {
@@ -120,9 +122,10 @@ void decode_example(std::span<const std::uint8_t> record, const FeatureNames& na
     case tensorflow::Feature::kBytesList: {
       const auto& v = img.bytes_list().value();
       if (v.size() != 1 || static_cast<std::int64_t>(v[0].size()) != pixels) {
-        throw DataError("image feature '" + names.image + "' must be one bytes value of " +
-                        std::to_string(pixels) + " bytes (got " + std::to_string(v.size()) +
-                        " value(s)" + (v.size() == 1 ? " of " + std::to_string(v[0].size()) + " bytes" : "") + ")");
+        throw DataError(
+            "image feature '" + names.image + "' must be one bytes value of " +
+            std::to_string(pixels) + " bytes (got " + std::to_string(v.size()) + " value(s)" +
+            (v.size() == 1 ? " of " + std::to_string(v[0].size()) + " bytes" : "") + ")");
       }
       const auto* b = reinterpret_cast<const std::uint8_t*>(v[0].data());
       for (std::int64_t i = 0; i < pixels; ++i) image[i] = static_cast<float>(b[i]) * kScale;
@@ -154,13 +157,16 @@ void decode_example(std::span<const std::uint8_t> record, const FeatureNames& na
         break;
       }
     }
-    if (ones != 1) throw DataError("label feature '" + names.label + "' is not a valid one-hot vector");
+    if (ones != 1)
+      throw DataError("label feature '" + names.label + "' is not a valid one-hot vector");
   } else {
     throw DataError("label feature '" + names.label + "' has " + std::to_string(v.size()) +
-                    " values; expected 1 (class index) or " + std::to_string(num_classes) + " (one-hot)");
+                    " values; expected 1 (class index) or " + std::to_string(num_classes) +
+                    " (one-hot)");
   }
   if (y < 0 || y >= num_classes) {
-    throw DataError("label " + std::to_string(y) + " outside [0, " + std::to_string(num_classes) + ")");
+    throw DataError("label " + std::to_string(y) + " outside [0, " + std::to_string(num_classes) +
+                    ")");
   }
   *label = static_cast<std::int32_t>(y);
 }

@@ -29,7 +29,8 @@ std::vector<hsize_t> dataset_dims(hid_t dset) {
 
 }  // namespace
 
-Hdf5Source::Hdf5Source(std::vector<std::string> files, Options options) : options_(std::move(options)) {
+Hdf5Source::Hdf5Source(std::vector<std::string> files, Options options)
+    : options_(std::move(options)) {
   if (files.empty()) throw DataError("no HDF5 files given");
   std::lock_guard lock(comm::mpi_mutex());
   quiet_hdf5_errors();
@@ -54,7 +55,8 @@ Hdf5Source::~Hdf5Source() {
 void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(f.path, ec)) throw DataError(f.path + ": no such file");
-  if (std::filesystem::file_size(f.path, ec) == 0) throw DataError(f.path + ": empty file (expected HDF5)");
+  if (std::filesystem::file_size(f.path, ec) == 0)
+    throw DataError(f.path + ": empty file (expected HDF5)");
   f.file = H5Handle(h5_check(H5Fopen(f.path.c_str(), H5F_ACC_RDONLY, fapl.get()),
                              f.path + ": cannot open as HDF5 (not an HDF5 file, or damaged)"),
                     H5Fclose);
@@ -63,14 +65,16 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
   auto open = [&](const std::string& name, const char* role) {
     if (H5Lexists(f.file.get(), name.c_str(), H5P_DEFAULT) <= 0) {
       hdf5_error_detail();
-      throw DataError(f.path + ": no " + role + " dataset '/" + name + "' (map names with --features " +
-                      role + "=NAME)");
+      throw DataError(f.path + ": no " + role + " dataset '/" + name +
+                      "' (map names with --features " + role + "=NAME)");
     }
-    return H5Handle(h5_check(H5Dopen2(f.file.get(), name.c_str(), dapl.get()), f.path + ": open /" + name),
-                    H5Dclose);
+    return H5Handle(
+        h5_check(H5Dopen2(f.file.get(), name.c_str(), dapl.get()), f.path + ": open /" + name),
+        H5Dclose);
   };
   f.images = open(options_.images, "image");
-  const bool unlabelled = options_.labels_optional && H5Lexists(f.file.get(), options_.labels.c_str(), H5P_DEFAULT) <= 0;
+  const bool unlabelled = options_.labels_optional &&
+                          H5Lexists(f.file.get(), options_.labels.c_str(), H5P_DEFAULT) <= 0;
   if (!unlabelled) f.labels = open(options_.labels, "label");
 
   const auto idims = dataset_dims(f.images.get());
@@ -83,8 +87,9 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
   const ImageShape shape{1, static_cast<int64_t>(idims[1]), static_cast<int64_t>(idims[2])};
   if (shape_.h == 0) shape_ = shape;
   if (!(shape == shape_)) {
-    throw DataError(f.path + ": images are " + std::to_string(shape.h) + "x" + std::to_string(shape.w) +
-                    " but earlier files hold " + std::to_string(shape_.h) + "x" + std::to_string(shape_.w));
+    throw DataError(f.path + ": images are " + std::to_string(shape.h) + "x" +
+                    std::to_string(shape.w) + " but earlier files hold " +
+                    std::to_string(shape_.h) + "x" + std::to_string(shape_.w));
   }
   f.image_rank = static_cast<int>(idims.size());
   f.rows = static_cast<int64_t>(idims[0]);
@@ -94,13 +99,14 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
                     H5Tget_sign(type.get()) == H5T_SGN_NONE;
     const bool f32 = H5Tget_class(type.get()) == H5T_FLOAT && H5Tget_size(type.get()) == 4;
     if (!u8 && !f32) {
-      throw DataError(f.path + ": dataset /" + options_.images + " has type " + h5_type_name(type.get()) +
-                      "; expected uint8 (0..255) or float32 ([0, 1])");
+      throw DataError(f.path + ": dataset /" + options_.images + " has type " +
+                      h5_type_name(type.get()) + "; expected uint8 (0..255) or float32 ([0, 1])");
     }
     f.float_images = f32;
   }
   f.xfer = H5Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(f.xfer.get(), options_.collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+  H5Pset_dxpl_mpio(f.xfer.get(),
+                   options_.collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
   if (unlabelled) return;
   const auto ldims = dataset_dims(f.labels.get());
   if (!(ldims.size() == 1 || (ldims.size() == 2 && ldims[1] == 1)) || ldims[0] != idims[0]) {
@@ -114,11 +120,11 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
     const auto cls = H5Tget_class(type.get());
     const auto size = H5Tget_size(type.get());
     const bool unsigned_ = H5Tget_sign(type.get()) == H5T_SGN_NONE;
-    const bool ok = cls == H5T_INTEGER &&
-                    ((size == 1 && unsigned_) || (size == 4 && !unsigned_) || (size == 8 && !unsigned_));
+    const bool ok = cls == H5T_INTEGER && ((size == 1 && unsigned_) || (size == 4 && !unsigned_) ||
+                                           (size == 8 && !unsigned_));
     if (!ok) {
-      throw DataError(f.path + ": dataset /" + options_.labels + " has type " + h5_type_name(type.get()) +
-                      "; expected uint8, int32 or int64");
+      throw DataError(f.path + ": dataset /" + options_.labels + " has type " +
+                      h5_type_name(type.get()) + "; expected uint8, int32 or int64");
     }
   }
 }
@@ -156,8 +162,10 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
     if (labelled) H5Sselect_hyperslab(lspace.get(), H5S_SELECT_OR, start, nullptr, lcount, nullptr);
     i = j;
   }
-  const hsize_t mem_images = std::max<hsize_t>(1, n * static_cast<hsize_t>(px)), mem_labels = std::max<hsize_t>(1, n);
-  H5Handle imem(H5Screate_simple(1, &mem_images, nullptr), H5Sclose), lmem(H5Screate_simple(1, &mem_labels, nullptr), H5Sclose);
+  const hsize_t mem_images = std::max<hsize_t>(1, n * static_cast<hsize_t>(px)),
+                mem_labels = std::max<hsize_t>(1, n);
+  H5Handle imem(H5Screate_simple(1, &mem_images, nullptr), H5Sclose),
+      lmem(H5Screate_simple(1, &mem_labels, nullptr), H5Sclose);
   if (n == 0) {
     H5Sselect_none(imem.get());
     H5Sselect_none(lmem.get());
@@ -176,7 +184,8 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
                    ispace.get(), f.xfer.get(), image_buf),
            where + " from /" + options_.images);
   if (labelled) {
-    h5_check(H5Dread(f.labels.get(), H5T_NATIVE_INT64, lmem.get(), lspace.get(), f.xfer.get(), label_buf_.data()),
+    h5_check(H5Dread(f.labels.get(), H5T_NATIVE_INT64, lmem.get(), lspace.get(), f.xfer.get(),
+                     label_buf_.data()),
              where + " from /" + options_.labels);
   } else {
     std::fill(label_buf_.begin(), label_buf_.end(), -1);
@@ -188,8 +197,8 @@ void Hdf5Source::read_file(File& f, const std::vector<std::pair<int64_t, std::si
       const float* in = floats_.data() + static_cast<int64_t>(i) * px;
       for (int64_t k = 0; k < px; ++k) {
         if (!(in[k] >= 0.f && in[k] <= 1.f)) {
-          throw DataError(f.path + ": /" + options_.images + " row " + std::to_string(rows[i].first) +
-                          " has a float pixel outside [0, 1]");
+          throw DataError(f.path + ": /" + options_.images + " row " +
+                          std::to_string(rows[i].first) + " has a float pixel outside [0, 1]");
         }
         out[k] = in[k];
       }

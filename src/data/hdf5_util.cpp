@@ -6,7 +6,9 @@
 
 namespace dtrain::data {
 
-void quiet_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void quiet_hdf5_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 std::string hdf5_error_detail() {
   std::string detail;
@@ -110,13 +112,16 @@ double read_double_attribute(hid_t obj, const char* name, const std::string& whe
   return read_scalar_attribute<double>(obj, name, H5T_NATIVE_DOUBLE, where);
 }
 
-bool has_attribute(hid_t obj, const char* name) { return H5Aexists(obj, name) > 0; }
+bool has_attribute(hid_t obj, const char* name) {
+  return H5Aexists(obj, name) > 0;
+}
 
 std::string read_string_attribute(hid_t obj, const char* name, const std::string& where) {
   if (H5Aexists(obj, name) <= 0) throw DataError(where + ": attribute '" + name + "' is missing");
   H5Handle attr(h5_check(H5Aopen(obj, name, H5P_DEFAULT), where + ": attribute " + name), H5Aclose);
   H5Handle type(H5Aget_type(attr.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_STRING) throw DataError(where + ": attribute '" + name + "' is not a string");
+  if (H5Tget_class(type.get()) != H5T_STRING)
+    throw DataError(where + ": attribute '" + name + "' is not a string");
   if (H5Tis_variable_str(type.get()) > 0) {
     char* value = nullptr;
     H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -138,11 +143,12 @@ void write_float_dataset(hid_t file, const std::string& path, const std::vector<
   H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
-                                 H5P_DEFAULT),
+  H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(),
+                                 H5P_DEFAULT, H5P_DEFAULT),
                       "create " + path),
              H5Dclose);
-  h5_check(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + path);
+  h5_check(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+           "write " + path);
 }
 
 bool has_link(hid_t file, const std::string& path) {
@@ -154,10 +160,11 @@ bool has_link(hid_t file, const std::string& path) {
   return H5Lexists(file, path.c_str(), H5P_DEFAULT) > 0;
 }
 
-void read_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape, float* out,
-                        const std::string& file_name) {
+void read_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                        float* out, const std::string& file_name) {
   if (!has_link(file, path)) throw DataError(file_name + ": no dataset " + path);
-  H5Handle d(h5_check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), file_name + ": open " + path), H5Dclose);
+  H5Handle d(h5_check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), file_name + ": open " + path),
+             H5Dclose);
   H5Handle space(H5Dget_space(d.get()), H5Sclose);
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
@@ -172,9 +179,11 @@ void read_float_dataset(hid_t file, const std::string& path, const std::vector<i
       }
       return s + "]";
     };
-    throw DataError(file_name + ": dataset " + path + " has shape " + str(found) + ", the model needs " + str(shape));
+    throw DataError(file_name + ": dataset " + path + " has shape " + str(found) +
+                    ", the model needs " + str(shape));
   }
-  h5_check(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), file_name + ": read " + path);
+  h5_check(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out),
+           file_name + ": read " + path);
 }
 
 }  // namespace dtrain::data

@@ -24,13 +24,20 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 
 const char* type_name(std::uint8_t t) {
   switch (t) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown";
   }
 }
 
@@ -50,8 +57,8 @@ IdxArray parse_idx(std::span<const std::uint8_t> bytes, const std::string& name)
   const std::uint8_t type = bytes[2];
   const std::size_t rank = bytes[3];
   if (type != kUnsignedByte) {
-    throw DataError(name + ": IDX element type 0x" + std::to_string(type) + " (" +
-                    type_name(type) + "); expected 0x08 (unsigned byte)");
+    throw DataError(name + ": IDX element type 0x" + std::to_string(type) + " (" + type_name(type) +
+                    "); expected 0x08 (unsigned byte)");
   }
   if (rank == 0) throw DataError(name + ": IDX rank 0; expected at least one dimension");
   const std::size_t header = 4 + 4 * rank;
@@ -111,6 +118,8 @@ std::vector<std::uint8_t> read_file_maybe_gzip(const std::string& path) {
   return bytes;
 }
 
-IdxArray read_idx(const std::string& path) { return parse_idx(read_file_maybe_gzip(path), path); }
+IdxArray read_idx(const std::string& path) {
+  return parse_idx(read_file_maybe_gzip(path), path);
+}
 
 }  // namespace dtrain::data

@@ -12,12 +12,15 @@ namespace dtrain::data {
 
 MemorySource::MemorySource(std::string name, ImageShape shape, std::vector<std::uint8_t> pixels,
                            std::vector<int32_t> labels)
-    : name_(std::move(name)), shape_(shape), pixels_(std::move(pixels)), labels_(std::move(labels)),
+    : name_(std::move(name)),
+      shape_(shape),
+      pixels_(std::move(pixels)),
+      labels_(std::move(labels)),
       units_{static_cast<int64_t>(labels_.size())} {
   if (pixels_.size() != labels_.size() * static_cast<std::size_t>(shape_.size())) {
     throw DataError(name_ + ": " + std::to_string(pixels_.size()) + " pixels for " +
-                    std::to_string(labels_.size()) + " labels of " +
-                    std::to_string(shape_.size()) + " pixels each");
+                    std::to_string(labels_.size()) + " labels of " + std::to_string(shape_.size()) +
+                    " pixels each");
   }
 }
 
@@ -61,8 +64,7 @@ std::unique_ptr<MemorySource> MemorySource::from_idx_files(const std::string& im
   }
   const ImageShape shape{1, images.dims[1], images.dims[2]};
   std::vector<int32_t> l(labels.values.begin(), labels.values.end());
-  return std::make_unique<MemorySource>(images_path, shape, std::move(images.values),
-                                        std::move(l));
+  return std::make_unique<MemorySource>(images_path, shape, std::move(images.values), std::move(l));
 }
 
 std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std::string>& files,
@@ -88,36 +90,41 @@ std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std
         errno = 0;
         const long v = std::strtol(p, &end, 10);
         if (end == p || errno != 0) {
-          throw DataError(where + ": expected an integer in column " + std::to_string(values.size() + 1));
+          throw DataError(where + ": expected an integer in column " +
+                          std::to_string(values.size() + 1));
         }
         values.push_back(v);
         if (*end == '\0' || *end == '\r') break;
-        if (*end != ',') throw DataError(where + ": expected ',' after column " + std::to_string(values.size()));
+        if (*end != ',')
+          throw DataError(where + ": expected ',' after column " + std::to_string(values.size()));
         p = end + 1;
       }
       if (static_cast<int64_t>(values.size()) != px + 1) {
         throw DataError(where + ": " + std::to_string(values.size()) + " columns; expected " +
-                        std::to_string(px + 1) + " (label, then " + std::to_string(px) + " pixels)");
+                        std::to_string(px + 1) + " (label, then " + std::to_string(px) +
+                        " pixels)");
       }
       labels.push_back(static_cast<int32_t>(values[0]));
       for (int64_t j = 1; j <= px; ++j) {
         const long v = values[static_cast<std::size_t>(j)];
-        if (v < 0 || v > 255) throw DataError(where + ": pixel value " + std::to_string(v) + " outside 0..255");
+        if (v < 0 || v > 255)
+          throw DataError(where + ": pixel value " + std::to_string(v) + " outside 0..255");
         pixels.push_back(static_cast<std::uint8_t>(v));
       }
       ++rows;
     }
     units.push_back(rows);
   }
-  const std::string name =
-      files.size() == 1 ? files[0] : files[0] + " ... (" + std::to_string(files.size()) + " CSV files)";
+  const std::string name = files.size() == 1
+                               ? files[0]
+                               : files[0] + " ... (" + std::to_string(files.size()) + " CSV files)";
   auto src = std::make_unique<MemorySource>(name, shape, std::move(pixels), std::move(labels));
   src->units_ = units;
   return src;
 }
 
 std::vector<std::size_t> MemorySource::read(std::span<const int64_t> ids, float* images,
-                                           int32_t* labels) {
+                                            int32_t* labels) {
   const int64_t px = shape_.size();
   constexpr float kScale = 1.0f / 255.0f;
   for (std::size_t i = 0; i < ids.size(); ++i) {

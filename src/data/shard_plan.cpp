@@ -14,7 +14,9 @@ constexpr std::uint64_t kUnitSalt = 0x0717;
 constexpr std::uint64_t kBufferSalt = 0xB0FF;
 
 // Worker w's share of n rows split over `workers`: the first n % workers get one more.
-int64_t share(int64_t n, int workers, int w) { return n / workers + (w < n % workers ? 1 : 0); }
+int64_t share(int64_t n, int workers, int w) {
+  return n / workers + (w < n % workers ? 1 : 0);
+}
 int64_t share_offset(int64_t n, int workers, int w) {
   return w * (n / workers) + std::min<int64_t>(w, n % workers);
 }
@@ -32,15 +34,17 @@ ShardPolicy parse_shard_policy(const std::string& s) {
   throw OptionError("--shard-by: unknown policy '" + s + "' (expected global or files)");
 }
 
-std::string to_string(ShardPolicy p) { return p == ShardPolicy::kGlobal ? "global" : "files"; }
+std::string to_string(ShardPolicy p) {
+  return p == ShardPolicy::kGlobal ? "global" : "files";
+}
 
 ShardPlan::ShardPlan(std::vector<int64_t> unit_sizes, ShardConfig config)
     : index_(std::move(unit_sizes)), config_(config) {
   if (config_.workers < 1) throw Error("ShardPlan: need at least one worker");
   if (config_.global_batch < config_.workers) {
     throw OptionError("--batch-size " + std::to_string(config_.global_batch) +
-                      " is smaller than the number of workers (" +
-                      std::to_string(config_.workers) + "): every worker needs a row");
+                      " is smaller than the number of workers (" + std::to_string(config_.workers) +
+                      "): every worker needs a row");
   }
   if (index_.total() == 0) throw DataError("the data set is empty");
   if (config_.shuffle_buffer < 1) throw OptionError("--shuffle-buffer must be >= 1");
@@ -55,7 +59,8 @@ std::vector<std::vector<int64_t>> ShardPlan::deal_units(int64_t epoch) const {
   // Units: files, or N contiguous record ranges when there are fewer files than workers.
   std::vector<std::pair<int64_t, int64_t>> units;
   if (index_.units() >= n) {
-    for (int64_t u = 0; u < index_.units(); ++u) units.emplace_back(index_.start(u), index_.start(u + 1));
+    for (int64_t u = 0; u < index_.units(); ++u)
+      units.emplace_back(index_.start(u), index_.start(u + 1));
   } else {
     for (int w = 0; w < n; ++w) {
       const int64_t b = share_offset(index_.total(), n, w);
@@ -125,8 +130,8 @@ std::vector<std::vector<int64_t>> ShardPlan::worker_steps(int64_t epoch, int wor
   if (!config_.shuffle) {
     emitted = stream;
   } else {
-    Rng rng(key(config_.seed, kBufferSalt, key(static_cast<std::uint64_t>(epoch),
-                                                static_cast<std::uint64_t>(worker))));
+    Rng rng(key(config_.seed, kBufferSalt,
+                key(static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(worker))));
     const auto k = static_cast<std::size_t>(config_.shuffle_buffer);
     std::vector<int64_t> buffer;
     buffer.reserve(std::min(k, stream.size()));

@@ -18,8 +18,9 @@ void write_hdf5(const std::string& path, bool compress, ImageShape shape,
   std::lock_guard lock(comm::mpi_mutex());
   quiet_hdf5_errors();
   const auto n = static_cast<hsize_t>(labels.size());
-  H5Handle file(h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path + ": create"),
-                H5Fclose);
+  H5Handle file(
+      h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path + ": create"),
+      H5Fclose);
   write_string_attribute(file.get(), "dtrain_format", "mnist-shard-v1");
   write_string_attribute(file.get(), "description",
                          "MNIST-style examples: /images uint8 [n, height, width] (0..255), "
@@ -103,7 +104,8 @@ std::string shard_name(const ShardFormat& f, int partition) {
   char name[32];
   std::snprintf(name, sizeof name, "part-%05d", partition);
   if (f.format == "hdf5") return std::string(name) + ".h5";
-  if (f.format == "tfrecord") return std::string(name) + (f.compress ? ".tfrecord.gz" : ".tfrecord");
+  if (f.format == "tfrecord")
+    return std::string(name) + (f.compress ? ".tfrecord.gz" : ".tfrecord");
   return std::string(name) + ".csv";
 }
 

@@ -36,7 +36,8 @@ std::uint64_t parse_frame_header(const std::uint8_t* header, const std::string& 
                                  std::uint64_t offset) {
   const std::uint64_t length = le64(header);
   if (masked_crc32c(header, 8) != le32(header + 8)) {
-    throw DataError(at(file, offset) + ": length CRC mismatch (corrupt record or not a TFRecord file)");
+    throw DataError(at(file, offset) +
+                    ": length CRC mismatch (corrupt record or not a TFRecord file)");
   }
   if (length > kMaxRecordBytes) {
     throw DataError(at(file, offset) + ": record length " + std::to_string(length) +
@@ -70,7 +71,8 @@ FrameScan scan_frames(std::uint64_t size, const ReadAt& read_at, const std::stri
       const std::uint64_t frame = kFrameHeaderBytes + length + kFrameFooterBytes;
       if (size - pos < frame) {
         throw DataError(at(file, pos) + ": truncated record (" + std::to_string(length) +
-                        " data bytes declared, " + std::to_string(size - pos) + " bytes left in file)");
+                        " data bytes declared, " + std::to_string(size - pos) +
+                        " bytes left in file)");
       }
       bool good = true;
       if (check_data) {
@@ -95,8 +97,8 @@ FrameScan scan_frames(std::uint64_t size, const ReadAt& read_at, const std::stri
   return scan;
 }
 
-FrameScan scan_frames(std::span<const std::uint8_t> bytes, const std::string& file,
-                      bool check_data, bool skip_corrupt) {
+FrameScan scan_frames(std::span<const std::uint8_t> bytes, const std::string& file, bool check_data,
+                      bool skip_corrupt) {
   return scan_frames(
       bytes.size(),
       [&](std::uint64_t offset, std::uint64_t n, std::uint8_t* out) {
@@ -110,7 +112,8 @@ std::vector<std::uint8_t> frame_record(std::span<const std::uint8_t> record) {
   put_le(out.data(), record.size(), 8);
   put_le(out.data() + 8, masked_crc32c(out.data(), 8), 4);
   if (!record.empty()) std::memcpy(out.data() + kFrameHeaderBytes, record.data(), record.size());
-  put_le(out.data() + kFrameHeaderBytes + record.size(), masked_crc32c(record.data(), record.size()), 4);
+  put_le(out.data() + kFrameHeaderBytes + record.size(),
+         masked_crc32c(record.data(), record.size()), 4);
   return out;
 }
 
@@ -120,7 +123,8 @@ struct TFRecordWriter::Impl {
   gzFile gz = nullptr;
 };
 
-TFRecordWriter::TFRecordWriter(const std::string& path, bool gzip) : impl_(std::make_unique<Impl>()) {
+TFRecordWriter::TFRecordWriter(const std::string& path, bool gzip)
+    : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
   if (gzip) {
     impl_->gz = gzopen(path.c_str(), "wb6");

@@ -29,7 +29,8 @@ void pread_all(int fd, std::uint8_t* buf, std::uint64_t n, std::uint64_t offset,
       throw DataError(path + ": read error at byte offset " + std::to_string(offset) + ": " +
                       std::strerror(errno));
     }
-    if (got == 0) throw DataError(path + ": unexpected end of file at byte offset " + std::to_string(offset));
+    if (got == 0)
+      throw DataError(path + ": unexpected end of file at byte offset " + std::to_string(offset));
     buf += got;
     n -= static_cast<std::uint64_t>(got);
     offset += static_cast<std::uint64_t>(got);
@@ -89,7 +90,9 @@ void TFRecordSource::open_file(File& f) {
   }
   const FrameScan scan = scan_frames(
       static_cast<std::uint64_t>(st.st_size),
-      [&](std::uint64_t offset, std::uint64_t n, std::uint8_t* out) { pread_all(f.fd, out, n, offset, f.path); },
+      [&](std::uint64_t offset, std::uint64_t n, std::uint8_t* out) {
+        pread_all(f.fd, out, n, offset, f.path);
+      },
       f.path, false, options_.skip_corrupt);
   f.records = scan.records;
   skipped_ += scan.corrupt;
@@ -110,13 +113,14 @@ void TFRecordSource::read_record(const File& f, const RecordSpan& r, float* imag
   } else {
     bytes = f.content.data() + r.offset;
   }
-  check_frame_data(bytes + kFrameHeaderBytes, r.length, bytes + kFrameHeaderBytes + r.length, f.path,
-                   r.offset);
+  check_frame_data(bytes + kFrameHeaderBytes, r.length, bytes + kFrameHeaderBytes + r.length,
+                   f.path, r.offset);
   try {
     decode_example({bytes + kFrameHeaderBytes, r.length}, options_.names, options_.shape.size(),
                    options_.num_classes, image, label, options_.labels_optional);
   } catch (const DataError& e) {
-    throw DataError(f.path + ": record at byte offset " + std::to_string(r.offset) + ": " + e.what());
+    throw DataError(f.path + ": record at byte offset " + std::to_string(r.offset) + ": " +
+                    e.what());
   }
 }
 

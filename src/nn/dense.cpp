@@ -28,12 +28,14 @@ std::string Dense::describe() const {
   return "dense " + std::to_string(units_) + (relu_ ? " + ReLU" : "");
 }
 
-int64_t Dense::forward_macs() const { return in_shape().size() * units_; }
+int64_t Dense::forward_macs() const {
+  return in_shape().size() * units_;
+}
 
 void Dense::init_params(std::span<float> params, Rng& rng) const {
   const int64_t fan_in = in_shape().size();
-  glorot_uniform(params.subspan(kernel_offset_, static_cast<std::size_t>(fan_in * units_)),
-                 fan_in, units_, rng);
+  glorot_uniform(params.subspan(kernel_offset_, static_cast<std::size_t>(fan_in * units_)), fan_in,
+                 units_, rng);
 }
 
 namespace {
@@ -52,12 +54,7 @@ class DenseInstance final : public LayerInstance {
     const memory::desc dst_md({a.batch, layer.units()}, dt::f32, tag::ab);
     auto& eng = ctx_.engine;
 
-    primitive_attr attr;
-    if (layer.relu()) {
-      post_ops ops;
-      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    const primitive_attr attr = relu_attr(layer.relu());
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     inner_product_forward::primitive_desc fwd_pd(
         inner_product_forward::desc(prop, src_desc_, w_md, b_md, dst_md), attr, eng);
@@ -84,20 +81,24 @@ class DenseInstance final : public LayerInstance {
 
   const memory& forward(const memory& src, const StepContext&) override {
     src_ = adapter_.adapt(ctx_, src, src_desc_);
-    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, w_},
-                               {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst_}});
+    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_},
+                               {DNNL_ARG_WEIGHTS, w_},
+                               {DNNL_ARG_BIAS, bias_},
+                               {DNNL_ARG_DST, dst_}});
     return dst_;
   }
 
   const memory* backward(const memory& diff_dst) override {
     const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst)
                              : diff_adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
-    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DIFF_DST, dy},
+    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_},
+                                       {DNNL_ARG_DIFF_DST, dy},
                                        {DNNL_ARG_DIFF_WEIGHTS, diff_w_},
                                        {DNNL_ARG_DIFF_BIAS, diff_bias_}});
     if (!diff_src_) return nullptr;
-    bwd_data_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w_},
-                                    {DNNL_ARG_DIFF_SRC, diff_src_}});
+    bwd_data_.execute(
+        ctx_.stream,
+        {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w_}, {DNNL_ARG_DIFF_SRC, diff_src_}});
     return &diff_src_;
   }
 

@@ -8,11 +8,16 @@ using tag = dnnl::memory::format_tag;
 
 tag plain_tag(int ndims) {
   switch (ndims) {
-    case 1: return tag::a;
-    case 2: return tag::ab;
-    case 3: return tag::abc;
-    case 4: return tag::abcd;
-    default: throw Error("unsupported tensor rank " + std::to_string(ndims));
+    case 1:
+      return tag::a;
+    case 2:
+      return tag::ab;
+    case 3:
+      return tag::abc;
+    case 4:
+      return tag::abcd;
+    default:
+      throw Error("unsupported tensor rank " + std::to_string(ndims));
   }
 }
 
@@ -27,6 +32,16 @@ const dnnl::memory& LayoutAdapter::adapt(DnnlContext& ctx, const dnnl::memory& i
   }
   reorder_.execute(ctx.stream, {{DNNL_ARG_FROM, in}, {DNNL_ARG_TO, buffer_}});
   return buffer_;
+}
+
+dnnl::primitive_attr relu_attr(bool relu) {
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
 }
 
 void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst) {

@@ -13,7 +13,9 @@ Dropout::Dropout(std::string name, Shape in, float rate)
   if (!(rate >= 0.f && rate < 1.f)) throw Error(this->name() + ": rate must be in [0, 1)");
 }
 
-std::string Dropout::describe() const { return "dropout " + std::to_string(rate_).substr(0, 4); }
+std::string Dropout::describe() const {
+  return "dropout " + std::to_string(rate_).substr(0, 4);
+}
 
 void dropout_mask(std::uint64_t seed, std::int64_t step, std::int64_t example_id, float rate,
                   std::span<float> out) {

@@ -38,12 +38,7 @@ class MaxPool2DInstance final : public LayerInstance {
     const memory::desc dst_any(activation_dims(a.batch, layer.out_shape()), dt::f32, tag::any);
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     src_desc_ = a.src_desc;
-    primitive_attr attr;
-    if (layer.relu()) {
-      post_ops ops;
-      ops.append_eltwise(1.f, algorithm::eltwise_relu, 0.f, 0.f);
-      attr.set_post_ops(ops);
-    }
+    const primitive_attr attr = relu_attr(layer.relu());
     pooling_forward::primitive_desc fwd_pd(
         pooling_forward::desc(prop, algorithm::pooling_max, src_desc_, dst_any, strides, kernel,
                               pad, pad),
@@ -76,7 +71,8 @@ class MaxPool2DInstance final : public LayerInstance {
     if (!diff_src_) return nullptr;
     const memory& dy_post = relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst;
     const memory& dy = adapter_.adapt(ctx_, dy_post, diff_dst_desc_);
-    bwd_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WORKSPACE, workspace_},
+    bwd_.execute(ctx_.stream, {{DNNL_ARG_DIFF_DST, dy},
+                               {DNNL_ARG_WORKSPACE, workspace_},
                                {DNNL_ARG_DIFF_SRC, diff_src_}});
     return &diff_src_;
   }

@@ -23,12 +23,12 @@ Model::Model(const ModelSpec& spec, Shape input, int num_classes)
     // conv+ReLU then max-pool: the ReLU runs after the pool (they commute; a quarter the work).
     const bool relu_moves = c.kind == K::kConv && c.relu && i + 1 < configs.size() &&
                             configs[i + 1].kind == K::kMaxPool;
-    const bool relu_arrives = c.kind == K::kMaxPool && i > 0 && configs[i - 1].kind == K::kConv &&
-                              configs[i - 1].relu;
+    const bool relu_arrives =
+        c.kind == K::kMaxPool && i > 0 && configs[i - 1].kind == K::kConv && configs[i - 1].relu;
     switch (c.kind) {
       case K::kConv:
-        layer = std::make_unique<Conv2D>("conv" + std::to_string(++convs), shape, c.size,
-                                         c.filters, c.relu && !relu_moves, layout_);
+        layer = std::make_unique<Conv2D>("conv" + std::to_string(++convs), shape, c.size, c.filters,
+                                         c.relu && !relu_moves, layout_);
         break;
       case K::kMaxPool:
         layer = std::make_unique<MaxPool2D>("pool" + std::to_string(++pools), shape, c.size,

@@ -69,7 +69,8 @@ LayerConfig parse_layer(const std::string& token) {
 
 const std::vector<std::pair<std::string, std::string>>& ModelSpec::presets() {
   static const std::vector<std::pair<std::string, std::string>> p{
-      {"cnn", "conv:5:32:relu,maxpool:2,conv:5:64:relu,maxpool:2,dense:1024:relu,dropout:0.4,dense:10"},
+      {"cnn",
+       "conv:5:32:relu,maxpool:2,conv:5:64:relu,maxpool:2,dense:1024:relu,dropout:0.4,dense:10"},
       {"mlp", "dense:128:relu,dropout:0.2,dense:10"},
   };
   return p;
@@ -97,8 +98,12 @@ std::string ModelSpec::text() const {
       case LayerConfig::Kind::kConv:
         s += "conv:" + std::to_string(c.size) + ":" + std::to_string(c.filters);
         break;
-      case LayerConfig::Kind::kMaxPool: s += "maxpool:" + std::to_string(c.size); break;
-      case LayerConfig::Kind::kDense: s += "dense:" + std::to_string(c.size); break;
+      case LayerConfig::Kind::kMaxPool:
+        s += "maxpool:" + std::to_string(c.size);
+        break;
+      case LayerConfig::Kind::kDense:
+        s += "dense:" + std::to_string(c.size);
+        break;
       case LayerConfig::Kind::kDropout: {
         std::ostringstream r;
         r << c.rate;

@@ -7,8 +7,8 @@ namespace dtrain::nn {
 using namespace dnnl;
 using dt = memory::data_type;
 
-Network::Network(const Model& model, DnnlContext& ctx, int64_t batch, bool training,
-                 float* params, float* grads)
+Network::Network(const Model& model, DnnlContext& ctx, int64_t batch, bool training, float* params,
+                 float* grads)
     : model_(model), ctx_(ctx), batch_(batch), training_(training) {
   if (batch < 1) throw Error("batch size must be >= 1");
   if (training && grads == nullptr) throw Error("a training network needs a gradient buffer");

@@ -16,8 +16,8 @@ ReluBackward::ReluBackward(DnnlContext& ctx, const memory::desc& dst_desc) : des
 
 const memory& ReluBackward::run(DnnlContext& ctx, const memory& dst, const memory& diff_dst) {
   const memory& dy = adapter_.adapt(ctx, diff_dst, desc_);
-  prim_.execute(ctx.stream, {{DNNL_ARG_DST, dst}, {DNNL_ARG_DIFF_DST, dy},
-                             {DNNL_ARG_DIFF_SRC, diff_src_}});
+  prim_.execute(ctx.stream,
+                {{DNNL_ARG_DST, dst}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, diff_src_}});
   return diff_src_;
 }
 

@@ -7,11 +7,14 @@
 namespace dtrain::optim {
 
 Adam::Adam(std::size_t size, float beta1, float beta2, float epsilon, float weight_decay)
-    : beta1_(beta1), beta2_(beta2), epsilon_(epsilon), weight_decay_(weight_decay), m_(size),
+    : beta1_(beta1),
+      beta2_(beta2),
+      epsilon_(epsilon),
+      weight_decay_(weight_decay),
+      m_(size),
       v_(size) {}
 
-void Adam::step(std::span<float> params, std::span<const float> grads, float lr,
-                float grad_scale) {
+void Adam::step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale) {
   if (params.size() != m_.size() || grads.size() != m_.size()) {
     throw Error("Adam: range of " + std::to_string(params.size()) + " parameters, built for " +
                 std::to_string(m_.size()));

@@ -7,8 +7,7 @@ namespace dtrain::optim {
 Sgd::Sgd(std::size_t size, float momentum, bool nesterov, float weight_decay)
     : momentum_(momentum), nesterov_(nesterov), weight_decay_(weight_decay), velocity_(size) {}
 
-void Sgd::step(std::span<float> params, std::span<const float> grads, float lr,
-               float grad_scale) {
+void Sgd::step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale) {
   if (params.size() != velocity_.size() || grads.size() != velocity_.size()) {
     throw Error("SGD: range of " + std::to_string(params.size()) + " parameters, built for " +
                 std::to_string(velocity_.size()));
@@ -28,6 +27,8 @@ void Sgd::step(std::span<float> params, std::span<const float> grads, float lr,
   }
 }
 
-std::vector<std::pair<std::string, AlignedBuffer*>> Sgd::state() { return {{"velocity", &velocity_}}; }
+std::vector<std::pair<std::string, AlignedBuffer*>> Sgd::state() {
+  return {{"velocity", &velocity_}};
+}
 
 }  // namespace dtrain::optim

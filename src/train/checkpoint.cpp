@@ -15,8 +15,8 @@
 namespace dtrain::train {
 
 namespace fs = std::filesystem;
-using data::H5Handle;
 using data::h5_check;
+using data::H5Handle;
 
 namespace {
 
@@ -31,13 +31,15 @@ void fsync_path(const std::string& path, bool directory) {
 
 }  // namespace
 
-void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout, const TrainingState& s) {
+void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout,
+                      const TrainingState& s) {
   const std::string tmp = path + ".tmp";
   {
     std::lock_guard lock(comm::mpi_mutex());
     data::quiet_hdf5_errors();
-    H5Handle file(h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
-                  H5Fclose);
+    H5Handle file(
+        h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
+        H5Fclose);
     const hid_t f = file.get();
     data::write_string_attribute(f, "dtrain_format", kFormat);
     data::write_int_attribute(f, "global_step", s.global_step);
@@ -46,26 +48,29 @@ void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout
     data::write_string_attribute(f, "optimizer", s.optimizer);
     data::write_int_attribute(f, "optimizer_steps", s.optimizer_steps);
     data::write_string_attribute(f, "meta", s.meta.dump());
-    data::write_string_attribute(f, "randomness",
-                                 "counter-based: weights from (seed, layer), data order from (seed, epoch), "
-                                 "dropout from (seed, global step, example id)");
+    data::write_string_attribute(
+        f, "randomness",
+        "counter-based: weights from (seed, layer), data order from (seed, epoch), "
+        "dropout from (seed, global step, example id)");
     for (const auto& t : layout.tensors()) {
       data::write_float_dataset(f, "/params/" + t.name, t.shape, s.params.data() + t.offset);
     }
     for (const auto& [name, values] : s.optimizer_state) {
       for (const auto& t : layout.tensors()) {
-        data::write_float_dataset(f, "/optimizer/" + name + "/" + t.name, t.shape, values.data() + t.offset);
+        data::write_float_dataset(f, "/optimizer/" + name + "/" + t.name, t.shape,
+                                  values.data() + t.offset);
       }
     }
     if (!s.worker_steps.empty()) {
       const hsize_t n = s.worker_steps.size();
       H5Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-      H5Handle d(h5_check(H5Dcreate2(f, "worker_steps", H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                     H5P_DEFAULT),
+      H5Handle d(h5_check(H5Dcreate2(f, "worker_steps", H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                     H5P_DEFAULT, H5P_DEFAULT),
                           tmp + ": worker_steps"),
                  H5Dclose);
-      h5_check(H5Dwrite(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
-               tmp + ": worker_steps");
+      h5_check(
+          H5Dwrite(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
+          tmp + ": worker_steps");
     }
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
   }
@@ -80,19 +85,22 @@ std::string read_model_spec(const std::string& path) {
   std::lock_guard lock(comm::mpi_mutex());
   data::quiet_hdf5_errors();
   if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint or model file");
-  H5Handle file(h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-                H5Fclose);
+  H5Handle file(
+      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
+      H5Fclose);
   return data::read_string_attribute(file.get(), "model", path);
 }
 
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout) {
   std::lock_guard lock(comm::mpi_mutex());
   data::quiet_hdf5_errors();
-  H5Handle file(h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-                H5Fclose);
+  H5Handle file(
+      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
+      H5Fclose);
   const hid_t f = file.get();
   const std::string format = data::read_string_attribute(f, "dtrain_format", path);
-  if (format != kFormat) throw DataError(path + ": not a dtrain checkpoint (format '" + format + "')");
+  if (format != kFormat)
+    throw DataError(path + ": not a dtrain checkpoint (format '" + format + "')");
   TrainingState s;
   s.global_step = data::read_int_attribute(f, "global_step", path);
   s.epoch = data::read_double_attribute(f, "epoch", path);
@@ -106,12 +114,14 @@ TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout
   }
   // Optimizer state: every group under /optimizer.
   if (data::has_link(f, "/optimizer")) {
-    H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"), H5Gclose);
+    H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"),
+                   H5Gclose);
     H5G_info_t info;
     H5Gget_info(group.get(), &info);
     for (hsize_t i = 0; i < info.nlinks; ++i) {
       char name[256] = {};
-      H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT);
+      H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                         H5P_DEFAULT);
       std::vector<float> values(layout.total(), 0.f);
       for (const auto& t : layout.tensors()) {
         data::read_float_dataset(f, "/optimizer/" + std::string(name) + "/" + t.name, t.shape,
@@ -124,13 +134,15 @@ TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout
     H5Handle d(H5Dopen2(f, "/worker_steps", H5P_DEFAULT), H5Dclose);
     H5Handle space(H5Dget_space(d.get()), H5Sclose);
     s.worker_steps.resize(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-    h5_check(H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
-             path + ": worker_steps");
+    h5_check(
+        H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
+        path + ": worker_steps");
   }
   return s;
 }
 
-CheckpointDir::CheckpointDir(std::string dir, int keep) : dir_(std::move(dir)), keep_(std::max(1, keep)) {}
+CheckpointDir::CheckpointDir(std::string dir, int keep)
+    : dir_(std::move(dir)), keep_(std::max(1, keep)) {}
 
 std::vector<std::string> CheckpointDir::list() const {
   std::vector<std::pair<int64_t, std::string>> found;
@@ -165,7 +177,8 @@ void CheckpointDir::save(const nn::ParameterLayout& layout, const TrainingState&
   // A .tmp left by a job killed while writing is not a checkpoint: clear it away.
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir_, ec)) {
-    if (e.path().extension() == ".tmp" && e.path().filename().string().starts_with("ckpt-")) fs::remove(e.path(), ec);
+    if (e.path().extension() == ".tmp" && e.path().filename().string().starts_with("ckpt-"))
+      fs::remove(e.path(), ec);
   }
   write_checkpoint(path_for(state.global_step), layout, state);
   auto all = list();

@@ -28,32 +28,27 @@ Fields parse_mapping(const std::string& spec) {
   Fields f;
   std::stringstream in(spec);
   for (std::string x; std::getline(in, x, ',');) {
-    if (x == "id") f.id = true;
-    else if (x == "label") f.label = true;
-    else if (x == "prediction") f.prediction = true;
-    else if (x == "probabilities") f.probabilities = true;
-    else if (x == "features") f.features = true;
-    else throw OptionError("--output-mapping: unknown field '" + x + "' (expected id, label, prediction, probabilities, features)");
+    if (x == "id")
+      f.id = true;
+    else if (x == "label")
+      f.label = true;
+    else if (x == "prediction")
+      f.prediction = true;
+    else if (x == "probabilities")
+      f.probabilities = true;
+    else if (x == "features")
+      f.features = true;
+    else
+      throw OptionError("--output-mapping: unknown field '" + x +
+                        "' (expected id, label, prediction, probabilities, features)");
   }
   return f;
 }
 
-std::shared_ptr<data::ExampleSource> open_inference_data(const TrainOptions& o) {
-  if (o.test_data.empty()) return data::MemorySource::from_idx_dir(o.data_dir, "t10k");
-  data::DatasetOptions d;
-  d.paths = o.test_data;
-  d.format = o.format;
-  d.features = o.features;
-  d.num_classes = o.num_classes;
-  d.skip_corrupt = o.skip_corrupt;
-  d.io_hints = o.io_hints;
-  d.labels_optional = true;
-  return data::open_dataset(d);
-}
-
 // One line of output for row r.
-void write_row(std::ostream& out, const Fields& f, bool csv, int64_t id, int32_t label, int prediction,
-               const float* probs, int classes, const float* features, int64_t width) {
+void write_row(std::ostream& out, const Fields& f, bool csv, int64_t id, int32_t label,
+               int prediction, const float* probs, int classes, const float* features,
+               int64_t width) {
   auto floats = [&](const float* v, int64_t n, const char* sep) {
     for (int64_t i = 0; i < n; ++i) out << (i ? sep : "") << v[i];
   };
@@ -87,8 +82,10 @@ void write_row(std::ostream& out, const Fields& f, bool csv, int64_t id, int32_t
   };
   if (f.id) key("id") << id;
   if (f.label) {
-    if (label >= 0) key("label") << label;
-    else key("label") << "null";
+    if (label >= 0)
+      key("label") << label;
+    else
+      key("label") << "null";
   }
   if (f.prediction) key("prediction") << prediction;
   if (f.probabilities) {
@@ -107,17 +104,19 @@ void write_row(std::ostream& out, const Fields& f, bool csv, int64_t id, int32_t
 }  // namespace
 
 int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
-  if (o.model_path.empty()) throw OptionError("--mode inference needs --model FILE (an export or a checkpoint)");
+  if (o.model_path.empty())
+    throw OptionError("--mode inference needs --model FILE (an export or a checkpoint)");
   if (o.output_dir.empty()) throw OptionError("--mode inference needs --output DIR");
   const Fields fields = parse_mapping(o.output_mapping);
   const bool csv = o.output_format == "csv";
   omp_set_num_threads(compute_threads(o.threads, mpi.local_size()));
   const double t0 = now_seconds();
-  const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28}, o.num_classes);
+  const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28},
+                        o.num_classes);
   nn::Replica replica(model);
   const auto params = read_model_params(o.model_path, model);
   std::copy(params.begin(), params.end(), replica.params().data());
-  auto source = open_inference_data(o);
+  auto source = open_data(o, o.test_data, "t10k", MPI_COMM_SELF, false, /*labels_optional=*/true);
 
   // Each rank reads its own part: whole files when there are enough, record ranges otherwise.
   data::ShardConfig cfg;
@@ -148,8 +147,10 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
     if (fields.id) col("id");
     if (fields.label) col("label");
     if (fields.prediction) col("prediction");
-    if (fields.probabilities) for (int c = 0; c < classes; ++c) col("prob_" + std::to_string(c));
-    if (fields.features) for (int64_t i = 0; i < width; ++i) col("feature_" + std::to_string(i));
+    if (fields.probabilities)
+      for (int c = 0; c < classes; ++c) col("prob_" + std::to_string(c));
+    if (fields.features)
+      for (int64_t i = 0; i < width; ++i) col("feature_" + std::to_string(i));
     out << header << '\n';
   }
   std::vector<float> probs, features;
@@ -179,9 +180,11 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   MPI_Reduce(counts, total, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
   if (mpi.rank() == 0) {
     std::printf("inference: %lld examples on %d rank(s) in %.1fs, predictions in %s/part-*\n",
-                static_cast<long long>(total[0]), mpi.size(), now_seconds() - t0, o.output_dir.c_str());
+                static_cast<long long>(total[0]), mpi.size(), now_seconds() - t0,
+                o.output_dir.c_str());
     if (total[1] > 0) {
-      std::printf("accuracy %.2f%% (%lld of %lld labelled examples)\n", 100.0 * static_cast<double>(total[2]) / static_cast<double>(total[1]),
+      std::printf("accuracy %.2f%% (%lld of %lld labelled examples)\n",
+                  100.0 * static_cast<double>(total[2]) / static_cast<double>(total[1]),
                   static_cast<long long>(total[2]), static_cast<long long>(total[1]));
     }
     std::fflush(stdout);
@@ -194,11 +197,12 @@ int run_export(const TrainOptions& o, const comm::MpiEnv& mpi) {
     throw OptionError("--mode export needs --model CHECKPOINT and --export FILE");
   }
   if (mpi.rank() != 0) return 0;
-  const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28}, o.num_classes);
+  const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28},
+                        o.num_classes);
   const auto state = read_checkpoint(o.model_path, model.layout());
   write_model_file(o.export_path, model, state.params.data(), state.global_step, 0.0);
-  std::printf("exported %s (step %lld) to %s\n", o.model_path.c_str(), static_cast<long long>(state.global_step),
-              o.export_path.c_str());
+  std::printf("exported %s (step %lld) to %s\n", o.model_path.c_str(),
+              static_cast<long long>(state.global_step), o.export_path.c_str());
   return 0;
 }
 

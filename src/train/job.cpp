@@ -20,11 +20,28 @@
 #include "dtrain/train/inference.h"
 #include "dtrain/train/model_file.h"
 #include "dtrain/train/trainer.h"
-#include "dtrain/util/signals.h"
 #include "dtrain/util/clock.h"
 #include "dtrain/util/error.h"
+#include "dtrain/util/signals.h"
 
 namespace dtrain::train {
+
+std::shared_ptr<data::ExampleSource> open_data(const TrainOptions& o, const std::string& paths,
+                                               const char* idx_prefix, MPI_Comm comm,
+                                               bool collective, bool labels_optional) {
+  if (paths.empty()) return data::MemorySource::from_idx_dir(o.data_dir, idx_prefix);
+  data::DatasetOptions d;
+  d.paths = paths;
+  d.format = o.format;
+  d.features = o.features;
+  d.num_classes = o.num_classes;
+  d.skip_corrupt = o.skip_corrupt;
+  d.io_hints = o.io_hints;
+  d.collective = collective;
+  d.comm = comm;
+  d.labels_optional = labels_optional;
+  return data::open_dataset(d);
+}
 
 int compute_threads(int requested, int local_ranks) {
   if (requested > 0) return requested;
@@ -38,22 +55,6 @@ int compute_threads(int requested, int local_ranks) {
 }
 
 namespace {
-
-// --train-data / --test-data when given, else the IDX files in --data-dir.
-std::shared_ptr<data::ExampleSource> open_split(const TrainOptions& o, const std::string& paths,
-                                                const char* idx_prefix, MPI_Comm comm, bool collective) {
-  if (paths.empty()) return data::MemorySource::from_idx_dir(o.data_dir, idx_prefix);
-  data::DatasetOptions d;
-  d.paths = paths;
-  d.format = o.format;
-  d.features = o.features;
-  d.num_classes = o.num_classes;
-  d.skip_corrupt = o.skip_corrupt;
-  d.io_hints = o.io_hints;
-  d.collective = collective;
-  d.comm = comm;
-  return data::open_dataset(d);
-}
 
 optim::OptimizerConfig optimizer_config(const TrainOptions& o) {
   optim::OptimizerConfig oc;
@@ -78,7 +79,9 @@ void print_roles(const comm::Roles& roles, const comm::MpiEnv& mpi, int threads,
   }
   if (mpi.rank() != 0) return;
   std::printf("dtrain: %d ranks, mode %s%s\n", mpi.size(), comm::to_string(roles.mode).c_str(),
-              roles.mode == comm::Mode::kAsync ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str() : "");
+              roles.mode == comm::Mode::kAsync
+                  ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str()
+                  : "");
   std::printf("  %-5s %-18s %-16s %-7s %s\n", "rank", "role", "host", "threads", "parameters");
   for (int r = 0; r < mpi.size(); ++r) {
     std::string params = "-";
@@ -91,15 +94,16 @@ void print_roles(const comm::Roles& roles, const comm::MpiEnv& mpi, int threads,
     } else if (roles.mode != comm::Mode::kAsync) {
       params = "full replica";
     }
-    std::printf("  %-5d %-18s %-16s %-7d %s\n", r, roles.role_name(r).c_str(), hosts.data() + 64 * r,
-                all_threads[static_cast<std::size_t>(r)], params.c_str());
+    std::printf("  %-5d %-18s %-16s %-7d %s\n", r, roles.role_name(r).c_str(),
+                hosts.data() + 64 * r, all_threads[static_cast<std::size_t>(r)], params.c_str());
   }
   std::printf("transport: %s\n", comm::describe_transport().summary().c_str());
   std::fflush(stdout);
 }
 
 struct Job {
-  Job(const TrainOptions& options, const comm::MpiEnv& env, comm::Roles r) : o(options), mpi(env), roles(r) {}
+  Job(const TrainOptions& options, const comm::MpiEnv& env, comm::Roles r)
+      : o(options), mpi(env), roles(r) {}
   const TrainOptions& o;
   const comm::MpiEnv& mpi;
   comm::Roles roles;
@@ -122,21 +126,25 @@ struct Job {
     }
     const std::string spec = read_model_spec(*latest);
     if (spec != model->spec().text()) {
-      throw DataError(*latest + ": the checkpoint holds model '" + spec + "' but this run builds '" +
-                      model->spec().text() + "' (--arch); use another --model-dir");
+      throw DataError(*latest + ": the checkpoint holds model '" + spec +
+                      "' but this run builds '" + model->spec().text() +
+                      "' (--arch); use another --model-dir");
     }
     resumed = read_checkpoint(*latest, model->layout());
     if (mpi.rank() == 0) {
       const auto& m = resumed->meta;
       std::printf("resuming from %s at step %lld (epoch %.2f)\n", latest->c_str(),
                   static_cast<long long>(resumed->global_step), resumed->epoch);
-      const bool same = m.value("ranks", -1) == mpi.size() && m.value("num_ps", -1) == roles.num_ps &&
+      const bool same = m.value("ranks", -1) == mpi.size() &&
+                        m.value("num_ps", -1) == roles.num_ps &&
                         m.value("mode", "") == comm::to_string(roles.mode);
       if (!same) {
-        std::printf("note: the checkpoint was written by a %s run on %d ranks (%d server(s)); this run is %s on %d ranks "
-                    "(%d server(s)): the state is re-sharded and the continuation is not bit-identical\n",
-                    m.value("mode", "?").c_str(), m.value("ranks", 0), m.value("num_ps", 0),
-                    comm::to_string(roles.mode).c_str(), mpi.size(), roles.num_ps);
+        std::printf(
+            "note: the checkpoint was written by a %s run on %d ranks (%d server(s)); this run is "
+            "%s on %d ranks "
+            "(%d server(s)): the state is re-sharded and the continuation is not bit-identical\n",
+            m.value("mode", "?").c_str(), m.value("ranks", 0), m.value("num_ps", 0),
+            comm::to_string(roles.mode).c_str(), mpi.size(), roles.num_ps);
       }
       std::fflush(stdout);
     }
@@ -148,8 +156,9 @@ struct Job {
     s.epoch = epoch;
     s.model = model->spec().text();
     s.optimizer = o.optimizer;
-    s.meta = {{"mode", comm::to_string(roles.mode)}, {"ranks", mpi.size()}, {"num_ps", roles.num_ps},
-              {"workers", roles.num_workers()}, {"seed", o.seed}, {"options", o.recorded}};
+    s.meta = {
+        {"mode", comm::to_string(roles.mode)}, {"ranks", mpi.size()}, {"num_ps", roles.num_ps},
+        {"workers", roles.num_workers()},      {"seed", o.seed},      {"options", o.recorded}};
     return s;
   }
 
@@ -164,8 +173,9 @@ struct Job {
     std::copy(resumed->params.begin(), resumed->params.end(), replica.params().data());
     if (!optimizer) return;
     if (resumed->optimizer != o.optimizer) {
-      if (mpi.rank() == 0) std::printf("note: the checkpoint used %s, this run %s: optimizer state starts fresh\n",
-                                       resumed->optimizer.c_str(), o.optimizer.c_str());
+      if (mpi.rank() == 0)
+        std::printf("note: the checkpoint used %s, this run %s: optimizer state starts fresh\n",
+                    resumed->optimizer.c_str(), o.optimizer.c_str());
       return;
     }
     for (auto& [name, buffer] : optimizer->state()) {
@@ -176,16 +186,19 @@ struct Job {
     optimizer->set_steps(resumed->optimizer_steps);
   }
 
-  void print_header(const data::ExampleSource& train, const data::ExampleSource& test, const Trainer& trainer) {
+  void print_header(const data::ExampleSource& train, const data::ExampleSource& test,
+                    const Trainer& trainer) {
     std::printf("model %s\n%s", o.model.c_str(), model->describe().c_str());
     std::printf("parameters:\n%s", model->layout().describe().c_str());
-    std::printf("train data: %s (%lld examples)\ntest data: %s (%lld examples)\n", train.describe().c_str(),
-                static_cast<long long>(train.size()), test.describe().c_str(), static_cast<long long>(test.size()));
-    std::printf("training %lld steps per worker (batch %lld %s, %s lr %.2e, decay %.2f per %lld steps)\n",
-                static_cast<long long>(trainer.total_steps()), static_cast<long long>(o.batch_size),
-                roles.mode == comm::Mode::kAsync ? "per worker" : "global", o.optimizer.c_str(),
-                static_cast<double>(o.lr), static_cast<double>(o.lr_decay_rate),
-                static_cast<long long>(trainer.schedule().decay_steps));
+    std::printf("train data: %s (%lld examples)\ntest data: %s (%lld examples)\n",
+                train.describe().c_str(), static_cast<long long>(train.size()),
+                test.describe().c_str(), static_cast<long long>(test.size()));
+    std::printf(
+        "training %lld steps per worker (batch %lld %s, %s lr %.2e, decay %.2f per %lld steps)\n",
+        static_cast<long long>(trainer.total_steps()), static_cast<long long>(o.batch_size),
+        roles.mode == comm::Mode::kAsync ? "per worker" : "global", o.optimizer.c_str(),
+        static_cast<double>(o.lr), static_cast<double>(o.lr_decay_rate),
+        static_cast<long long>(trainer.schedule().decay_steps));
     std::fflush(stdout);
   }
 
@@ -194,13 +207,17 @@ struct Job {
     const AccuracyPoint last = curve.empty() ? AccuracyPoint{} : curve.back();
     const double wall = now_seconds() - wall0;
     double rate = metrics.steady_images_per_sec();
-    if (extra.contains("workers_images_per_sec")) rate = extra["workers_images_per_sec"].get<double>();
+    if (extra.contains("workers_images_per_sec"))
+      rate = extra["workers_images_per_sec"].get<double>();
     if (curve.empty()) {
-      std::printf("no evaluation (%lld steps, %.0f img/s, wall %.1fs)\n", static_cast<long long>(metrics.steps()), rate, wall);
+      std::printf("no evaluation (%lld steps, %.0f img/s, wall %.1fs)\n",
+                  static_cast<long long>(metrics.steps()), rate, wall);
     } else {
-      std::printf("final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall %.1fs)\n",
-                  100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(metrics.steps()), last.epoch,
-                  rate, wall);
+      std::printf(
+          "final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall "
+          "%.1fs)\n",
+          100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(metrics.steps()),
+          last.epoch, rate, wall);
     }
     if (extra.contains("staleness_mean")) {
       std::printf("staleness (server versions between pull and push): mean %.2f, max %.0f\n",
@@ -229,7 +246,8 @@ struct Job {
   }
 
   TrainerSetup worker_setup(nn::Replica& replica, comm::GradientExchange& exchange,
-                            std::shared_ptr<data::ExampleSource> train, std::shared_ptr<data::ExampleSource> test) {
+                            std::shared_ptr<data::ExampleSource> train,
+                            std::shared_ptr<data::ExampleSource> test) {
     TrainerSetup s;
     s.options = &o;
     s.replica = &replica;
@@ -265,16 +283,18 @@ struct Job {
     if (o.export_path.empty()) return;
     const double acc = metrics.curve().empty() ? 0.0 : metrics.curve().back().test_accuracy;
     const int64_t last_step = metrics.extra.value("last_step", metrics.steps());
-    write_model_file(o.export_path, *model, const_cast<nn::Replica&>(replica).params().data(), last_step, acc);
+    write_model_file(o.export_path, *model, const_cast<nn::Replica&>(replica).params().data(),
+                     last_step, acc);
     std::printf("exported the model to %s\n", o.export_path.c_str());
     std::fflush(stdout);
   }
 
   int run_local_or_sync() {
     const bool sync = roles.mode == comm::Mode::kSync;
-    if (o.hdf5_collective && !sync && mpi.size() > 1) throw OptionError("--hdf5-collective needs --dist sync");
-    auto train = open_split(o, o.train_data, "train", MPI_COMM_WORLD, o.hdf5_collective);
-    auto test = open_split(o, o.test_data, "t10k", MPI_COMM_SELF, false);
+    if (o.hdf5_collective && !sync && mpi.size() > 1)
+      throw OptionError("--hdf5-collective needs --dist sync");
+    auto train = open_data(o, o.train_data, "train", MPI_COMM_WORLD, o.hdf5_collective);
+    auto test = open_data(o, o.test_data, "t10k", MPI_COMM_SELF, false);
     nn::Replica replica(*model);
     model->init_params(replica.params().span(), o.seed);
     std::unique_ptr<comm::Heartbeat> heartbeat;
@@ -284,9 +304,9 @@ struct Job {
     if (sync) {
       heartbeat = std::make_unique<comm::Heartbeat>(MPI_COMM_WORLD);
       watchdog = std::make_unique<comm::Watchdog>(o.stall_timeout, mpi.rank());
-      exchange = std::make_unique<comm::AllreduceExchange>(MPI_COMM_WORLD, replica.params().size(), o.bucket_mb,
-                                                           std::move(optimizer), comm::StallPolicy(o.stall_timeout, mpi.rank()),
-                                                           heartbeat.get(), watchdog.get());
+      exchange = std::make_unique<comm::AllreduceExchange>(
+          MPI_COMM_WORLD, replica.params().size(), o.bucket_mb, std::move(optimizer),
+          comm::StallPolicy(o.stall_timeout, mpi.rank()), heartbeat.get(), watchdog.get());
     } else {
       exchange = std::make_unique<comm::LocalExchange>(std::move(optimizer));
     }
@@ -300,10 +320,13 @@ struct Job {
       // Every rank holds the same state: the chief writes it alone.
       s.save_checkpoint = [&](int64_t steps, double epoch) {
         TrainingState st = state_header(steps, epoch);
-        st.params.assign(replica.params().data(), replica.params().data() + replica.params().size());
+        st.params.assign(replica.params().data(),
+                         replica.params().data() + replica.params().size());
         auto* opt = exchange->optimizer();
         st.optimizer_steps = opt->steps();
-        for (auto& [name, buffer] : opt->state()) st.optimizer_state.emplace_back(name, std::vector<float>(buffer->data(), buffer->data() + buffer->size()));
+        for (auto& [name, buffer] : opt->state())
+          st.optimizer_state.emplace_back(
+              name, std::vector<float>(buffer->data(), buffer->data() + buffer->size()));
         CheckpointDir dir(o.model_dir, o.keep_checkpoints);
         dir.save(model->layout(), st);
         announce_checkpoint(dir.path_for(steps), steps);
@@ -322,7 +345,9 @@ struct Job {
   }
 
   int run_async() {
-    if (o.hdf5_collective) throw OptionError("--hdf5-collective needs --dist sync (async workers read at their own pace)");
+    if (o.hdf5_collective)
+      throw OptionError(
+          "--hdf5-collective needs --dist sync (async workers read at their own pace)");
     const auto shards = comm::split_parameters(model->layout().total(), roles.num_ps);
     comm::PsWindow window(MPI_COMM_WORLD, roles, shards);
     comm::Watchdog watchdog(o.stall_timeout, mpi.rank());
@@ -335,13 +360,15 @@ struct Job {
       model->init_params(init, o.seed);
       const auto& shard = shards[static_cast<std::size_t>(roles.rank)];
       if (resumed) init = resumed->params;
-      comm::ParameterServer server(window, std::span<const float>(init.data() + shard.begin, shard.size()),
+      comm::ParameterServer server(window,
+                                   std::span<const float>(init.data() + shard.begin, shard.size()),
                                    optimizer_config(o), stall, &watchdog);
       if (resumed && resumed->optimizer == o.optimizer) {
         std::vector<std::pair<std::string, std::vector<float>>> mine;
         for (const auto& [name, values] : resumed->optimizer_state) {
-          mine.emplace_back(name, std::vector<float>(values.begin() + static_cast<std::ptrdiff_t>(shard.begin),
-                                                     values.begin() + static_cast<std::ptrdiff_t>(shard.end)));
+          mine.emplace_back(
+              name, std::vector<float>(values.begin() + static_cast<std::ptrdiff_t>(shard.begin),
+                                       values.begin() + static_cast<std::ptrdiff_t>(shard.end)));
         }
         server.restore_optimizer(mine, resumed->optimizer_steps);
       }
@@ -350,13 +377,14 @@ struct Job {
         MPI_Bcast(&decay_pushes, 1, MPI_INT64_T, roles.chief_rank(), MPI_COMM_WORLD);
         MPI_Barrier(MPI_COMM_WORLD);
       }
-      const auto stats = server.serve(optim::LrSchedule{o.lr, o.lr_decay_rate, decay_pushes, o.lr_staircase});
+      const auto stats =
+          server.serve(optim::LrSchedule{o.lr, o.lr_decay_rate, decay_pushes, o.lr_staircase});
       std::printf("[rank %d] parameter server done: %s\n", mpi.rank(), stats.dump().c_str());
       std::fflush(stdout);
       return 0;
     }
-    auto train = open_split(o, o.train_data, "train", MPI_COMM_SELF, false);
-    auto test = open_split(o, o.test_data, "t10k", MPI_COMM_SELF, false);
+    auto train = open_data(o, o.train_data, "train", MPI_COMM_SELF, false);
+    auto test = open_data(o, o.test_data, "t10k", MPI_COMM_SELF, false);
     nn::Replica replica(*model);
     comm::ParameterServerClient client(window, o.max_staleness, stall, &watchdog);
     TrainerSetup s = worker_setup(replica, client, train, test);
@@ -394,7 +422,8 @@ struct Job {
       };
       s.extra_scalars = [&] {
         const auto st = client.stats();
-        return std::vector<std::pair<std::string, double>>{{"staleness", st["staleness_mean"].get<double>()}};
+        return std::vector<std::pair<std::string, double>>{
+            {"staleness", st["staleness_mean"].get<double>()}};
       };
     }
     open_summaries(s);
@@ -429,7 +458,8 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
   if (o.mode == "export") return run_export(o, mpi);
   Job job(o, mpi, comm::Roles::decide(mpi.rank(), mpi.size(), o.dist, o.num_ps));
   if (o.train_data.empty() != o.test_data.empty()) {
-    throw OptionError("--train-data and --test-data go together (or neither, for IDX in --data-dir)");
+    throw OptionError(
+        "--train-data and --test-data go together (or neither, for IDX in --data-dir)");
   }
   // Compute threads: the node's cores shared by the workers on it (servers mostly sleep).
   int local_workers = 1;
@@ -445,7 +475,8 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
   omp_set_num_threads(job.threads);
   // Every rank builds the model (cheap): servers need its layout, workers its layers. The data
   // decides the input shape; the MNIST shape is assumed until the data is open.
-  job.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(o.model), nn::Shape{1, 28, 28}, o.num_classes);
+  job.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(o.model), nn::Shape{1, 28, 28},
+                                          o.num_classes);
   install_signal_handlers();
   job.load_checkpoint();
   return job.roles.mode == comm::Mode::kAsync ? job.run_async() : job.run_local_or_sync();

@@ -18,7 +18,9 @@ void RunMetrics::add_step(int64_t images, double seconds) {
   }
 }
 
-void RunMetrics::add_eval(const AccuracyPoint& p) { curve_.push_back(p); }
+void RunMetrics::add_eval(const AccuracyPoint& p) {
+  curve_.push_back(p);
+}
 
 double RunMetrics::steady_images_per_sec() const {
   if (steady_seconds_ > 0) return static_cast<double>(steady_images_) / steady_seconds_;
@@ -40,8 +42,11 @@ nlohmann::json RunMetrics::to_json() const {
   j["train_images_per_sec"] = steady_images_per_sec();
   nlohmann::json curve = nlohmann::json::array();
   for (const auto& p : curve_) {
-    curve.push_back({{"step", p.step}, {"epoch", p.epoch}, {"train_seconds", p.train_seconds},
-                     {"test_accuracy", p.test_accuracy}, {"test_loss", p.test_loss}});
+    curve.push_back({{"step", p.step},
+                     {"epoch", p.epoch},
+                     {"train_seconds", p.train_seconds},
+                     {"test_accuracy", p.test_accuracy},
+                     {"test_loss", p.test_loss}});
   }
   j["accuracy_curve"] = curve;
   nlohmann::json tta = nlohmann::json::object();
@@ -59,7 +64,9 @@ MetricsCsv::MetricsCsv(const std::string& path, bool append) {
   const bool fresh = !append || !std::filesystem::exists(path);
   f_ = std::fopen(path.c_str(), fresh ? "w" : "a");
   if (!f_) throw Error("--metrics-csv: cannot write " + path);
-  if (fresh) std::fprintf(f_, "step,epoch,loss,learning_rate,images_per_sec,test_accuracy,test_loss,staleness\n");
+  if (fresh)
+    std::fprintf(
+        f_, "step,epoch,loss,learning_rate,images_per_sec,test_accuracy,test_loss,staleness\n");
   std::fflush(f_);
 }
 
@@ -71,9 +78,9 @@ void MetricsCsv::row(int64_t step, double epoch, std::optional<double> loss, dou
                      std::optional<double> images_per_sec, std::optional<double> test_accuracy,
                      std::optional<double> test_loss, std::optional<double> staleness) {
   auto opt = [](std::optional<double> v) { return v ? std::to_string(*v) : std::string(); };
-  std::fprintf(f_, "%lld,%.4f,%s,%.6g,%s,%s,%s,%s\n", static_cast<long long>(step), epoch, opt(loss).c_str(), lr,
-               opt(images_per_sec).c_str(), opt(test_accuracy).c_str(), opt(test_loss).c_str(),
-               opt(staleness).c_str());
+  std::fprintf(f_, "%lld,%.4f,%s,%.6g,%s,%s,%s,%s\n", static_cast<long long>(step), epoch,
+               opt(loss).c_str(), lr, opt(images_per_sec).c_str(), opt(test_accuracy).c_str(),
+               opt(test_loss).c_str(), opt(staleness).c_str());
   std::fflush(f_);
 }
 
@@ -85,7 +92,8 @@ void write_json_file(const std::string& path, const nlohmann::json& j) {
     out << j.dump(2) << "\n";
     if (!out) throw Error("error writing " + tmp);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot rename " + tmp + " to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw Error("cannot rename " + tmp + " to " + path);
 }
 
 }  // namespace dtrain::train

@@ -8,8 +8,8 @@
 
 namespace dtrain::train {
 
-using data::H5Handle;
 using data::h5_check;
+using data::H5Handle;
 
 void write_model_file(const std::string& path, const nn::Model& model, const float* params,
                       int64_t trained_steps, double test_accuracy) {
@@ -17,14 +17,16 @@ void write_model_file(const std::string& path, const nn::Model& model, const flo
   {
     std::lock_guard lock(comm::mpi_mutex());
     data::quiet_hdf5_errors();
-    H5Handle file(h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
-                  H5Fclose);
+    H5Handle file(
+        h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
+        H5Fclose);
     const hid_t f = file.get();
     const auto in = model.input_shape();
     data::write_string_attribute(f, "dtrain_format", "dtrain-model-v1");
     data::write_string_attribute(f, "model", model.spec().text());
-    data::write_string_attribute(f, "input_shape",
-                                 std::to_string(in.c) + "," + std::to_string(in.h) + "," + std::to_string(in.w));
+    data::write_string_attribute(
+        f, "input_shape",
+        std::to_string(in.c) + "," + std::to_string(in.h) + "," + std::to_string(in.w));
     data::write_int_attribute(f, "num_classes", model.num_classes());
     data::write_int_attribute(f, "trained_steps", trained_steps);
     data::write_double_attribute(f, "test_accuracy", test_accuracy);
@@ -37,8 +39,9 @@ void write_model_file(const std::string& path, const nn::Model& model, const flo
       std::string layout = "bias [out]";
       if (t.name.ends_with("/kernel")) {
         layout = t.name.starts_with("conv") ? "OIHW [out, in, kh, kw]"
-                 : t.shape.size() == 4      ? "[out, C, H, W]: the image input flattened in C, H, W order"
-                                            : "[out, in]";
+                 : t.shape.size() == 4
+                     ? "[out, C, H, W]: the image input flattened in C, H, W order"
+                     : "[out, in]";
       }
       data::write_string_attribute(d.get(), "layout", layout);
     }
@@ -51,15 +54,17 @@ std::vector<float> read_model_params(const std::string& path, const nn::Model& m
   std::lock_guard lock(comm::mpi_mutex());
   data::quiet_hdf5_errors();
   if (!std::filesystem::is_regular_file(path)) throw DataError(path + ": no such model file");
-  H5Handle file(h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-                H5Fclose);
+  H5Handle file(
+      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
+      H5Fclose);
   const std::string spec = data::read_string_attribute(file.get(), "model", path);
   if (spec != model.spec().text()) {
     throw DataError(path + ": holds model '" + spec + "', not '" + model.spec().text() + "'");
   }
   std::vector<float> params(model.layout().total(), 0.f);
   for (const auto& t : model.layout().tensors()) {
-    data::read_float_dataset(file.get(), "/params/" + t.name, t.shape, params.data() + t.offset, path);
+    data::read_float_dataset(file.get(), "/params/" + t.name, t.shape, params.data() + t.offset,
+                             path);
   }
   return params;
 }

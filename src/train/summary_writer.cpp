@@ -43,9 +43,10 @@ SummaryWriter::SummaryWriter(const std::string& log_dir) {
   std::filesystem::create_directories(log_dir);
   char host[128] = {};
   gethostname(host, sizeof host - 1);
-  path_ = (std::filesystem::path(log_dir) /
-           ("events.out.tfevents." + std::to_string(static_cast<int64_t>(wall_time())) + "." + host))
-              .string();
+  path_ =
+      (std::filesystem::path(log_dir) /
+       ("events.out.tfevents." + std::to_string(static_cast<int64_t>(wall_time())) + "." + host))
+          .string();
   writer_ = std::make_unique<data::TFRecordWriter>(path_, false);
   tensorflow::Event e;
   e.set_wall_time(wall_time());
@@ -75,7 +76,8 @@ void SummaryWriter::histogram(const std::string& tag, int64_t step, std::span<co
     sum += x;
     sum_sq += x * x;
     const auto it = std::upper_bound(limits.begin(), limits.end(), x);
-    counts[static_cast<std::size_t>(std::min<std::ptrdiff_t>(it - limits.begin(), static_cast<std::ptrdiff_t>(limits.size()) - 1))] += 1;
+    counts[static_cast<std::size_t>(std::min<std::ptrdiff_t>(
+        it - limits.begin(), static_cast<std::ptrdiff_t>(limits.size()) - 1))] += 1;
   }
   tensorflow::Event e;
   e.set_wall_time(wall_time());
@@ -98,6 +100,8 @@ void SummaryWriter::histogram(const std::string& tag, int64_t step, std::span<co
   writer_->write(e.SerializeAsString());
 }
 
-void SummaryWriter::flush() { writer_->flush(); }
+void SummaryWriter::flush() {
+  writer_->flush();
+}
 
 }  // namespace dtrain::train

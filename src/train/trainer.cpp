@@ -42,7 +42,8 @@ struct Window {
 
 }  // namespace
 
-Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(s_.train_data->unit_sizes(), s_.shard) {
+Trainer::Trainer(TrainerSetup setup)
+    : s_(std::move(setup)), plan_(s_.train_data->unit_sizes(), s_.shard) {
   const auto& o = *s_.options;
   // Epoch lengths can differ (files policy), so the global step of each epoch start is summed.
   epoch_starts_.push_back(0);
@@ -61,13 +62,15 @@ Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(s_.train_data
   schedule_.staircase = o.lr_staircase;
   if (s_.start_step > total_steps_) {
     throw OptionError("the checkpoint is at step " + std::to_string(s_.start_step) + ", past the " +
-                      std::to_string(total_steps_) + " steps this run trains for (raise --epochs or --steps)");
+                      std::to_string(total_steps_) +
+                      " steps this run trains for (raise --epochs or --steps)");
   }
 }
 
 double Trainer::epoch_of(int64_t step) const {
   auto it = std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), step);
-  const auto e = static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, it - epoch_starts_.begin() - 1));
+  const auto e =
+      static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, it - epoch_starts_.begin() - 1));
   if (e + 1 >= epoch_starts_.size()) return static_cast<double>(e);
   const double len = static_cast<double>(epoch_starts_[e + 1] - epoch_starts_[e]);
   return static_cast<double>(e) + static_cast<double>(step - epoch_starts_[e]) / len;
@@ -93,17 +96,20 @@ void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   AccuracyPoint p{done, epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
   if (!s_.chief) return;
-  std::printf("eval   step %6lld epoch %5.2f  test accuracy %.2f%%  test loss %.4f  "
-              "(%lld images in %.2fs, trained %.1fs)\n",
-              static_cast<long long>(done), p.epoch, 100.0 * r.accuracy(), r.loss(),
-              static_cast<long long>(r.examples), r.seconds, metrics.train_seconds());
+  std::printf(
+      "eval   step %6lld epoch %5.2f  test accuracy %.2f%%  test loss %.4f  "
+      "(%lld images in %.2fs, trained %.1fs)\n",
+      static_cast<long long>(done), p.epoch, 100.0 * r.accuracy(), r.loss(),
+      static_cast<long long>(r.examples), r.seconds, metrics.train_seconds());
   std::fflush(stdout);
   if (s_.summaries) {
     s_.summaries->scalar("test/accuracy", done, r.accuracy());
     s_.summaries->scalar("test/loss", done, r.loss());
     s_.summaries->flush();
   }
-  if (s_.csv) s_.csv->row(done, p.epoch, std::nullopt, schedule_.at(done - 1), std::nullopt, r.accuracy(), r.loss(), std::nullopt);
+  if (s_.csv)
+    s_.csv->row(done, p.epoch, std::nullopt, schedule_.at(done - 1), std::nullopt, r.accuracy(),
+                r.loss(), std::nullopt);
 }
 
 void Trainer::write_summaries(int64_t done, double loss, double rate, const RunMetrics& metrics) {
@@ -128,7 +134,8 @@ void Trainer::write_summaries(int64_t done, double loss, double rate, const RunM
     }
     w.flush();
   }
-  if (s_.csv) s_.csv->row(done, epoch_of(done), loss, lr, rate, std::nullopt, std::nullopt, staleness);
+  if (s_.csv)
+    s_.csv->row(done, epoch_of(done), loss, lr, rate, std::nullopt, std::nullopt, staleness);
   (void)metrics;
 }
 
@@ -142,7 +149,8 @@ RunMetrics Trainer::run() {
   so.num_classes = o.num_classes;
   // Resuming: the stream starts inside the epoch the checkpoint was taken in.
   const auto e = static_cast<std::size_t>(
-      std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), s_.start_step) - epoch_starts_.begin() - 1);
+      std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), s_.start_step) -
+      epoch_starts_.begin() - 1);
   so.start_epoch = static_cast<int64_t>(e);
   so.start_step = s_.start_step - epoch_starts_[std::min(e, epoch_starts_.size() - 1)];
   data::BatchStream stream(s_.train_data, plan_, so);
@@ -160,7 +168,8 @@ RunMetrics Trainer::run() {
     // their gradients (sync), this worker's own rows when each push stands alone (async).
     const int64_t denominator = s_.count_global_rows ? batch->global_rows : batch->real_rows;
     const float scale = denominator > 0 ? 1.0f / static_cast<float>(denominator) : 0.f;
-    const auto stats = s_.replica->train_batch(batch->view(), {o.seed, step, nullptr}, scale, ready);
+    const auto stats =
+        s_.replica->train_batch(batch->view(), {o.seed, step, nullptr}, scale, ready);
     s_.exchange->after_step(*s_.replica, step, schedule_.at(step));
     const double dt = now_seconds() - t0;
     const int64_t images = s_.count_global_rows ? batch->global_rows : batch->real_rows;
@@ -171,10 +180,13 @@ RunMetrics Trainer::run() {
     const int64_t done = step + 1;
     const bool last = done == total_steps_;
     if (s_.chief && (done % o.log_every == 0 || last)) {
-      const double eta = log.rate() > 0 ? static_cast<double>(total_steps_ - done) * static_cast<double>(images) / log.rate() : 0;
+      const double eta = log.rate() > 0 ? static_cast<double>(total_steps_ - done) *
+                                              static_cast<double>(images) / log.rate()
+                                        : 0;
       std::printf("step %6lld/%lld  epoch %5.2f  loss %.4f  lr %.2e  %7.0f img/s  eta %s\n",
-                  static_cast<long long>(done), static_cast<long long>(total_steps_), epoch_of(done),
-                  log.mean_loss(), static_cast<double>(schedule_.at(step)), log.rate(), duration_string(eta).c_str());
+                  static_cast<long long>(done), static_cast<long long>(total_steps_),
+                  epoch_of(done), log.mean_loss(), static_cast<double>(schedule_.at(step)),
+                  log.rate(), duration_string(eta).c_str());
       std::fflush(stdout);
       log = Window{};
     }
@@ -189,7 +201,8 @@ RunMetrics Trainer::run() {
     const int requests = s_.exchange->agree(take_signal_requests());
     bool checkpoint = (requests & kCheckpointRequest) != 0;
     checkpoint |= o.checkpoint_steps > 0 && done % o.checkpoint_steps == 0;
-    checkpoint |= o.checkpoint_secs > 0 && now_seconds() - last_checkpoint_time_ >= o.checkpoint_secs;
+    checkpoint |=
+        o.checkpoint_secs > 0 && now_seconds() - last_checkpoint_time_ >= o.checkpoint_secs;
     checkpoint |= last;
     if (checkpoint && s_.chief && s_.save_checkpoint) {
       s_.save_checkpoint(done, epoch_of(done));
@@ -198,7 +211,8 @@ RunMetrics Trainer::run() {
     if (requests & kStopRequest) {
       stopped_ = true;
       if (s_.chief) {
-        std::printf("stopping after step %lld on a termination signal%s\n", static_cast<long long>(done),
+        std::printf("stopping after step %lld on a termination signal%s\n",
+                    static_cast<long long>(done),
                     s_.save_checkpoint ? " (checkpoint written; run again to resume)" : "");
         std::fflush(stdout);
       }
@@ -209,7 +223,8 @@ RunMetrics Trainer::run() {
   metrics.extra["start_step"] = s_.start_step;
   metrics.extra["last_step"] = std::min(step, total_steps_);
   metrics.extra["data_wait_seconds"] = stream.wait_seconds();
-  metrics.extra["data_wait_fraction"] = metrics.train_seconds() > 0 ? stream.wait_seconds() / metrics.train_seconds() : 0.0;
+  metrics.extra["data_wait_fraction"] =
+      metrics.train_seconds() > 0 ? stream.wait_seconds() / metrics.train_seconds() : 0.0;
   metrics.extra["skipped_records"] = s_.train_data->skipped_records();
   return metrics;
 }

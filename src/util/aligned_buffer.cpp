@@ -15,6 +15,8 @@ AlignedBuffer::AlignedBuffer(std::size_t count) : size_(count) {
   data_.reset(static_cast<float*>(p));
 }
 
-void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
+void AlignedBuffer::Free::operator()(float* p) const {
+  std::free(p);
+}
 
 }  // namespace dtrain

@@ -21,6 +21,8 @@ void install_signal_handlers() {
   for (int sig : {SIGUSR1, SIGTERM, SIGINT}) sigaction(sig, &sa, nullptr);
 }
 
-int take_signal_requests() { return g_requests.exchange(0); }
+int take_signal_requests() {
+  return g_requests.exchange(0);
+}
 
 }  // namespace dtrain

@@ -16,28 +16,18 @@
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
 #include "dtrain/data/memory_source.h"
+#include "dtrain/util/args.h"
 
 using namespace dtrain;
 
-namespace {
-
-std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return argv[i + 1];
-  }
-  return fallback;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   comm::MpiEnv mpi(&argc, &argv);
-  const std::string data = arg(argc, argv, "--data", "");
-  const std::string idx_dir = arg(argc, argv, "--idx-dir", "");
-  const std::string idx_prefix = arg(argc, argv, "--idx-prefix", "t10k");
-  const std::string policy = arg(argc, argv, "--policy", "global");
-  const int64_t batch = std::stoll(arg(argc, argv, "--batch", "64"));
-  const int epochs = std::stoi(arg(argc, argv, "--epochs", "2"));
+  const std::string data = arg_value(argc, argv, "--data", "");
+  const std::string idx_dir = arg_value(argc, argv, "--idx-dir", "");
+  const std::string idx_prefix = arg_value(argc, argv, "--idx-prefix", "t10k");
+  const std::string policy = arg_value(argc, argv, "--policy", "global");
+  const int64_t batch = std::stoll(arg_value(argc, argv, "--batch", "64"));
+  const int epochs = std::stoi(arg_value(argc, argv, "--epochs", "2"));
   try {
     data::DatasetOptions d;
     d.paths = data;
@@ -61,16 +51,20 @@ int main(int argc, char** argv) {
       ++steps;
       for (int64_t r = 0; r < b->real_rows; ++r) {
         int64_t sum = 0;
-        for (int64_t k = 0; k < px; ++k) sum += std::lround(b->images[static_cast<std::size_t>(r * px + k)] * 255.f);
-        rows.insert(rows.end(), {b->epoch, b->ids[static_cast<std::size_t>(r)], sum, b->labels[static_cast<std::size_t>(r)]});
+        for (int64_t k = 0; k < px; ++k)
+          sum += std::lround(b->images[static_cast<std::size_t>(r * px + k)] * 255.f);
+        rows.insert(rows.end(), {b->epoch, b->ids[static_cast<std::size_t>(r)], sum,
+                                 b->labels[static_cast<std::size_t>(r)]});
       }
     }
-    std::printf("rank %d (%s): %lld steps, %zu examples read from %s\n", mpi.rank(), mpi.host().c_str(),
-                static_cast<long long>(steps), rows.size() / 4, source->describe().c_str());
+    std::printf("rank %d (%s): %lld steps, %zu examples read from %s\n", mpi.rank(),
+                mpi.host().c_str(), static_cast<long long>(steps), rows.size() / 4,
+                source->describe().c_str());
     std::fflush(stdout);
 
     int count = static_cast<int>(rows.size());
-    std::vector<int> counts(static_cast<std::size_t>(mpi.size())), displs(static_cast<std::size_t>(mpi.size()));
+    std::vector<int> counts(static_cast<std::size_t>(mpi.size())),
+        displs(static_cast<std::size_t>(mpi.size()));
     MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
     int64_t total = 0;
     for (int r = 0; r < mpi.size(); ++r) {
@@ -78,8 +72,8 @@ int main(int argc, char** argv) {
       total += counts[static_cast<std::size_t>(r)];
     }
     std::vector<int64_t> all(static_cast<std::size_t>(mpi.rank() == 0 ? total : 0));
-    MPI_Gatherv(rows.data(), count, MPI_INT64_T, all.data(), counts.data(), displs.data(), MPI_INT64_T, 0,
-                MPI_COMM_WORLD);
+    MPI_Gatherv(rows.data(), count, MPI_INT64_T, all.data(), counts.data(), displs.data(),
+                MPI_INT64_T, 0, MPI_COMM_WORLD);
     int failures = 0;
     if (mpi.rank() == 0) {
       auto idx = data::MemorySource::from_idx_dir(idx_dir, idx_prefix);
@@ -89,7 +83,8 @@ int main(int argc, char** argv) {
                     static_cast<long long>(source->size()), static_cast<long long>(n));
         ++failures;
       }
-      std::vector<std::vector<int>> seen(static_cast<std::size_t>(epochs), std::vector<int>(static_cast<std::size_t>(n), 0));
+      std::vector<std::vector<int>> seen(static_cast<std::size_t>(epochs),
+                                         std::vector<int>(static_cast<std::size_t>(n), 0));
       for (std::size_t i = 0; i + 3 < all.size(); i += 4) {
         const int64_t epoch = all[i], id = all[i + 1], sum = all[i + 2], label = all[i + 3];
         if (id < 0 || id >= n || epoch < 0 || epoch >= epochs) {
@@ -98,9 +93,11 @@ int main(int argc, char** argv) {
         }
         ++seen[static_cast<std::size_t>(epoch)][static_cast<std::size_t>(id)];
         int64_t want = 0;
-        for (int64_t k = 0; k < px; ++k) want += idx->pixels()[static_cast<std::size_t>(id * px + k)];
+        for (int64_t k = 0; k < px; ++k)
+          want += idx->pixels()[static_cast<std::size_t>(id * px + k)];
         if (sum != want || label != idx->labels()[static_cast<std::size_t>(id)]) {
-          if (failures < 5) std::printf("FAIL: example %lld read wrongly\n", static_cast<long long>(id));
+          if (failures < 5)
+            std::printf("FAIL: example %lld read wrongly\n", static_cast<long long>(id));
           ++failures;
         }
       }
@@ -111,11 +108,12 @@ int main(int argc, char** argv) {
           repeated += c > 1;
         }
         std::printf("epoch %d: %lld examples, %lld missing, %lld read more than once\n", e,
-                    static_cast<long long>(n), static_cast<long long>(missing), static_cast<long long>(repeated));
+                    static_cast<long long>(n), static_cast<long long>(missing),
+                    static_cast<long long>(repeated));
         failures += static_cast<int>(missing + repeated);
       }
-      std::printf("%s: %d ranks, policy %s, %zu files\n", failures ? "FAIL" : "OK", mpi.size(), policy.c_str(),
-                  source->unit_sizes().size());
+      std::printf("%s: %d ranks, policy %s, %zu files\n", failures ? "FAIL" : "OK", mpi.size(),
+                  policy.c_str(), source->unit_sizes().size());
     }
     MPI_Bcast(&failures, 1, MPI_INT, 0, MPI_COMM_WORLD);
     return failures ? 1 : 0;

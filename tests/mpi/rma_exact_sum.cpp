@@ -14,28 +14,24 @@
 #include "dtrain/comm/ps_client.h"
 #include "dtrain/comm/roles.h"
 #include "dtrain/util/aligned_buffer.h"
+#include "dtrain/util/args.h"
 
 using namespace dtrain;
 
 namespace {
 
-std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return argv[i + 1];
-  }
-  return fallback;
+float pattern(int64_t i) {
+  return static_cast<float>(i % 5);
 }
-
-float pattern(int64_t i) { return static_cast<float>(i % 5); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   comm::MpiEnv mpi(&argc, &argv);
-  const int num_ps = std::stoi(arg(argc, argv, "--num-ps", "1"));
-  const std::size_t total = std::stoul(arg(argc, argv, "--floats", "3274634"));
-  const int rounds = std::stoi(arg(argc, argv, "--rounds", "40"));
-  const int64_t staleness = std::stoll(arg(argc, argv, "--max-staleness", "-1"));
+  const int num_ps = std::stoi(arg_value(argc, argv, "--num-ps", "1"));
+  const std::size_t total = std::stoul(arg_value(argc, argv, "--floats", "3274634"));
+  const int rounds = std::stoi(arg_value(argc, argv, "--rounds", "40"));
+  const int64_t staleness = std::stoll(arg_value(argc, argv, "--max-staleness", "-1"));
   try {
     const auto roles = comm::Roles::decide(mpi.rank(), mpi.size(), "async", num_ps);
     comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(total, num_ps));
@@ -55,7 +51,8 @@ int main(int argc, char** argv) {
       std::printf("ps rank %d: %s\n", roles.rank, stats.dump().c_str());
       if (stats["pushes_applied"].get<int64_t>() != expected) {
         std::printf("FAIL: ps %d applied %lld pushes, expected %lld\n", roles.rank,
-                    static_cast<long long>(stats["pushes_applied"].get<int64_t>()), static_cast<long long>(expected));
+                    static_cast<long long>(stats["pushes_applied"].get<int64_t>()),
+                    static_cast<long long>(expected));
         ++failures;
       }
     } else {
@@ -71,17 +68,21 @@ int main(int argc, char** argv) {
           const float base = params[s.begin] + pattern(static_cast<int64_t>(s.begin)) * 0.f;
           const float slope = params[s.begin + 1] - params[s.begin];
           for (std::size_t i = s.begin; i < s.end; i += 997) {
-            const float want = base + static_cast<float>(pattern(static_cast<int64_t>(i)) - pattern(static_cast<int64_t>(s.begin))) * slope;
+            const float want = base + static_cast<float>(pattern(static_cast<int64_t>(i)) -
+                                                         pattern(static_cast<int64_t>(s.begin))) *
+                                          slope;
             if (params[i] != want) ++torn;
           }
         }
         const float a = 0.25f * static_cast<float>((w + 1) * (r + 1));
-        for (std::size_t i = 0; i < total; ++i) grads[i] = a + 0.25f * pattern(static_cast<int64_t>(i));
+        for (std::size_t i = 0; i < total; ++i)
+          grads[i] = a + 0.25f * pattern(static_cast<int64_t>(i));
         client.push(grads.data());
       }
       client.finish();
       if (torn) {
-        std::printf("FAIL: worker %d saw %lld torn values in its pulls\n", w, static_cast<long long>(torn));
+        std::printf("FAIL: worker %d saw %lld torn values in its pulls\n", w,
+                    static_cast<long long>(torn));
         ++failures;
       }
       if (roles.is_chief()) {
@@ -95,13 +96,16 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < total; ++i) {
           const double want = -(a_total + c_total * pattern(static_cast<int64_t>(i)));
           if (static_cast<double>(params[i]) != want) {
-            if (wrong < 3) std::printf("FAIL: parameter %zu is %.9g, expected %.9g\n", i, params[i], want);
+            if (wrong < 3)
+              std::printf("FAIL: parameter %zu is %.9g, expected %.9g\n", i, params[i], want);
             ++wrong;
           }
         }
-        std::printf("%s: %d workers x %d pushes of %zu floats over %d server(s): %lld parameters wrong; %s\n",
-                    wrong ? "FAIL" : "OK", roles.num_workers(), rounds, total, num_ps,
-                    static_cast<long long>(wrong), client.all_workers_stats().dump().c_str());
+        std::printf(
+            "%s: %d workers x %d pushes of %zu floats over %d server(s): %lld parameters wrong; "
+            "%s\n",
+            wrong ? "FAIL" : "OK", roles.num_workers(), rounds, total, num_ps,
+            static_cast<long long>(wrong), client.all_workers_stats().dump().c_str());
         failures += wrong > 0;
       }
     }

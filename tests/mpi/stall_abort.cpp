@@ -29,9 +29,10 @@ int main(int argc, char** argv) {
   nn::Replica replica(model);
   if (scenario == "allreduce") {
     comm::Heartbeat heartbeat(MPI_COMM_WORLD);
-    comm::AllreduceExchange exchange(MPI_COMM_WORLD, replica.grads().size(), 0.1,
-                                     std::make_unique<optim::Sgd>(replica.params().size(), 0.f, false, 0.f),
-                                     comm::StallPolicy(timeout, mpi.rank()), &heartbeat);
+    comm::AllreduceExchange exchange(
+        MPI_COMM_WORLD, replica.grads().size(), 0.1,
+        std::make_unique<optim::Sgd>(replica.params().size(), 0.f, false, 0.f),
+        comm::StallPolicy(timeout, mpi.rank()), &heartbeat);
     for (int step = 0; step < 10; ++step) {
       if (mpi.rank() == last && step == 3) {
         std::printf("rank %d: stopping at step %d\n", mpi.rank(), step);

@@ -11,20 +11,15 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/memory_source.h"
 #include "dtrain/train/trainer.h"
+#include "dtrain/util/args.h"
 
 using namespace dtrain;
 
 namespace {
 
-std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (argv[i] == name) return argv[i + 1];
-  }
-  return fallback;
-}
-
-std::vector<float> train_params(const train::TrainOptions& o, std::shared_ptr<data::ExampleSource> data,
-                         MPI_Comm comm, int worker, int workers) {
+std::vector<float> train_params(const train::TrainOptions& o,
+                                std::shared_ptr<data::ExampleSource> data, MPI_Comm comm,
+                                int worker, int workers) {
   const nn::Model model(nn::ModelSpec::parse(o.model), nn::Shape{1, 28, 28}, 10);
   nn::Replica replica(model);
   model.init_params(replica.params().span(), o.seed);
@@ -35,8 +30,9 @@ std::vector<float> train_params(const train::TrainOptions& o, std::shared_ptr<da
   std::unique_ptr<comm::Heartbeat> heartbeat;
   if (workers > 1) {
     heartbeat = std::make_unique<comm::Heartbeat>(comm);
-    exchange = std::make_unique<comm::AllreduceExchange>(comm, replica.params().size(), o.bucket_mb, std::move(opt),
-                                                         comm::StallPolicy(60, worker), heartbeat.get());
+    exchange = std::make_unique<comm::AllreduceExchange>(
+        comm, replica.params().size(), o.bucket_mb, std::move(opt), comm::StallPolicy(60, worker),
+        heartbeat.get());
   } else {
     exchange = std::make_unique<comm::LocalExchange>(std::move(opt));
   }
@@ -62,15 +58,15 @@ std::vector<float> train_params(const train::TrainOptions& o, std::shared_ptr<da
 int main(int argc, char** argv) {
   comm::MpiEnv mpi(&argc, &argv);
   train::TrainOptions o;
-  o.batch_size = std::stoll(arg(argc, argv, "--batch-size", "60"));
-  o.steps = std::stoll(arg(argc, argv, "--steps", "20"));
-  o.optimizer = arg(argc, argv, "--optimizer", "adam");
-  o.bucket_mb = std::stod(arg(argc, argv, "--bucket-mb", "1"));
+  o.batch_size = std::stoll(arg_value(argc, argv, "--batch-size", "60"));
+  o.steps = std::stoll(arg_value(argc, argv, "--steps", "20"));
+  o.optimizer = arg_value(argc, argv, "--optimizer", "adam");
+  o.bucket_mb = std::stod(arg_value(argc, argv, "--bucket-mb", "1"));
   o.seed = 3;
   o.threads = 1;
   try {
-    auto data = std::shared_ptr<data::ExampleSource>(
-        data::MemorySource::from_idx_dir(arg(argc, argv, "--data-dir", "data/mnist"), "train"));
+    auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(
+        arg_value(argc, argv, "--data-dir", "data/mnist"), "train"));
     const auto many = train_params(o, data, MPI_COMM_WORLD, mpi.rank(), mpi.size());
     // Every rank must hold the same parameters, bit for bit.
     double sum = 0;
@@ -98,13 +94,16 @@ int main(int argc, char** argv) {
           td += d * d;
           tn += static_cast<double>(one[i]) * one[i];
         }
-        std::printf("  %-14s relative difference %.3g\n", t.name.c_str(), std::sqrt(td / std::max(tn, 1e-30)));
+        std::printf("  %-14s relative difference %.3g\n", t.name.c_str(),
+                    std::sqrt(td / std::max(tn, 1e-30)));
       }
       const bool ok = rel <= 1e-5 && lo == hi;
-      std::printf("%s: %d ranks vs 1 rank, global batch %lld, %lld steps, %s: relative difference %.3g "
-                  "(max abs %.3g); ranks identical: %s\n",
-                  ok ? "OK" : "FAIL", mpi.size(), static_cast<long long>(o.batch_size),
-                  static_cast<long long>(o.steps), o.optimizer.c_str(), rel, max_abs, lo == hi ? "yes" : "NO");
+      std::printf(
+          "%s: %d ranks vs 1 rank, global batch %lld, %lld steps, %s: relative difference %.3g "
+          "(max abs %.3g); ranks identical: %s\n",
+          ok ? "OK" : "FAIL", mpi.size(), static_cast<long long>(o.batch_size),
+          static_cast<long long>(o.steps), o.optimizer.c_str(), rel, max_abs,
+          lo == hi ? "yes" : "NO");
       failures += !ok;
     }
     MPI_Bcast(&failures, 1, MPI_INT, 0, MPI_COMM_WORLD);

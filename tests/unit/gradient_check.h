@@ -25,7 +25,8 @@ struct GradCheckResult {
 };
 
 // loss(): evaluates the loss at the current values of `x`. analytic[i] is d loss / d x[i].
-inline GradCheckResult check_gradient(std::vector<float*> coords, const std::vector<float>& analytic,
+inline GradCheckResult check_gradient(std::vector<float*> coords,
+                                      const std::vector<float>& analytic,
                                       const std::function<double()>& loss, float h = 1e-2f,
                                       double tolerance = 2e-2) {
   GradCheckResult r;

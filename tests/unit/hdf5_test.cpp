@@ -12,23 +12,16 @@
 namespace dtrain::data {
 namespace {
 
+using dtrain::testing::error_of;
 using dtrain::testing::TempDir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // Writes one dataset with the HDF5 C API: the layouts our writer never produces.
 template <typename T>
 void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
                    std::vector<hsize_t> dims, const std::vector<T>& values) {
   H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  H5Handle d(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  H5Handle d(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+             H5Dclose);
   ASSERT_GE(d.get(), 0);
   ASSERT_GE(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), 0);
 }
@@ -80,7 +73,8 @@ TEST(Hdf5, AcceptsFloatImagesAndWideLabels) {
     std::vector<float> img(2 * 4, 0.5f);
     img[7] = 1.f;
     write_dataset(file.get(), "images", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2, 2, 2, 1}, img);
-    write_dataset(file.get(), "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {2, 1}, std::vector<int64_t>{9, 2});
+    write_dataset(file.get(), "labels", H5T_STD_I64LE, H5T_NATIVE_INT64, {2, 1},
+                  std::vector<int64_t>{9, 2});
   }
   Hdf5Source src({dir.file("f.h5")}, {});
   float out[8];
@@ -101,25 +95,43 @@ TEST(Hdf5, RejectsWrongTypesAndShapesNamingFileAndDataset) {
     const char* expect;
   };
   const std::vector<Case> cases{
-      {"int16_images", [](hid_t f) {
-         write_dataset(f, "images", H5T_STD_I16LE, H5T_NATIVE_INT16, {2, 2, 2}, std::vector<int16_t>(8));
-         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2}, std::vector<std::uint8_t>(2));
-       }, "/images has type int16; expected uint8 (0..255) or float32"},
-      {"flat_images", [](hid_t f) {
-         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2, 784}, std::vector<std::uint8_t>(1568));
-         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2}, std::vector<std::uint8_t>(2));
-       }, "/images has shape [2,784]; expected [n, height, width]"},
-      {"float_labels", [](hid_t f) {
-         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2, 2, 2}, std::vector<std::uint8_t>(8));
+      {"int16_images",
+       [](hid_t f) {
+         write_dataset(f, "images", H5T_STD_I16LE, H5T_NATIVE_INT16, {2, 2, 2},
+                       std::vector<int16_t>(8));
+         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2},
+                       std::vector<std::uint8_t>(2));
+       },
+       "/images has type int16; expected uint8 (0..255) or float32"},
+      {"flat_images",
+       [](hid_t f) {
+         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2, 784},
+                       std::vector<std::uint8_t>(1568));
+         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2},
+                       std::vector<std::uint8_t>(2));
+       },
+       "/images has shape [2,784]; expected [n, height, width]"},
+      {"float_labels",
+       [](hid_t f) {
+         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2, 2, 2},
+                       std::vector<std::uint8_t>(8));
          write_dataset(f, "labels", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {2}, std::vector<float>(2));
-       }, "/labels has type float32; expected uint8, int32 or int64"},
-      {"short_labels", [](hid_t f) {
-         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {3, 2, 2}, std::vector<std::uint8_t>(12));
-         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2}, std::vector<std::uint8_t>(2));
-       }, "/labels has shape [2]; expected [3]"},
-      {"no_labels", [](hid_t f) {
-         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {3, 2, 2}, std::vector<std::uint8_t>(12));
-       }, "no label dataset '/labels'"},
+       },
+       "/labels has type float32; expected uint8, int32 or int64"},
+      {"short_labels",
+       [](hid_t f) {
+         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {3, 2, 2},
+                       std::vector<std::uint8_t>(12));
+         write_dataset(f, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {2},
+                       std::vector<std::uint8_t>(2));
+       },
+       "/labels has shape [2]; expected [3]"},
+      {"no_labels",
+       [](hid_t f) {
+         write_dataset(f, "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {3, 2, 2},
+                       std::vector<std::uint8_t>(12));
+       },
+       "no label dataset '/labels'"},
   };
   for (const auto& c : cases) {
     const std::string path = dir.file(std::string(c.name) + ".h5");
@@ -134,8 +146,10 @@ TEST(Hdf5, RejectsWrongTypesAndShapesNamingFileAndDataset) {
   // A label outside the classes is caught when read.
   {
     auto file = create(dir.file("label12.h5"));
-    write_dataset(file.get(), "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {1, 2, 2}, std::vector<std::uint8_t>(4));
-    write_dataset(file.get(), "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {1}, std::vector<std::uint8_t>{12});
+    write_dataset(file.get(), "images", H5T_STD_U8LE, H5T_NATIVE_UINT8, {1, 2, 2},
+                  std::vector<std::uint8_t>(4));
+    write_dataset(file.get(), "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, {1},
+                  std::vector<std::uint8_t>{12});
   }
   Hdf5Source src({dir.file("label12.h5")}, {});
   float img[4];
@@ -146,19 +160,25 @@ TEST(Hdf5, RejectsWrongTypesAndShapesNamingFileAndDataset) {
 
 TEST(Hdf5, MissingEmptyAndForeignFiles) {
   TempDir dir;
-  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("nope.h5")}, {}); }).find("no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("nope.h5")}, {}); }).find("no such file"),
+            std::string::npos);
   dtrain::testing::write_bytes(dir.file("empty.h5"), {});
-  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("empty.h5")}, {}); }).find("empty file"), std::string::npos);
+  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("empty.h5")}, {}); }).find("empty file"),
+            std::string::npos);
   dtrain::testing::write_bytes(dir.file("text.h5"), std::vector<std::uint8_t>(4096, 'x'));
-  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("text.h5")}, {}); }).find("cannot open as HDF5"), std::string::npos);
+  EXPECT_NE(error_of([&] { Hdf5Source({dir.file("text.h5")}, {}); }).find("cannot open as HDF5"),
+            std::string::npos);
 }
 
 TEST(Dataset, PathsFormatsAndDetection) {
   TempDir dir;
-  EXPECT_NE(error_of([&] { expand_paths(dir.file("*.h5")); }).find("no files match"), std::string::npos);
-  EXPECT_NE(error_of([&] { expand_paths(dir.file("absent")); }).find("no such file"), std::string::npos);
+  EXPECT_NE(error_of([&] { expand_paths(dir.file("*.h5")); }).find("no files match"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { expand_paths(dir.file("absent")); }).find("no such file"),
+            std::string::npos);
   dtrain::testing::write_bytes(dir.file("x.bin"), std::vector<std::uint8_t>(64, 7));
-  EXPECT_NE(error_of([&] { detect_format({dir.file("x.bin")}); }).find("give --format"), std::string::npos);
+  EXPECT_NE(error_of([&] { detect_format({dir.file("x.bin")}); }).find("give --format"),
+            std::string::npos);
   const auto px = pixels(2, 784);
   std::vector<int32_t> labels{1, 2};
   write_shard(dir.file("s.h5"), {"hdf5"}, {1, 28, 28}, px, labels);
@@ -167,7 +187,10 @@ TEST(Dataset, PathsFormatsAndDetection) {
   EXPECT_EQ(detect_format({dir.file("s.h5")}), "hdf5");
   EXPECT_EQ(detect_format({dir.file("s.tfrecord")}), "tfrecord");
   EXPECT_EQ(detect_format({dir.file("s.csv")}), "csv");
-  EXPECT_NE(error_of([&] { detect_format({dir.file("s.h5"), dir.file("s.csv")}); }).find("one format"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              detect_format({dir.file("s.h5"), dir.file("s.csv")});
+            }).find("one format"),
+            std::string::npos);
   EXPECT_EQ(expand_paths(dir.file("s.*") + "," + dir.file("x.bin")).size(), 4u);
 }
 

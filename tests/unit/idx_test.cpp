@@ -10,19 +10,11 @@
 namespace dtrain::data {
 namespace {
 
+using dtrain::testing::error_of;
 using dtrain::testing::idx_bytes;
 using dtrain::testing::TempDir;
 using dtrain::testing::write_bytes;
 using dtrain::testing::write_gzip;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::vector<std::uint8_t> pixels(std::size_t n) {
   std::vector<std::uint8_t> v(n);
@@ -64,7 +56,8 @@ TEST(Idx, WrongElementType) {
 TEST(Idx, TruncatedHeaderAndData) {
   const auto full = idx_bytes({4, 3}, pixels(12));
   const auto short_header = std::vector<std::uint8_t>(full.begin(), full.begin() + 6);
-  EXPECT_NE(error_of([&] { parse_idx(short_header, "h"); }).find("truncated IDX header"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse_idx(short_header, "h"); }).find("truncated IDX header"),
+            std::string::npos);
   const auto short_data = std::vector<std::uint8_t>(full.begin(), full.end() - 5);
   const auto msg = error_of([&] { parse_idx(short_data, "d"); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
@@ -72,7 +65,9 @@ TEST(Idx, TruncatedHeaderAndData) {
   auto longer = full;
   longer.push_back(1);
   EXPECT_NE(error_of([&] { parse_idx(longer, "t"); }).find("trailing data"), std::string::npos);
-  EXPECT_NE(error_of([&] { parse_idx(std::vector<std::uint8_t>{0, 0}, "e"); }).find("shorter than"),
+  EXPECT_NE(error_of([&] {
+              parse_idx(std::vector<std::uint8_t>{0, 0}, "e");
+            }).find("shorter than"),
             std::string::npos);
 }
 
@@ -103,8 +98,9 @@ TEST(Idx, ImagesAndLabelsMustAgree) {
   EXPECT_NE(msg.find("3 images"), std::string::npos) << msg;
   EXPECT_NE(msg.find("2 labels"), std::string::npos) << msg;
   write_bytes(dir.file("train-labels-idx1-ubyte"), idx_bytes({3, 1}, {1, 2, 3}));
-  EXPECT_NE(error_of([&] { MemorySource::from_idx_dir(dir.path().string(), "train"); }).find("rank-1"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { MemorySource::from_idx_dir(dir.path().string(), "train"); }).find("rank-1"),
+      std::string::npos);
 }
 
 TEST(Idx, SourceScalesPixelsAndFindsDottedNames) {

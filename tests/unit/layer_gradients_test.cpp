@@ -62,7 +62,9 @@ class LayerHarness {
     const auto analytic = backward();
     std::vector<float*> coords;
     for (auto& x : x_) coords.push_back(&x);
-    expect_good(check_gradient(coords, analytic, [&] { return loss(); }, 1e-3f), what);
+    expect_good(check_gradient(
+                    coords, analytic, [&] { return loss(); }, 1e-3f),
+                what);
   }
 
   void check_param_gradient(const char* what) {
@@ -74,7 +76,9 @@ class LayerHarness {
       coords.push_back(&params_[i]);
       analytic.push_back(grads_[i]);
     }
-    expect_good(check_gradient(coords, analytic, [&] { return loss(); }, 1e-3f), what);
+    expect_good(check_gradient(
+                    coords, analytic, [&] { return loss(); }, 1e-3f),
+                what);
   }
 
   StepContext step_{7, 3, nullptr};
@@ -111,12 +115,13 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvGradient,
                          ::testing::Values(ConvCase{1, 8, 5, 4, true},    // first layer, ic = 1
                                            ConvCase{3, 6, 3, 4, false},   // no ReLU
                                            ConvCase{16, 5, 5, 16, true},  // blocked layouts
-                                           ConvCase{2, 6, 4, 3, true}),   // even kernel: asymmetric SAME
+                                           ConvCase{2, 6, 4, 3,
+                                                    true}),  // even kernel: asymmetric SAME
                          [](const ::testing::TestParamInfo<ConvCase>& p) {
                            const auto& c = p.param;
                            return "ic" + std::to_string(c.channels) + "_" + std::to_string(c.size) +
-                                  "px_k" + std::to_string(c.kernel) + "_oc" + std::to_string(c.filters) +
-                                  (c.relu ? "_relu" : "");
+                                  "px_k" + std::to_string(c.kernel) + "_oc" +
+                                  std::to_string(c.filters) + (c.relu ? "_relu" : "");
                          });
 
 TEST(MaxPoolGradient, MatchesFiniteDifferences) {

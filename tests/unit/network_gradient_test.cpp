@@ -32,7 +32,8 @@ TEST(NetworkGradient, WholeSmallCnnMatchesFiniteDifferences) {
   const float scale = 1.0f / batch;
 
   replica.train_batch(view, step, scale);
-  std::vector<float> analytic(replica.grads().data(), replica.grads().data() + replica.grads().size());
+  std::vector<float> analytic(replica.grads().data(),
+                              replica.grads().data() + replica.grads().size());
   auto loss = [&] { return replica.train_batch(view, step, scale).loss_sum / batch; };
 
   std::vector<float*> coords;
@@ -54,7 +55,8 @@ TEST(NetworkGradient, PaddingRowsContributeNothing) {
   std::vector<int32_t> labels{1, 2, 0, 0};
   std::vector<int64_t> ids{0, 1, -1, -1};
   replica.train_batch({images.data(), labels.data(), ids.data(), 4, 2}, {1, 0, nullptr}, 0.5f);
-  std::vector<float> padded(replica.grads().data(), replica.grads().data() + replica.grads().size());
+  std::vector<float> padded(replica.grads().data(),
+                            replica.grads().data() + replica.grads().size());
   // The same two rows in a batch of exactly two.
   replica.train_batch({images.data(), labels.data(), ids.data(), 2, 2}, {1, 0, nullptr}, 0.5f);
   for (std::size_t i = 0; i < padded.size(); ++i) {
@@ -93,7 +95,8 @@ TEST(Model, DefaultCnnHasTheReferenceShape) {
   const Model model(ModelSpec::parse("cnn"), Shape{1, 28, 28}, 10);
   EXPECT_EQ(model.layout().parameter_count(), 3274634u);  // as the PyTorch reference
   EXPECT_EQ(model.layout().find("dense1/kernel").shape, (std::vector<int64_t>{1024, 64, 7, 7}));
-  EXPECT_EQ(2 * model.forward_macs(), 2 * (28 * 28 * 32 * 25 + 14 * 14 * 64 * 800 + 3136 * 1024 + 10240));
+  EXPECT_EQ(2 * model.forward_macs(),
+            2 * (28 * 28 * 32 * 25 + 14 * 14 * 64 * 800 + 3136 * 1024 + 10240));
 }
 
 TEST(ModelSpec, RejectsBadLayerListsWithTheOptionName) {

@@ -36,8 +36,9 @@ TEST(Adam, GradScaleAndWeightDecay) {
   a.step(pa, g, 0.01f, 0.25f);
   b.step(pb, g_scaled, 0.01f, 1.f);
   EXPECT_FLOAT_EQ(pa[0], pb[0]);
-  EXPECT_THROW(a.step(std::span<float>(pa.data(), 1), std::span<const float>(g.data(), 0), 0.1f, 1.f),
-               Error);
+  EXPECT_THROW(
+      a.step(std::span<float>(pa.data(), 1), std::span<const float>(g.data(), 0), 0.1f, 1.f),
+      Error);
 }
 
 TEST(Sgd, MomentumByHand) {

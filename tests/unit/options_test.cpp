@@ -37,8 +37,9 @@ TEST(Options, DefaultsAndHelp) {
   std::string help;
   TrainOptions h;
   EXPECT_FALSE(parse({"--help"}, &h, &help));
-  for (const char* opt : {"--data-dir", "--batch-size", "--epochs", "--steps", "--lr", "--optimizer",
-                          "--seed", "--threads", "--eval-every", "--metrics-json", "--config"}) {
+  for (const char* opt :
+       {"--data-dir", "--batch-size", "--epochs", "--steps", "--lr", "--optimizer", "--seed",
+        "--threads", "--eval-every", "--metrics-json", "--config"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
 }

@@ -42,8 +42,10 @@ TEST_P(ExactlyOnce, EveryExampleOncePerEpoch) {
       const auto ws = plan.worker_steps(epoch, w);
       ASSERT_EQ(static_cast<int64_t>(ws.size()), steps) << "every worker runs the same steps";
       for (int64_t s = 0; s < steps; ++s) {
-        EXPECT_LE(static_cast<int64_t>(ws[static_cast<std::size_t>(s)].size()), plan.worker_batch(w));
-        rows_seen[static_cast<std::size_t>(s)] += static_cast<int64_t>(ws[static_cast<std::size_t>(s)].size());
+        EXPECT_LE(static_cast<int64_t>(ws[static_cast<std::size_t>(s)].size()),
+                  plan.worker_batch(w));
+        rows_seen[static_cast<std::size_t>(s)] +=
+            static_cast<int64_t>(ws[static_cast<std::size_t>(s)].size());
         for (int64_t id : ws[static_cast<std::size_t>(s)]) ++seen[static_cast<std::size_t>(id)];
       }
     }
@@ -59,9 +61,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(PlanCase{ShardPolicy::kGlobal, {100}, 1, 10},
                       PlanCase{ShardPolicy::kGlobal, {37, 50, 13}, 3, 16},  // uneven last batch
                       PlanCase{ShardPolicy::kGlobal, {101}, 4, 9},
-                      PlanCase{ShardPolicy::kFiles, {30, 30, 30, 30, 30}, 3, 9},  // 5 files, 3 workers
-                      PlanCase{ShardPolicy::kFiles, {7, 50, 3, 21}, 2, 4},        // uneven files
-                      PlanCase{ShardPolicy::kFiles, {100, 1}, 3, 6},   // fewer files: record ranges
+                      PlanCase{
+                          ShardPolicy::kFiles, {30, 30, 30, 30, 30}, 3, 9},  // 5 files, 3 workers
+                      PlanCase{ShardPolicy::kFiles, {7, 50, 3, 21}, 2, 4},   // uneven files
+                      PlanCase{ShardPolicy::kFiles, {100, 1}, 3, 6},  // fewer files: record ranges
                       PlanCase{ShardPolicy::kFiles, {10}, 4, 4}),
     [](const ::testing::TestParamInfo<PlanCase>& p) {
       std::string name = to_string(p.param.policy) + "_" + std::to_string(p.param.units.size()) +
@@ -98,7 +101,8 @@ TEST(ShardPlan, OrderChangesWithEpochAndSeedOnly) {
   cfg.seed = 2;
   EXPECT_NE(ShardPlan({100}, cfg).worker_steps(1, 0), a.worker_steps(1, 0));
   cfg.shuffle = false;
-  EXPECT_EQ(ShardPlan({100}, cfg).worker_steps(0, 0)[0], (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_EQ(ShardPlan({100}, cfg).worker_steps(0, 0)[0],
+            (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }
 
 TEST(ShardPlan, FilesPolicyKeepsReadsLocal) {
@@ -131,7 +135,8 @@ TEST(BatchStream, DeliversThePlanWithPaddingAndAcrossEpochs) {
   std::vector<int32_t> labels(10);
   for (int i = 0; i < 10; ++i) {
     labels[static_cast<std::size_t>(i)] = i % 3;
-    for (int j = 0; j < 4; ++j) px[static_cast<std::size_t>(i * 4 + j)] = static_cast<std::uint8_t>(i);
+    for (int j = 0; j < 4; ++j)
+      px[static_cast<std::size_t>(i * 4 + j)] = static_cast<std::uint8_t>(i);
   }
   auto src = std::make_shared<MemorySource>("mem", ImageShape{1, 2, 2}, px, labels);
   ShardConfig cfg;
@@ -163,9 +168,9 @@ TEST(BatchStream, DeliversThePlanWithPaddingAndAcrossEpochs) {
 }
 
 TEST(BatchStream, LabelOutOfRangeIsAClearError) {
-  auto src = std::make_shared<MemorySource>("labels.idx", ImageShape{1, 1, 1},
-                                            std::vector<std::uint8_t>{1, 2},
-                                            std::vector<int32_t>{3, 12});
+  auto src =
+      std::make_shared<MemorySource>("labels.idx", ImageShape{1, 1, 1},
+                                     std::vector<std::uint8_t>{1, 2}, std::vector<int32_t>{3, 12});
   ShardConfig cfg;
   cfg.global_batch = 2;
   cfg.shuffle = false;

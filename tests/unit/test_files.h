@@ -30,9 +30,21 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the dtrain::Error `f` throws, or "(no error)".
+template <typename Fn>
+std::string error_of(Fn&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 inline void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 inline void write_gzip(const std::string& path, const std::vector<std::uint8_t>& bytes) {

@@ -15,12 +15,14 @@
 namespace dtrain::data {
 namespace {
 
+using dtrain::testing::error_of;
 using dtrain::testing::TempDir;
 using dtrain::testing::write_bytes;
 
 std::vector<std::uint8_t> image_bytes(int seed) {
   std::vector<std::uint8_t> px(784);
-  for (int i = 0; i < 784; ++i) px[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>((i * 31 + seed * 7) % 256);
+  for (int i = 0; i < 784; ++i)
+    px[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>((i * 31 + seed * 7) % 256);
   return px;
 }
 
@@ -38,15 +40,6 @@ std::vector<std::uint8_t> slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Crc32c, KnownValuesAndHardwareMatchesTable) {
   const char* s = "123456789";
   EXPECT_EQ(crc32c(s, 9), 0xE3069283u);  // the CRC-32C check value
@@ -54,7 +47,8 @@ TEST(Crc32c, KnownValuesAndHardwareMatchesTable) {
   std::vector<std::uint8_t> zeros(32, 0);
   EXPECT_EQ(crc32c(zeros.data(), 32), 0x8A9136AAu);  // RFC 3720 B.4
   const auto img = image_bytes(3);
-  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 100u, 784u}) EXPECT_EQ(crc32c(img.data(), n), crc32c_portable(img.data(), n));
+  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 100u, 784u})
+    EXPECT_EQ(crc32c(img.data(), n), crc32c_portable(img.data(), n));
   // Incremental equals one-shot.
   EXPECT_EQ(crc32c(img.data() + 5, 779, crc32c(img.data(), 5)), crc32c(img.data(), 784));
 }
@@ -63,7 +57,8 @@ TEST(TFRecord, RoundTripBothLayoutsAndGzip) {
   TempDir dir;
   for (auto layout : {ExampleLayout::kInt64, ExampleLayout::kBytes}) {
     for (bool gz : {false, true}) {
-      const auto path = write_records(dir, "r" + std::to_string(gz) + std::to_string(int(layout)), 25, layout, gz);
+      const auto path = write_records(dir, "r" + std::to_string(gz) + std::to_string(int(layout)),
+                                      25, layout, gz);
       TFRecordSource::Options o;
       o.names = layout_feature_names(layout);
       TFRecordSource src({path}, o);
@@ -75,7 +70,9 @@ TEST(TFRecord, RoundTripBothLayoutsAndGzip) {
       EXPECT_EQ(lab[0], 4);
       EXPECT_EQ(lab[2], 3);
       const auto want = image_bytes(13);
-      for (int k = 0; k < 784; ++k) ASSERT_FLOAT_EQ(img[2 * 784 + static_cast<std::size_t>(k)], want[static_cast<std::size_t>(k)] / 255.f);
+      for (int k = 0; k < 784; ++k)
+        ASSERT_FLOAT_EQ(img[2 * 784 + static_cast<std::size_t>(k)],
+                        want[static_cast<std::size_t>(k)] / 255.f);
     }
   }
 }
@@ -136,13 +133,19 @@ TEST(TFRecord, TruncatedEmptyMissingAndNotTFRecord) {
   EXPECT_NE(msg.find("byte offset " + std::to_string(2 * frame)), std::string::npos) << msg;
   bytes.resize(2 * frame + 5);  // a partial header
   write_bytes(path, bytes);
-  EXPECT_NE(error_of([&] { TFRecordSource({path}, o); }).find("truncated header"), std::string::npos);
+  EXPECT_NE(error_of([&] { TFRecordSource({path}, o); }).find("truncated header"),
+            std::string::npos);
 
   write_bytes(dir.file("empty.tfrecord"), {});
-  EXPECT_NE(error_of([&] { TFRecordSource({dir.file("empty.tfrecord")}, o); }).find("empty file"), std::string::npos);
-  EXPECT_NE(error_of([&] { TFRecordSource({dir.file("missing.tfrecord")}, o); }).find("cannot open"), std::string::npos);
+  EXPECT_NE(error_of([&] { TFRecordSource({dir.file("empty.tfrecord")}, o); }).find("empty file"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { TFRecordSource({dir.file("missing.tfrecord")}, o); }).find("cannot open"),
+      std::string::npos);
   write_bytes(dir.file("text.tfrecord"), std::vector<std::uint8_t>(100, 'x'));
-  EXPECT_NE(error_of([&] { TFRecordSource({dir.file("text.tfrecord")}, o); }).find("not a TFRecord"), std::string::npos);
+  EXPECT_NE(
+      error_of([&] { TFRecordSource({dir.file("text.tfrecord")}, o); }).find("not a TFRecord"),
+      std::string::npos);
 }
 
 TEST(TFRecord, WrongFeatureNamesAreCaughtWhenOpening) {
@@ -154,7 +157,8 @@ TEST(TFRecord, WrongFeatureNamesAreCaughtWhenOpening) {
   EXPECT_NE(msg.find("image_raw"), std::string::npos) << msg;  // lists what is there
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   o.names = parse_feature_names("image=image_raw,label=digit");
-  EXPECT_NE(error_of([&] { TFRecordSource({path}, o); }).find("label feature 'digit' not found"), std::string::npos);
+  EXPECT_NE(error_of([&] { TFRecordSource({path}, o); }).find("label feature 'digit' not found"),
+            std::string::npos);
   EXPECT_THROW(parse_feature_names("pixels=x"), OptionError);
 }
 
@@ -167,7 +171,8 @@ TEST(ExampleCodec, FloatImagesAndOneHotLabels) {
   ex.SerializeToString(&s);
   float img[4];
   int32_t label = -1;
-  decode_example({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, {}, 4, 10, img, &label);
+  decode_example({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, {}, 4, 10, img,
+                 &label);
   EXPECT_EQ(label, 6);
   EXPECT_FLOAT_EQ(img[3], 0.75f);
   // Wrong sizes and values are rejected with what was expected.
@@ -176,14 +181,36 @@ TEST(ExampleCodec, FloatImagesAndOneHotLabels) {
     edit(e);
     std::string b;
     e.SerializeToString(&b);
-    return error_of([&] { decode_example({reinterpret_cast<const std::uint8_t*>(b.data()), b.size()}, {}, 4, 10, img, &label); });
+    return error_of([&] {
+      decode_example({reinterpret_cast<const std::uint8_t*>(b.data()), b.size()}, {}, 4, 10, img,
+                     &label);
+    });
   };
-  EXPECT_NE(bad([](auto& e) { (*e.mutable_features()->mutable_feature())["image"].mutable_float_list()->add_value(0.f); }).find("expected 4 values"), std::string::npos);
-  EXPECT_NE(bad([](auto& e) { (*e.mutable_features()->mutable_feature())["image"].mutable_float_list()->set_value(0, 3.f); }).find("outside [0, 1]"), std::string::npos);
-  EXPECT_NE(bad([](auto& e) { (*e.mutable_features()->mutable_feature())["label"].mutable_int64_list()->set_value(0, 1); }).find("one-hot"), std::string::npos);
-  EXPECT_NE(bad([](auto& e) { (*e.mutable_features()->mutable_feature())["label"].mutable_int64_list()->add_value(0); }).find("expected 1"), std::string::npos);
+  EXPECT_NE(
+      bad([](auto& e) {
+        (*e.mutable_features()->mutable_feature())["image"].mutable_float_list()->add_value(0.f);
+      }).find("expected 4 values"),
+      std::string::npos);
+  EXPECT_NE(bad([](auto& e) {
+              (*e.mutable_features()->mutable_feature())["image"].mutable_float_list()->set_value(
+                  0, 3.f);
+            }).find("outside [0, 1]"),
+            std::string::npos);
+  EXPECT_NE(bad([](auto& e) {
+              (*e.mutable_features()->mutable_feature())["label"].mutable_int64_list()->set_value(
+                  0, 1);
+            }).find("one-hot"),
+            std::string::npos);
+  EXPECT_NE(
+      bad([](auto& e) {
+        (*e.mutable_features()->mutable_feature())["label"].mutable_int64_list()->add_value(0);
+      }).find("expected 1"),
+      std::string::npos);
   const std::vector<std::uint8_t> junk{0xff, 0xff, 0xff};
-  EXPECT_NE(error_of([&] { decode_example(junk, {}, 4, 10, img, &label); }).find("not a valid tf.train.Example"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              decode_example(junk, {}, 4, 10, img, &label);
+            }).find("not a valid tf.train.Example"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -21,10 +21,12 @@ std::shared_ptr<data::MemorySource> synthetic(int64_t n, uint64_t seed) {
   for (int64_t i = 0; i < n; ++i) {
     const int c = static_cast<int>(rng.below(10));
     labels[static_cast<std::size_t>(i)] = c;
-    for (int j = 0; j < 64; ++j) px[static_cast<std::size_t>(i * 64 + j)] = static_cast<std::uint8_t>(rng.below(60));
+    for (int j = 0; j < 64; ++j)
+      px[static_cast<std::size_t>(i * 64 + j)] = static_cast<std::uint8_t>(rng.below(60));
     const int r = c / 4 * 2, col = c % 4 * 2;
     for (int dy = 0; dy < 3; ++dy) {
-      for (int dx = 0; dx < 3; ++dx) px[static_cast<std::size_t>(i * 64 + (r + dy) * 8 + col + dx)] = 250;
+      for (int dx = 0; dx < 3; ++dx)
+        px[static_cast<std::size_t>(i * 64 + (r + dy) * 8 + col + dx)] = 250;
     }
   }
   return std::make_shared<data::MemorySource>("synthetic", data::ImageShape{1, 8, 8}, px, labels);
@@ -36,7 +38,7 @@ struct TrainedRun {
 };
 
 TrainedRun train_once(const TrainOptions& o, std::shared_ptr<data::ExampleSource> train,
-               std::shared_ptr<data::ExampleSource> test) {
+                      std::shared_ptr<data::ExampleSource> test) {
   const auto shape = train->image_shape();
   const nn::Model model(nn::ModelSpec::parse(o.model), nn::Shape{shape.c, shape.h, shape.w}, 10);
   nn::Replica replica(model);

@@ -13,7 +13,7 @@ namespace dtrain::comm {
 class Heartbeat {
  public:
   explicit Heartbeat(MPI_Comm comm);  // collective
-  ~Heartbeat();                        // collective
+  ~Heartbeat();                       // collective
   Heartbeat(const Heartbeat&) = delete;
   Heartbeat& operator=(const Heartbeat&) = delete;
 

@@ -3,12 +3,12 @@
 // The server reads and writes its own window with loads, stores and MPI_Win_sync (the polling
 // pattern of the unified memory model), never with RMA calls targeting itself: Open MPI's
 // osc/ucx hangs when a target runs one-sided operations on its own window while others do, and
-// osc/pt2pt never completes request-based ones. Workers only ever use MPI atomics on it. It owns one contiguous shard of
-// the flat parameter vector, the optimizer state for that shard, and the window workers push
-// to and pull from (see ps_window.h for the protocol). serve() drains gradients, steps the
-// optimizer, publishes new weights, keeps MPI progressing for transports whose one-sided
-// operations need the target's help (UCX, TCP), sleeps when idle so that it does not take a
-// worker's core, and returns when every worker has finished and every gradient is applied.
+// osc/pt2pt never completes request-based ones. Workers only ever use MPI atomics on it. It owns
+// one contiguous shard of the flat parameter vector, the optimizer state for that shard, and the
+// window workers push to and pull from (see ps_window.h for the protocol). serve() drains
+// gradients, steps the optimizer, publishes new weights, keeps MPI progressing for transports whose
+// one-sided operations need the target's help (UCX, TCP), sleeps when idle so that it does not take
+// a worker's core, and returns when every worker has finished and every gradient is applied.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,8 +26,8 @@ class ParameterServer {
   static constexpr int kCheckpointTag = 7701;
 
   // initial: this server's shard of the initial parameters.
-  ParameterServer(PsWindow& window, std::span<const float> initial, const optim::OptimizerConfig& optimizer,
-                  StallPolicy stall, Watchdog* watchdog);
+  ParameterServer(PsWindow& window, std::span<const float> initial,
+                  const optim::OptimizerConfig& optimizer, StallPolicy stall, Watchdog* watchdog);
   ~ParameterServer();
   ParameterServer(const ParameterServer&) = delete;
   ParameterServer& operator=(const ParameterServer&) = delete;

@@ -14,7 +14,8 @@ namespace dtrain::comm {
 
 class ParameterServerClient final : public GradientExchange {
  public:
-  ParameterServerClient(PsWindow& window, int64_t max_staleness, StallPolicy stall, Watchdog* watchdog);
+  ParameterServerClient(PsWindow& window, int64_t max_staleness, StallPolicy stall,
+                        Watchdog* watchdog);
   std::string name() const override { return "parameter-server"; }
   void before_step(nn::Replica& replica, int64_t step) override;
   void after_step(nn::Replica& replica, int64_t step, float lr) override;

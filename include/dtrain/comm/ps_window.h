@@ -36,11 +36,11 @@ struct PsLayout {
     kActive = 1,     // accumulator workers add into (REPLACE by server)
     kInflight0 = 2,  // pushes under way into acc 0 / acc 1 (SUM)
     kInflight1 = 3,
-    kPushes0 = 4,    // pushes completed into acc 0 / acc 1 (SUM; zeroed by the server)
+    kPushes0 = 4,  // pushes completed into acc 0 / acc 1 (SUM; zeroed by the server)
     kPushes1 = 5,
-    kDone = 6,       // workers that have finished (SUM)
-    kFinished = 7,   // 1 once the server has applied everything after all workers finished
-    kApplied = 8,    // pushes applied so far (REPLACE by server)
+    kDone = 6,        // workers that have finished (SUM)
+    kFinished = 7,    // 1 once the server has applied everything after all workers finished
+    kApplied = 8,     // pushes applied so far (REPLACE by server)
     kCheckpoint = 9,  // checkpoint request number (REPLACE by the chief); the server answers
                       // each new number by sending its state to the chief
     kWords = 16

@@ -36,7 +36,8 @@ class RmaAgent {
   // Atomic read of n int64 words / n doubles; atomic replace of n doubles.
   std::vector<int64_t> read_words(int target, MPI_Aint disp, int n, const char* what);
   std::vector<double> read_doubles(int target, MPI_Aint disp, int n, const char* what);
-  void replace_doubles(int target, MPI_Aint disp, const std::vector<double>& values, const char* what);
+  void replace_doubles(int target, MPI_Aint disp, const std::vector<double>& values,
+                       const char* what);
   // Copies n floats from the target.
   void get(int target, MPI_Aint disp, float* out, std::size_t n, const char* what);
   // Adds n floats into the target (MPI_SUM) and waits for remote completion.

@@ -22,7 +22,8 @@ class StallPolicy {
   double timeout() const { return timeout_; }
 
   // Polls MPI_Testall (under the MPI lock) until all requests complete.
-  void wait(std::span<MPI_Request> requests, const std::string& what, const MissingFn& missing) const;
+  void wait(std::span<MPI_Request> requests, const std::string& what,
+            const MissingFn& missing) const;
   void wait(MPI_Request& request, const std::string& what, const MissingFn& missing) const {
     wait(std::span<MPI_Request>(&request, 1), what, missing);
   }

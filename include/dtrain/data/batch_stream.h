@@ -22,17 +22,15 @@ namespace dtrain::data {
 
 struct Batch {
   int64_t epoch = 0;
-  int64_t step = 0;          // step within the epoch
-  int64_t rows = 0;          // compiled batch size (padding included)
-  int64_t real_rows = 0;     // examples actually read (0 for a padded step)
-  int64_t global_rows = 0;   // real rows over all workers at this step
-  AlignedBuffer images;      // rows x C x H x W
+  int64_t step = 0;         // step within the epoch
+  int64_t rows = 0;         // compiled batch size (padding included)
+  int64_t real_rows = 0;    // examples actually read (0 for a padded step)
+  int64_t global_rows = 0;  // real rows over all workers at this step
+  AlignedBuffer images;     // rows x C x H x W
   std::vector<int32_t> labels;
   std::vector<int64_t> ids;  // global example ids; -1 for padding rows
 
-  nn::BatchView view() const {
-    return {images.data(), labels.data(), ids.data(), rows, real_rows};
-  }
+  nn::BatchView view() const { return {images.data(), labels.data(), ids.data(), rows, real_rows}; }
 };
 
 class BatchStream {
@@ -43,7 +41,7 @@ class BatchStream {
     int64_t start_step = 0;
     int64_t epochs = -1;  // stop after this many epochs (from start_epoch); -1 = endless
     int prefetch = 4;
-    int num_classes = 10;  // labels outside [0, num_classes) are a DataError
+    int num_classes = 10;           // labels outside [0, num_classes) are a DataError
     bool allow_unlabelled = false;  // label -1 (no label) is accepted (inference)
   };
 

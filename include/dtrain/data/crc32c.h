@@ -16,6 +16,8 @@ std::uint32_t crc32c_portable(const void* data, std::size_t n, std::uint32_t crc
 inline std::uint32_t mask_crc(std::uint32_t crc) {
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
-inline std::uint32_t masked_crc32c(const void* data, std::size_t n) { return mask_crc(crc32c(data, n)); }
+inline std::uint32_t masked_crc32c(const void* data, std::size_t n) {
+  return mask_crc(crc32c(data, n));
+}
 
 }  // namespace dtrain::data

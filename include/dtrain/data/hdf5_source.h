@@ -21,7 +21,7 @@ class Hdf5Source final : public ExampleSource {
     std::string images = "images";
     std::string labels = "labels";
     int num_classes = 10;
-    MPI_Comm comm = MPI_COMM_SELF;  // the ranks that open the files together
+    MPI_Comm comm = MPI_COMM_SELF;   // the ranks that open the files together
     bool collective = false;         // collective reads over comm
     std::vector<std::string> hints;  // MPI-IO hints KEY=VALUE
     std::size_t chunk_cache_bytes = std::size_t{64} << 20;

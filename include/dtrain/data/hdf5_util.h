@@ -18,7 +18,8 @@ class H5Handle {
   H5Handle() = default;
   H5Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
   ~H5Handle() { reset(); }
-  H5Handle(H5Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
+  H5Handle(H5Handle&& o) noexcept
+      : id_(std::exchange(o.id_, H5I_INVALID_HID)), closer_(o.closer_) {}
   H5Handle& operator=(H5Handle&& o) noexcept {
     if (this != &o) {
       reset();

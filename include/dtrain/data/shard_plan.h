@@ -30,7 +30,7 @@ std::string to_string(ShardPolicy p);
 struct ShardConfig {
   ShardPolicy policy = ShardPolicy::kGlobal;
   int workers = 1;
-  int64_t global_batch = 100;   // split over workers: worker w reads about global_batch/workers
+  int64_t global_batch = 100;  // split over workers: worker w reads about global_batch/workers
   std::uint64_t seed = 1;
   int64_t shuffle_buffer = 10000;  // kFiles only
   bool shuffle = true;             // false: natural order (evaluation, inference)

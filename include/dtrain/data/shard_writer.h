@@ -13,9 +13,9 @@
 namespace dtrain::data {
 
 struct ShardFormat {
-  std::string format = "hdf5";  // hdf5 | tfrecord | csv
+  std::string format = "hdf5";                   // hdf5 | tfrecord | csv
   ExampleLayout layout = ExampleLayout::kInt64;  // tfrecord
-  bool compress = false;  // tfrecord: GZIP file; hdf5: gzip-filtered chunks
+  bool compress = false;                         // tfrecord: GZIP file; hdf5: gzip-filtered chunks
 };
 
 // The file name of partition p: part-00003.h5, part-00003.tfrecord(.gz), part-00003.csv.

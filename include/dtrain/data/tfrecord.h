@@ -46,8 +46,8 @@ using ReadAt = std::function<void(std::uint64_t offset, std::uint64_t n, std::ui
 FrameScan scan_frames(std::uint64_t size, const ReadAt& read_at, const std::string& file,
                       bool check_data, bool skip_corrupt);
 // The same over a file held in memory.
-FrameScan scan_frames(std::span<const std::uint8_t> bytes, const std::string& file,
-                      bool check_data, bool skip_corrupt);
+FrameScan scan_frames(std::span<const std::uint8_t> bytes, const std::string& file, bool check_data,
+                      bool skip_corrupt);
 
 // Appends framed records to a file, optionally GZIP-compressed (TFRecordOptions GZIP).
 class TFRecordWriter {

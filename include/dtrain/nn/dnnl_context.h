@@ -19,13 +19,17 @@ dnnl::memory::format_tag plain_tag(int ndims);
 // here. The reorder primitive is built once for a given source layout and reused.
 class LayoutAdapter {
  public:
-  const dnnl::memory& adapt(DnnlContext& ctx, const dnnl::memory& in, const dnnl::memory::desc& want);
+  const dnnl::memory& adapt(DnnlContext& ctx, const dnnl::memory& in,
+                            const dnnl::memory::desc& want);
 
  private:
   dnnl::memory::desc from_;
   dnnl::memory buffer_;
   dnnl::reorder reorder_;
 };
+
+// Primitive attributes with a fused ReLU post-op when relu is set (empty attributes otherwise).
+dnnl::primitive_attr relu_attr(bool relu);
 
 // Copies src into dst, converting layout (both memories already exist).
 void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst);

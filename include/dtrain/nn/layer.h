@@ -33,7 +33,7 @@ struct Shape {
 // What a step needs beyond tensors: keys for randomness that must not depend on the rank.
 struct StepContext {
   std::uint64_t seed = 0;
-  std::int64_t step = 0;                 // global step (same on every rank)
+  std::int64_t step = 0;                      // global step (same on every rank)
   const std::int64_t* example_ids = nullptr;  // global example id of each row of the batch
 };
 

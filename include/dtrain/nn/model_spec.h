@@ -12,9 +12,9 @@ namespace dtrain::nn {
 struct LayerConfig {
   enum class Kind { kConv, kMaxPool, kDense, kDropout };
   Kind kind;
-  int size = 0;       // conv kernel, pool window, dense units
-  int filters = 0;    // conv only
-  float rate = 0.f;   // dropout only
+  int size = 0;      // conv kernel, pool window, dense units
+  int filters = 0;   // conv only
+  float rate = 0.f;  // dropout only
   bool relu = false;
 };
 

@@ -13,10 +13,10 @@
 namespace dtrain::nn {
 
 struct TensorInfo {
-  std::string name;             // "conv1/kernel"
-  std::vector<int64_t> shape;   // row-major, oneDNN plain order (oihw for conv, oi for dense)
-  std::size_t offset = 0;       // in floats, from the start of the flat buffer
-  std::size_t size = 0;         // number of floats
+  std::string name;            // "conv1/kernel"
+  std::vector<int64_t> shape;  // row-major, oneDNN plain order (oihw for conv, oi for dense)
+  std::size_t offset = 0;      // in floats, from the start of the flat buffer
+  std::size_t size = 0;        // number of floats
 };
 
 // A half-open range [begin, end) of the flat buffers, in floats.

@@ -16,7 +16,7 @@ namespace dtrain::nn {
 // A batch as the network sees it. Rows past real_rows are padding (their gradient is zero),
 // which lets a short batch reuse the primitives compiled for the full size.
 struct BatchView {
-  const float* images = nullptr;   // rows x C x H x W
+  const float* images = nullptr;    // rows x C x H x W
   const int32_t* labels = nullptr;  // rows
   const int64_t* ids = nullptr;     // rows: global example ids (keys for dropout)
   int64_t rows = 0;

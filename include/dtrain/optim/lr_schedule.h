@@ -8,7 +8,7 @@ namespace dtrain::optim {
 
 struct LrSchedule {
   float base = 1e-3f;
-  float decay_rate = 1.0f;         // 1 = constant
+  float decay_rate = 1.0f;  // 1 = constant
   std::int64_t decay_steps = 1;
   bool staircase = false;
 

@@ -16,11 +16,11 @@
 namespace dtrain::optim {
 
 struct OptimizerConfig {
-  std::string name = "adam";  // adam | sgd
+  std::string name = "adam";                            // adam | sgd
   float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // Adam
   float momentum = 0.9f;                                // SGD
   bool nesterov = false;                                // SGD
-  float weight_decay = 0.f;  // L2 added to the gradient (both)
+  float weight_decay = 0.f;                             // L2 added to the gradient (both)
 };
 
 class Optimizer {

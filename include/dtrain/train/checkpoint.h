@@ -29,17 +29,19 @@ namespace dtrain::train {
 struct TrainingState {
   int64_t global_step = 0;
   double epoch = 0;
-  std::string model;                 // ModelSpec text
-  std::vector<float> params;         // flat, layout.total() floats
-  std::string optimizer;             // adam | sgd
+  std::string model;          // ModelSpec text
+  std::vector<float> params;  // flat, layout.total() floats
+  std::string optimizer;      // adam | sgd
   int64_t optimizer_steps = 0;
-  std::vector<std::pair<std::string, std::vector<float>>> optimizer_state;  // flat, each layout.total()
+  std::vector<std::pair<std::string, std::vector<float>>>
+      optimizer_state;  // flat, each layout.total()
   std::vector<int64_t> worker_steps;
   nlohmann::json meta = nlohmann::json::object();  // seed, mode, ranks, num_ps, options...
 };
 
 // Writes atomically (see above). Throws Error naming the file.
-void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout, const TrainingState& state);
+void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout,
+                      const TrainingState& state);
 // Reads a checkpoint written for `layout`; a different model is a clear error.
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout);
 // The model description a checkpoint or export holds (to build the model before reading it).

@@ -21,7 +21,7 @@ struct TrainOptions {
   bool hdf5_collective = false;
   bool skip_corrupt = false;
   int num_classes = 10;
-  std::string shard_by;               // global | files (default by mode)
+  std::string shard_by;  // global | files (default by mode)
   int64_t shuffle_buffer = 10000;
   int prefetch = 4;
   // Model and optimisation
@@ -39,7 +39,7 @@ struct TrainOptions {
   float weight_decay = 0.f;
   std::uint64_t seed = 1;
   // Execution and reporting
-  int threads = 0;  // 0 = the cores of this node divided among its ranks
+  int threads = 0;         // 0 = the cores of this node divided among its ranks
   int64_t eval_every = 0;  // 0 = once per epoch
   int64_t eval_batch_size = 1000;
   int64_t log_every = 100;

@@ -26,10 +26,10 @@ struct TrainerSetup {
   comm::GradientExchange* exchange = nullptr;
   std::shared_ptr<data::ExampleSource> train_data, test_data;
   data::ShardConfig shard;
-  int worker = 0;          // this rank's worker index
-  bool chief = true;       // prints progress, evaluates, summarises, checkpoints
+  int worker = 0;                      // this rank's worker index
+  bool chief = true;                   // prints progress, evaluates, summarises, checkpoints
   MPI_Comm eval_comm = MPI_COMM_NULL;  // set: evaluate data-parallel over this communicator
-  bool evaluate = true;    // false: this worker never evaluates
+  bool evaluate = true;                // false: this worker never evaluates
   bool evaluate_last = true;  // false: the caller evaluates after the last step (async chief)
   // true: the step's batch is the global batch (sync, local): loss mean and images/s over it.
   // false: each worker's own rows (async).

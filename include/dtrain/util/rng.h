@@ -19,7 +19,9 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
 }
 
 // Combines several integers into one well-mixed key.
-constexpr std::uint64_t key(std::uint64_t a, std::uint64_t b) { return mix64(a ^ mix64(b)); }
+constexpr std::uint64_t key(std::uint64_t a, std::uint64_t b) {
+  return mix64(a ^ mix64(b));
+}
 constexpr std::uint64_t key(std::uint64_t a, std::uint64_t b, std::uint64_t c) {
   return key(key(a, b), c);
 }
