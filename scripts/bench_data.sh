@@ -37,7 +37,9 @@ for entry in "${readers[@]}"; do
 done
 log "training consumption rate"
 build/compute_bench --threads 2 --batches 100 --infer-batches 100 --repeats 3 --data-dir "$MNIST_DIR" |
-  /usr/bin/python3 -c "import json,sys; j=json.loads(sys.stdin.readline()); print(json.dumps({'what':'train_rate','img_s':j['img_s']}))" | tee -a "$raw"
+  /usr/bin/python3 -c "import json,sys
+rows=[json.loads(l) for l in sys.stdin if l.startswith('{')]
+j=next(r for r in rows if r['what']=='train'); print(json.dumps({'what':'train_rate','img_s':j['img_s']}))" | tee -a "$raw"
 for entry in "${readers[@]}"; do
   label=${entry%%|*} path=${entry#*|}
   log "trainer waiting on $label"

@@ -75,6 +75,7 @@ fetch_mnist() {
 }
 
 # build DIR [cmake args...]: configure once, then (re)build; incremental when nothing changed.
+# BUILD_TARGET=name builds only that target (and what it needs).
 build() {
   local dir="$1"
   shift
@@ -84,7 +85,7 @@ build() {
   fi
   log "building $dir"
   local out
-  if ! out=$(cmake --build "$dir" -j "$(nproc)" 2>&1); then
+  if ! out=$(cmake --build "$dir" -j "$(nproc)" ${BUILD_TARGET:+--target "$BUILD_TARGET"} 2>&1); then
     echo "$out" >&2
     return 1
   fi

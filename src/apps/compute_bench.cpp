@@ -13,6 +13,7 @@
 #include "dtrain/optim/adam.h"
 #include "dtrain/util/args.h"
 #include "dtrain/util/clock.h"
+#include "dtrain/util/float_mode.h"
 
 using namespace dtrain;
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   const int repeats = std::stoi(arg("--repeats", "3"));
   const double window = std::stod(arg("--window-images", "6400"));
   omp_set_num_threads(threads);
+  flush_denormals_to_zero();
   auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
   const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
   const double train_flops =

@@ -186,4 +186,18 @@ void read_float_dataset(hid_t file, const std::string& path, const std::vector<i
            file_name + ": read " + path);
 }
 
+H5Handle create_file(const std::string& path) {
+  quiet_hdf5_errors();
+  return H5Handle(
+      h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path + ": create"),
+      H5Fclose);
+}
+
+H5Handle open_file_readonly(const std::string& path) {
+  quiet_hdf5_errors();
+  return H5Handle(
+      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
+      H5Fclose);
+}
+
 }  // namespace dtrain::data

@@ -7,6 +7,7 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/hdf5_util.h"
 #include "dtrain/data/tfrecord.h"
+#include "dtrain/util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -16,11 +17,8 @@ namespace {
 void write_hdf5(const std::string& path, bool compress, ImageShape shape,
                 std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
   std::lock_guard lock(comm::mpi_mutex());
-  quiet_hdf5_errors();
   const auto n = static_cast<hsize_t>(labels.size());
-  H5Handle file(
-      h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path + ": create"),
-      H5Fclose);
+  H5Handle file = create_file(path);
   write_string_attribute(file.get(), "dtrain_format", "mnist-shard-v1");
   write_string_attribute(file.get(), "description",
                          "MNIST-style examples: /images uint8 [n, height, width] (0..255), "
@@ -111,7 +109,7 @@ std::string shard_name(const ShardFormat& f, int partition) {
 
 void write_shard(const std::string& path, const ShardFormat& f, ImageShape shape,
                  std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = staging_path(path);
   if (f.format == "hdf5") {
     write_hdf5(tmp, f.compress, shape, pixels, labels);
   } else if (f.format == "tfrecord") {
@@ -121,7 +119,7 @@ void write_shard(const std::string& path, const ShardFormat& f, ImageShape shape
   } else {
     throw OptionError("--format: '" + f.format + "' (expected hdf5, tfrecord or csv)");
   }
-  std::filesystem::rename(tmp, path);
+  publish_file(path);
 }
 
 }  // namespace dtrain::data

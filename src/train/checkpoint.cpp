@@ -1,8 +1,5 @@
 #include "dtrain/train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +7,7 @@
 
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/hdf5_util.h"
+#include "dtrain/util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::train {
@@ -22,24 +20,14 @@ namespace {
 
 constexpr const char* kFormat = "dtrain-checkpoint-v1";
 
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout,
                       const TrainingState& s) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = staging_path(path);
   {
     std::lock_guard lock(comm::mpi_mutex());
-    data::quiet_hdf5_errors();
-    H5Handle file(
-        h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
-        H5Fclose);
+    H5Handle file = data::create_file(tmp);
     const hid_t f = file.get();
     data::write_string_attribute(f, "dtrain_format", kFormat);
     data::write_int_attribute(f, "global_step", s.global_step);
@@ -74,29 +62,19 @@ void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout
     }
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
   }
-  fsync_path(tmp, false);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error("cannot rename " + tmp + " to " + path + ": " + ec.message());
-  fsync_path(fs::path(path).parent_path().string(), true);
+  publish_file(path);
 }
 
 std::string read_model_spec(const std::string& path) {
   std::lock_guard lock(comm::mpi_mutex());
-  data::quiet_hdf5_errors();
   if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint or model file");
-  H5Handle file(
-      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-      H5Fclose);
+  H5Handle file = data::open_file_readonly(path);
   return data::read_string_attribute(file.get(), "model", path);
 }
 
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout) {
   std::lock_guard lock(comm::mpi_mutex());
-  data::quiet_hdf5_errors();
-  H5Handle file(
-      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-      H5Fclose);
+  H5Handle file = data::open_file_readonly(path);
   const hid_t f = file.get();
   const std::string format = data::read_string_attribute(f, "dtrain_format", path);
   if (format != kFormat)

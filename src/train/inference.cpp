@@ -13,8 +13,10 @@
 #include "dtrain/train/checkpoint.h"
 #include "dtrain/train/job.h"
 #include "dtrain/train/model_file.h"
+#include "dtrain/util/atomic_file.h"
 #include "dtrain/util/clock.h"
 #include "dtrain/util/error.h"
+#include "dtrain/util/float_mode.h"
 
 namespace dtrain::train {
 
@@ -110,6 +112,7 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   const Fields fields = parse_mapping(o.output_mapping);
   const bool csv = o.output_format == "csv";
   omp_set_num_threads(compute_threads(o.threads, mpi.local_size()));
+  flush_denormals_to_zero();
   const double t0 = now_seconds();
   const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28},
                         o.num_classes);
@@ -136,7 +139,7 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   char name[32];
   std::snprintf(name, sizeof name, "part-%05d", mpi.rank());
   const auto path = (std::filesystem::path(o.output_dir) / name).string();
-  std::ofstream out(path + ".tmp");
+  std::ofstream out(staging_path(path));
   if (!out) throw Error("cannot write " + path);
   out.precision(6);
   const int classes = model.num_classes();
@@ -175,7 +178,7 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   }
   out.close();
   if (!out) throw Error("error writing " + path);
-  std::filesystem::rename(path + ".tmp", path);
+  publish_file(path);
   int64_t total[3] = {0, 0, 0};
   MPI_Reduce(counts, total, 3, MPI_INT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
   if (mpi.rank() == 0) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "dtrain/util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::train {
@@ -85,15 +86,14 @@ void MetricsCsv::row(int64_t step, double epoch, std::optional<double> loss, dou
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = staging_path(path);
   {
     std::ofstream out(tmp);
     if (!out) throw Error("cannot write " + tmp);
     out << j.dump(2) << "\n";
     if (!out) throw Error("error writing " + tmp);
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw Error("cannot rename " + tmp + " to " + path);
+  publish_file(path);
 }
 
 }  // namespace dtrain::train

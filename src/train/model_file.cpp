@@ -4,6 +4,7 @@
 
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/hdf5_util.h"
+#include "dtrain/util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::train {
@@ -13,13 +14,10 @@ using data::H5Handle;
 
 void write_model_file(const std::string& path, const nn::Model& model, const float* params,
                       int64_t trained_steps, double test_accuracy) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = staging_path(path);
   {
     std::lock_guard lock(comm::mpi_mutex());
-    data::quiet_hdf5_errors();
-    H5Handle file(
-        h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp + ": create"),
-        H5Fclose);
+    H5Handle file = data::create_file(tmp);
     const hid_t f = file.get();
     const auto in = model.input_shape();
     data::write_string_attribute(f, "dtrain_format", "dtrain-model-v1");
@@ -47,16 +45,13 @@ void write_model_file(const std::string& path, const nn::Model& model, const flo
     }
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
   }
-  std::filesystem::rename(tmp, path);
+  publish_file(path);
 }
 
 std::vector<float> read_model_params(const std::string& path, const nn::Model& model) {
   std::lock_guard lock(comm::mpi_mutex());
-  data::quiet_hdf5_errors();
   if (!std::filesystem::is_regular_file(path)) throw DataError(path + ": no such model file");
-  H5Handle file(
-      h5_check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open as HDF5"),
-      H5Fclose);
+  H5Handle file = data::open_file_readonly(path);
   const std::string spec = data::read_string_attribute(file.get(), "model", path);
   if (spec != model.spec().text()) {
     throw DataError(path + ": holds model '" + spec + "', not '" + model.spec().text() + "'");

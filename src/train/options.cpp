@@ -12,6 +12,13 @@ namespace po = boost::program_options;
 
 namespace {
 
+// A float default as the user would type it: "0.001", not "0.00100000005".
+std::string shown(float v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
 template <typename T>
 auto at_least(const char* name, T min) {
   return [name, min](T v) {
@@ -106,15 +113,17 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
       "steps",
       po::value(&o->steps)->default_value(o->steps)->notifier(at_least<int64_t>("steps", 0)),
       "train this many steps instead (0: use --epochs)")(
-      "lr", po::value(&o->lr)->default_value(o->lr)->notifier([](float v) {
+      "lr", po::value(&o->lr)->default_value(o->lr, shown(o->lr))->notifier([](float v) {
         if (!(v > 0.f)) throw OptionError("--lr: must be > 0");
       }),
-      "learning rate")(
-      "lr-decay-rate",
-      po::value(&o->lr_decay_rate)->default_value(o->lr_decay_rate)->notifier([](float v) {
-        if (!(v > 0.f && v <= 1.f)) throw OptionError("--lr-decay-rate: must be in (0, 1]");
-      }),
-      "exponential decay: lr * rate^(step / decay-steps)")(
+      "learning rate")("lr-decay-rate",
+                       po::value(&o->lr_decay_rate)
+                           ->default_value(o->lr_decay_rate, shown(o->lr_decay_rate))
+                           ->notifier([](float v) {
+                             if (!(v > 0.f && v <= 1.f))
+                               throw OptionError("--lr-decay-rate: must be in (0, 1]");
+                           }),
+                       "exponential decay: lr * rate^(step / decay-steps)")(
       "lr-decay-steps",
       po::value(&o->lr_decay_steps)
           ->default_value(o->lr_decay_steps)
@@ -126,9 +135,10 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
           ->default_value(o->optimizer)
           ->notifier(one_of("optimizer", {"adam", "sgd"})),
       "adam or sgd (with momentum)")(
-      "momentum", po::value(&o->momentum)->default_value(o->momentum), "SGD momentum")(
-      "nesterov", po::bool_switch(&o->nesterov), "SGD: Nesterov momentum")(
-      "weight-decay", po::value(&o->weight_decay)->default_value(o->weight_decay),
+      "momentum", po::value(&o->momentum)->default_value(o->momentum, shown(o->momentum)),
+      "SGD momentum")("nesterov", po::bool_switch(&o->nesterov), "SGD: Nesterov momentum")(
+      "weight-decay",
+      po::value(&o->weight_decay)->default_value(o->weight_decay, shown(o->weight_decay)),
       "L2 weight decay")("seed", po::value(&o->seed)->default_value(o->seed),
                          "seed for initial weights, data order and dropout");
 

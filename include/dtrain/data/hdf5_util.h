@@ -50,6 +50,11 @@ std::string hdf5_error_detail();
 // Throws DataError("<context>: <HDF5 detail>") when id < 0; returns id otherwise.
 hid_t h5_check(hid_t id, const std::string& context);
 
+// A new (truncated) HDF5 file and an existing one opened read-only, by one process with the
+// default driver; errors name the file.
+H5Handle create_file(const std::string& path);
+H5Handle open_file_readonly(const std::string& path);
+
 // MPI_Info built from KEY=VALUE hints (--io-hint); freed on destruction.
 class MpiInfo {
  public:
