@@ -2,7 +2,6 @@
 // inference, for given batch sizes and thread counts, on real MNIST images. One JSON line per
 // measurement; scripts/bench_compute.sh runs it beside the PyTorch reference.
 //   compute_bench --threads 2 --batches 64,100,256 [--infer-batches 64,100,256,1000]
-#include <omp.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -13,7 +12,7 @@
 #include "dtrain/optim/adam.h"
 #include "dtrain/util/args.h"
 #include "dtrain/util/clock.h"
-#include "dtrain/util/float_mode.h"
+#include "dtrain/util/compute_pool.h"
 
 using namespace dtrain;
 
@@ -43,6 +42,20 @@ double median_rate(int64_t batch, int repeats, double window_images, Fn&& fn) {
   return rates[rates.size() / 2];
 }
 
+// One JSON line per measurement, flushed at once: bench_compute.sh reads them as they come.
+void print_result(const char* what, int64_t batch, int threads, double img_s,
+                  double flops_per_image) {
+  std::printf("%s\n", nlohmann::json{{"what", what},
+                                     {"engine", "dtrain"},
+                                     {"batch", batch},
+                                     {"threads", threads},
+                                     {"img_s", img_s},
+                                     {"gflops", img_s * flops_per_image / 1e9}}
+                          .dump()
+                          .c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,8 +65,7 @@ int main(int argc, char** argv) {
   const int threads = std::stoi(arg("--threads", "2"));
   const int repeats = std::stoi(arg("--repeats", "3"));
   const double window = std::stod(arg("--window-images", "6400"));
-  omp_set_num_threads(threads);
-  flush_denormals_to_zero();
+  use_compute_threads(threads);
   auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
   const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
   const double train_flops =
@@ -80,15 +92,7 @@ int main(int argc, char** argv) {
     };
     for (int i = 0; i < 5; ++i) step(i);
     const double rate = median_rate(batch, repeats, window, step);
-    std::printf("%s\n", nlohmann::json{{"what", "train"},
-                                       {"engine", "dtrain"},
-                                       {"batch", batch},
-                                       {"threads", threads},
-                                       {"img_s", rate},
-                                       {"gflops", rate * train_flops / 1e9}}
-                            .dump()
-                            .c_str());
-    std::fflush(stdout);
+    print_result("train", batch, threads, rate, train_flops);
   }
   for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
     std::vector<float> images(static_cast<std::size_t>(batch * 784));
@@ -102,15 +106,7 @@ int main(int argc, char** argv) {
     };
     for (int i = 0; i < 3; ++i) infer(i);
     const double rate = median_rate(batch, repeats, 2 * window, infer);
-    std::printf("%s\n", nlohmann::json{{"what", "infer"},
-                                       {"engine", "dtrain"},
-                                       {"batch", batch},
-                                       {"threads", threads},
-                                       {"img_s", rate},
-                                       {"gflops", rate * fwd_flops / 1e9}}
-                            .dump()
-                            .c_str());
-    std::fflush(stdout);
+    print_result("infer", batch, threads, rate, fwd_flops);
   }
   return 0;
 }

@@ -1,7 +1,5 @@
 #include "dtrain/train/inference.h"
 
-#include <omp.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +13,8 @@
 #include "dtrain/train/model_file.h"
 #include "dtrain/util/atomic_file.h"
 #include "dtrain/util/clock.h"
+#include "dtrain/util/compute_pool.h"
 #include "dtrain/util/error.h"
-#include "dtrain/util/float_mode.h"
 
 namespace dtrain::train {
 
@@ -111,8 +109,7 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   if (o.output_dir.empty()) throw OptionError("--mode inference needs --output DIR");
   const Fields fields = parse_mapping(o.output_mapping);
   const bool csv = o.output_format == "csv";
-  omp_set_num_threads(compute_threads(o.threads, mpi.local_size()));
-  flush_denormals_to_zero();
+  use_compute_threads(compute_threads(o.threads, mpi.local_size()));
   const double t0 = now_seconds();
   const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)), nn::Shape{1, 28, 28},
                         o.num_classes);

@@ -1,6 +1,5 @@
 #include "dtrain/train/job.h"
 
-#include <omp.h>
 #include <sched.h>
 
 #include <cstdio>
@@ -21,8 +20,8 @@
 #include "dtrain/train/model_file.h"
 #include "dtrain/train/trainer.h"
 #include "dtrain/util/clock.h"
+#include "dtrain/util/compute_pool.h"
 #include "dtrain/util/error.h"
-#include "dtrain/util/float_mode.h"
 #include "dtrain/util/signals.h"
 
 namespace dtrain::train {
@@ -473,8 +472,7 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
     MPI_Comm_free(&node);
   }
   job.threads = job.roles.is_ps() ? 1 : compute_threads(o.threads, std::max(1, local_workers));
-  omp_set_num_threads(job.threads);
-  flush_denormals_to_zero();
+  use_compute_threads(job.threads);
   // Every rank builds the model (cheap): servers need its layout, workers its layers. The data
   // decides the input shape; the MNIST shape is assumed until the data is open.
   job.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(o.model), nn::Shape{1, 28, 28},

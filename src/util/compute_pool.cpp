@@ -1,4 +1,6 @@
-#include "dtrain/util/float_mode.h"
+#include "dtrain/util/compute_pool.h"
+
+#include <omp.h>
 
 #if defined(__x86_64__)
 #include <xmmintrin.h>
@@ -7,17 +9,18 @@
 namespace dtrain {
 
 namespace {
-void set_this_thread() {
+void flush_denormals_on_this_thread() {
 #if defined(__x86_64__)
   _mm_setcsr(_mm_getcsr() | 0x8040);  // FTZ (bit 15) | DAZ (bit 6)
 #endif
 }
 }  // namespace
 
-void flush_denormals_to_zero() {
-  set_this_thread();
+void use_compute_threads(int threads) {
+  omp_set_num_threads(threads);
+  flush_denormals_on_this_thread();
 #pragma omp parallel
-  set_this_thread();
+  flush_denormals_on_this_thread();
 }
 
 }  // namespace dtrain
