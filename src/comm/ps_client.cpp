@@ -76,10 +76,9 @@ void ParameterServerClient::pull(float* params) {
     const int ps = static_cast<int>(p);
     const PsLayout& l = window_.layout(ps);
     for (;;) {
-      const int64_t v = rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+      const int64_t v = server_version(ps);
       rma_.get(ps, l.slot(v), params + shards[p].begin, shards[p].size(), "pulling weights");
-      const int64_t after =
-          rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+      const int64_t after = server_version(ps);
       // Slot v%3 is rewritten only for version v+3, begun after v+2 was published.
       if (after - v <= 1) {
         pulled_version_[p] = v;
@@ -111,8 +110,7 @@ void ParameterServerClient::push(const float* grads) {
     rma_.accumulate(ps, l.acc(b), grads + shards[p].begin, shards[p].size(), "pushing gradients");
     // The version is read before the push is counted: once it is, the server starts its
     // optimizer step and (on transports that need it) cannot serve this read until it ends.
-    const int64_t version =
-        rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+    const int64_t version = server_version(ps);
     stale = std::max(stale, static_cast<double>(version - pulled_version_[p]));
     rma_.add(ps, PsLayout::word(W::kPushes0 + static_cast<int>(b)), 1, "counting a push");
     rma_.add(ps, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "completing a push");

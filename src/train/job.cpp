@@ -162,9 +162,21 @@ struct Job {
     return s;
   }
 
-  void announce_checkpoint(const std::string& path, int64_t steps) const {
-    std::printf("checkpoint %s (step %lld)\n", path.c_str(), static_cast<long long>(steps));
+  // Writes the checkpoint into --model-dir (keeping the newest --keep-checkpoints) and says so.
+  void save_checkpoint(const TrainingState& st) const {
+    CheckpointDir dir(o.model_dir, o.keep_checkpoints);
+    dir.save(model->layout(), st);
+    std::printf("checkpoint %s (step %lld)\n", dir.path_for(st.global_step).c_str(),
+                static_cast<long long>(st.global_step));
     std::fflush(stdout);
+  }
+
+  // Async: the servers step the learning rate by pushes applied, and only the chief's trainer
+  // knows how many pushes make a decay period; every rank joins this broadcast from the chief.
+  void share_decay_pushes(int64_t& decay_pushes) const {
+    std::lock_guard lock(comm::mpi_mutex());
+    MPI_Bcast(&decay_pushes, 1, MPI_INT64_T, roles.chief_rank(), MPI_COMM_WORLD);
+    MPI_Barrier(MPI_COMM_WORLD);
   }
 
   // Restores the replica's parameters and the optimizer of a whole-model exchange.
@@ -283,8 +295,7 @@ struct Job {
     if (o.export_path.empty()) return;
     const double acc = metrics.curve().empty() ? 0.0 : metrics.curve().back().test_accuracy;
     const int64_t last_step = metrics.extra.value("last_step", metrics.steps());
-    write_model_file(o.export_path, *model, const_cast<nn::Replica&>(replica).params().data(),
-                     last_step, acc);
+    write_model_file(o.export_path, *model, replica.params().data(), last_step, acc);
     std::printf("exported the model to %s\n", o.export_path.c_str());
     std::fflush(stdout);
   }
@@ -327,9 +338,7 @@ struct Job {
         for (auto& [name, buffer] : opt->state())
           st.optimizer_state.emplace_back(
               name, std::vector<float>(buffer->data(), buffer->data() + buffer->size()));
-        CheckpointDir dir(o.model_dir, o.keep_checkpoints);
-        dir.save(model->layout(), st);
-        announce_checkpoint(dir.path_for(steps), steps);
+        save_checkpoint(st);
       };
     }
     open_summaries(s);
@@ -353,8 +362,7 @@ struct Job {
     comm::Watchdog watchdog(o.stall_timeout, mpi.rank());
     const comm::StallPolicy stall(o.stall_timeout, mpi.rank());
     print_roles(roles, mpi, threads, shards);
-    // The servers step the learning rate by pushes applied; the chief knows how many make an epoch.
-    int64_t decay_pushes = 0;
+    int64_t decay_pushes = 0;  // filled in by share_decay_pushes()
     if (roles.is_ps()) {
       std::vector<float> init(model->layout().total());
       model->init_params(init, o.seed);
@@ -372,11 +380,7 @@ struct Job {
         }
         server.restore_optimizer(mine, resumed->optimizer_steps);
       }
-      {
-        std::lock_guard lock(comm::mpi_mutex());
-        MPI_Bcast(&decay_pushes, 1, MPI_INT64_T, roles.chief_rank(), MPI_COMM_WORLD);
-        MPI_Barrier(MPI_COMM_WORLD);
-      }
+      share_decay_pushes(decay_pushes);
       const auto stats =
           server.serve(optim::LrSchedule{o.lr, o.lr_decay_rate, decay_pushes, o.lr_staircase});
       std::printf("[rank %d] parameter server done: %s\n", mpi.rank(), stats.dump().c_str());
@@ -416,9 +420,7 @@ struct Job {
         st.optimizer_steps = g.optimizer_steps;
         st.worker_steps = std::move(g.worker_steps);
         st.meta["pushes_applied"] = g.pushes_applied;
-        CheckpointDir dir(o.model_dir, o.keep_checkpoints);
-        dir.save(model->layout(), st);
-        announce_checkpoint(dir.path_for(steps), steps);
+        save_checkpoint(st);
       };
       s.extra_scalars = [&] {
         const auto st = client.stats();
@@ -429,11 +431,7 @@ struct Job {
     open_summaries(s);
     Trainer trainer(s);
     decay_pushes = trainer.schedule().decay_steps * roles.num_workers();
-    {
-      std::lock_guard lock(comm::mpi_mutex());
-      MPI_Bcast(&decay_pushes, 1, MPI_INT64_T, roles.chief_rank(), MPI_COMM_WORLD);
-      MPI_Barrier(MPI_COMM_WORLD);
-    }
+    share_decay_pushes(decay_pushes);
     if (s.chief) print_header(*train, *test, trainer);
     RunMetrics metrics = trainer.run();
     client.set_totals(static_cast<double>(metrics.images()), metrics.train_seconds());

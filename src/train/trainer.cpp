@@ -67,10 +67,13 @@ Trainer::Trainer(TrainerSetup setup)
   }
 }
 
-double Trainer::epoch_of(int64_t step) const {
+std::size_t Trainer::epoch_index(int64_t step) const {
   auto it = std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), step);
-  const auto e =
-      static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, it - epoch_starts_.begin() - 1));
+  return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, it - epoch_starts_.begin() - 1));
+}
+
+double Trainer::epoch_of(int64_t step) const {
+  const std::size_t e = epoch_index(step);
   if (e + 1 >= epoch_starts_.size()) return static_cast<double>(e);
   const double len = static_cast<double>(epoch_starts_[e + 1] - epoch_starts_[e]);
   return static_cast<double>(e) + static_cast<double>(step - epoch_starts_[e]) / len;
@@ -112,7 +115,7 @@ void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
                 r.loss(), std::nullopt);
 }
 
-void Trainer::write_summaries(int64_t done, double loss, double rate, const RunMetrics& metrics) {
+void Trainer::write_summaries(int64_t done, double loss, double rate) {
   const float lr = schedule_.at(done - 1);
   std::optional<double> staleness;
   std::vector<std::pair<std::string, double>> extra;
@@ -136,7 +139,6 @@ void Trainer::write_summaries(int64_t done, double loss, double rate, const RunM
   }
   if (s_.csv)
     s_.csv->row(done, epoch_of(done), loss, lr, rate, std::nullopt, std::nullopt, staleness);
-  (void)metrics;
 }
 
 RunMetrics Trainer::run() {
@@ -148,11 +150,9 @@ RunMetrics Trainer::run() {
   so.prefetch = o.prefetch;
   so.num_classes = o.num_classes;
   // Resuming: the stream starts inside the epoch the checkpoint was taken in.
-  const auto e = static_cast<std::size_t>(
-      std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), s_.start_step) -
-      epoch_starts_.begin() - 1);
+  const std::size_t e = epoch_index(s_.start_step);
   so.start_epoch = static_cast<int64_t>(e);
-  so.start_step = s_.start_step - epoch_starts_[std::min(e, epoch_starts_.size() - 1)];
+  so.start_step = s_.start_step - epoch_starts_[e];
   data::BatchStream stream(s_.train_data, plan_, so);
   auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
   last_checkpoint_time_ = now_seconds();
@@ -191,7 +191,7 @@ RunMetrics Trainer::run() {
       log = Window{};
     }
     if (s_.chief && (done % o.summary_steps == 0 || last) && (s_.summaries || s_.csv)) {
-      write_summaries(done, summary.mean_loss(), summary.rate(), metrics);
+      write_summaries(done, summary.mean_loss(), summary.rate());
       summary = Window{};
     }
     maybe_evaluate(step, last, metrics);

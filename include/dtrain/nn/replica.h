@@ -29,6 +29,7 @@ class Replica {
 
   const Model& model() const { return model_; }
   AlignedBuffer& params() { return params_; }
+  const AlignedBuffer& params() const { return params_; }
   AlignedBuffer& grads() { return grads_; }
 
   // Forward, loss and backward. Gradients are d(grad_scale * sum of losses)/d(params).

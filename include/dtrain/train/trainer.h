@@ -54,12 +54,14 @@ class Trainer {
   optim::LrSchedule schedule() const { return schedule_; }
   int64_t total_steps() const { return total_steps_; }
   double epoch_of(int64_t step) const;
+  // Index of the epoch that global step `step` lies in (epoch_starts_[i] <= step).
+  std::size_t epoch_index(int64_t step) const;
   // True when the run ended early on SIGTERM/SIGINT (after a checkpoint).
   bool stopped_by_signal() const { return stopped_; }
 
  private:
   void maybe_evaluate(int64_t step, bool last, RunMetrics& metrics);
-  void write_summaries(int64_t step, double loss, double images_per_sec, const RunMetrics& metrics);
+  void write_summaries(int64_t step, double loss, double images_per_sec);
 
   TrainerSetup s_;
   data::ShardPlan plan_;
