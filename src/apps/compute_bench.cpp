@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "dtrain/data/memory_source.h"
+#include "data/memory_source.h"
 #include "dtrain/nn/replica.h"
-#include "dtrain/optim/adam.h"
-#include "dtrain/util/args.h"
-#include "dtrain/util/clock.h"
+#include "optim/adam.h"
+#include "util/args.h"
+#include "util/clock.h"
 #include "dtrain/util/compute_pool.h"
 
 using namespace dtrain;

@@ -12,9 +12,9 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
-#include "dtrain/data/memory_source.h"
-#include "dtrain/util/args.h"
-#include "dtrain/util/clock.h"
+#include "data/memory_source.h"
+#include "util/args.h"
+#include "util/clock.h"
 
 using namespace dtrain;
 
@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
     }
     const double open_seconds = now_seconds() - t_open;
     data::ShardConfig cfg;
-    cfg.policy = data::parse_shard_policy(arg("--policy", "files"));
+    cfg.policy = arg("--policy", "files") == "global" ? data::ShardPolicy::kGlobal
+                                                     : data::ShardPolicy::kFiles;
     cfg.workers = mpi.size();
     cfg.global_batch = std::stoll(arg("--batch", "100")) * mpi.size();
     data::ShardPlan plan(source->unit_sizes(), cfg);

@@ -10,8 +10,10 @@
 
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/dataset.h"
-#include "dtrain/data/memory_source.h"
-#include "dtrain/data/shard_writer.h"
+#include "dtrain/train/options.h"
+#include "data/memory_source.h"
+#include "data/shard_writer.h"
+#include "util/mpi_call.h"
 #include "dtrain/util/error.h"
 
 namespace po = boost::program_options;
@@ -20,8 +22,8 @@ using namespace dtrain;
 namespace {
 
 struct SetupOptions {
-  std::string data_dir = "data/mnist", output, format = "hdf5", layout = "int64", input,
-              read_format = "auto";
+  std::string data_dir = "data/mnist", output, layout = "int64", input;
+  data::Format format = data::Format::kHdf5, read_format = data::Format::kAuto;
   std::string features;
   int partitions = 10, num_classes = 10, samples = 3;
   bool compress = false, verify = false, read = false, json = false, skip_corrupt = false;
@@ -123,7 +125,9 @@ int inspect(const SetupOptions& o) {
   d.num_classes = o.num_classes;
   d.skip_corrupt = o.skip_corrupt;
   const auto files = data::expand_paths(o.input);
-  const std::string format = o.read_format == "auto" ? data::detect_format(files) : o.read_format;
+  const std::string format =
+      data::to_string(o.read_format == data::Format::kAuto ? data::detect_format(files)
+                                                           : o.read_format);
   auto src = data::open_dataset(d);
   const auto shape = src->image_shape();
   std::vector<int64_t> histogram(static_cast<std::size_t>(o.num_classes), 0);
@@ -210,14 +214,15 @@ bool parse(int argc, char** argv, SetupOptions* o) {
     return false;
   }
   if (vm.count("format")) {
-    (o->read ? o->read_format : o->format) = vm["format"].as<std::string>();
+    (o->read ? o->read_format : o->format) =
+        train::parse_data_format(vm["format"].as<std::string>());
   }
   if (o->read) {
     if (o->input.empty()) throw OptionError("--read needs --input PATH");
   } else {
     if (o->output.empty()) throw OptionError("--output DIR is required (or --read --input PATH)");
-    if (o->format != "hdf5" && o->format != "tfrecord" && o->format != "csv") {
-      throw OptionError("--format: '" + o->format +
+    if (o->format == data::Format::kAuto || o->format == data::Format::kIdx) {
+      throw OptionError("--format: '" + data::to_string(o->format) +
                         "' is not allowed (expected hdf5, tfrecord or csv)");
     }
     if (o->partitions < 1) throw OptionError("--num-partitions: must be >= 1");
@@ -244,7 +249,7 @@ int main(int argc, char** argv) {
       convert_split(o, mpi, "train", "train");
       convert_split(o, mpi, "t10k", "test");
       if (o.verify) {
-        MPI_Barrier(MPI_COMM_WORLD);
+        mpi_call("MPI_Barrier (shards written)", MPI_Barrier, MPI_COMM_WORLD);
         if (mpi.rank() == 0) {
           verify_split(o, "train", "train");
           verify_split(o, "t10k", "test");

@@ -15,17 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "dtrain/comm/allreduce_exchange.h"
+#include "comm/allreduce_exchange.h"
 #include "dtrain/comm/mpi_env.h"
-#include "dtrain/comm/parameter_server.h"
-#include "dtrain/comm/parameter_shard.h"
-#include "dtrain/comm/ps_client.h"
-#include "dtrain/comm/transport.h"
+#include "comm/parameter_server.h"
+#include "comm/parameter_shard.h"
+#include "comm/ps_client.h"
+#include "comm/transport.h"
 #include "dtrain/nn/model.h"
-#include "dtrain/optim/sgd.h"
+#include "optim/sgd.h"
 #include "dtrain/util/aligned_buffer.h"
-#include "dtrain/util/args.h"
-#include "dtrain/util/clock.h"
+#include "util/args.h"
+#include "util/clock.h"
 
 using namespace dtrain;
 
@@ -154,25 +154,24 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
     if (rank == 0) {
       // Without the optimizer step (which every rank runs after the reduction).
       std::vector<double> comm_only;
-      const double opt = stats["optimizer_seconds_per_step"].get<double>();
+      const double opt = stats.optimizer_seconds_per_step;
       for (double t : times) comm_only.push_back(std::max(0.0, t - opt));
       emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(replica.grads().size()) * 4,
            comm_only, transport);
     }
   }
-  const auto roles = comm::Roles::decide(rank, 2, "async", 1);
+  const auto roles = comm::Roles::decide(rank, 2, comm::Mode::kAsync, 1);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(floats, 1));
   comm::Watchdog watchdog(300, rank);
   const comm::StallPolicy stall(300, rank);
   if (roles.is_ps()) {
     std::vector<float> zeros(floats, 0.f);
-    optim::OptimizerConfig sgd;
-    sgd.name = "sgd";
-    comm::ParameterServer server(window, zeros, sgd, stall, &watchdog);
+    comm::ParameterServer server(window, zeros, {.kind = optim::OptimizerKind::kSgd}, {}, stall,
+                                 &watchdog);
     MPI_Barrier(MPI_COMM_WORLD);
     server.serve(optim::LrSchedule{0.f});
   } else {
-    comm::ParameterServerClient client(window, -1, stall, &watchdog);
+    comm::ParameterServerClient client(window, -1, 0, stall, &watchdog);
     MPI_Barrier(MPI_COMM_WORLD);
     AlignedBuffer params(floats), grads(floats);
     // Pulls back to back, then pushes one at a time (the server idle when each starts, as the

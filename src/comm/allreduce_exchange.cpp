@@ -1,10 +1,10 @@
-#include "dtrain/comm/allreduce_exchange.h"
+#include "comm/allreduce_exchange.h"
 
 #include <algorithm>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/util/clock.h"
 #include "dtrain/util/error.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
@@ -55,11 +55,8 @@ void AllreduceExchange::communicate() {
     if (bucket == 0) {
       // Every rank must arrive before anyone blocks in the reduction: poll a barrier against
       // the stall timeout, naming the ranks that never came.
-      MPI_Request arrived;
-      {
-        std::lock_guard lock(mpi_mutex());
-        check_mpi(MPI_Ibarrier(comm_, &arrived), "MPI_Ibarrier");
-      }
+      MPI_Request arrived = MPI_REQUEST_NULL;
+      mpi_call("MPI_Ibarrier (gradient allreduce)", MPI_Ibarrier, comm_, &arrived);
       stall_.wait(arrived, "gradient allreduce at step " + std::to_string(step),
                   [&] { return heartbeat_ ? heartbeat_->ranks_behind(step) : std::string(); });
     }
@@ -67,10 +64,8 @@ void AllreduceExchange::communicate() {
     {
       const auto& b = buckets_[bucket];
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
-      std::lock_guard lock(mpi_mutex());
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, grads + b.begin, static_cast<int>(b.size()), MPI_FLOAT,
-                              MPI_SUM, comm_),
-                "MPI_Allreduce (gradients)");
+      mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, grads + b.begin,
+               static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
     }
     const double t2 = now_seconds();
     {
@@ -140,31 +135,31 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   (void)step;
 }
 
-int AllreduceExchange::agree(int flags) {
+int AllreduceExchange::agree(int requests, int64_t, bool) {
   // Between steps the communication thread is idle: this tiny collective is the only MPI call.
   int all = 0;
-  MPI_Request req;
-  {
-    std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Iallreduce(&flags, &all, 1, MPI_INT, MPI_BOR, comm_, &req),
-              "MPI_Iallreduce (requests)");
-  }
+  MPI_Request req = MPI_REQUEST_NULL;
+  mpi_call("MPI_Iallreduce (checkpoint/stop requests)", MPI_Iallreduce, &requests, &all, 1, MPI_INT,
+           MPI_BOR, comm_, &req);
   stall_.wait(req, "agreeing on checkpoint/stop requests after step " + std::to_string(step_),
               [&] { return heartbeat_ ? heartbeat_->ranks_behind(step_) : std::string(); });
   return all;
 }
 
-nlohmann::json AllreduceExchange::stats() const {
-  const double n = std::max<int64_t>(1, steps_);
+ExchangeStats AllreduceExchange::stats() const {
+  const double n = static_cast<double>(std::max<int64_t>(1, steps_));
   const double bytes = static_cast<double>(total_) * sizeof(float);
-  return {{"buckets", buckets_.size()},
-          {"allreduce_bytes_per_step", bytes},
-          {"allreduce_seconds_per_step", reduce_seconds_ / n},
-          {"allreduce_span_seconds_per_step", allreduce_seconds_ / n},
-          {"allreduce_gbps", reduce_seconds_ > 0 ? bytes * n / reduce_seconds_ / 1e9 : 0.0},
-          {"comm_wait_seconds_per_step", wait_seconds_ / n},
-          {"optimizer_seconds_per_step", optimizer_seconds_ / n},
-          {"buckets_done_before_backward_ended", overlapped_buckets_ / n}};
+  ExchangeStats s;
+  s.comm_wait_seconds_per_step = wait_seconds_ / n;
+  s.optimizer_seconds_per_step = optimizer_seconds_ / n;
+  AllreduceStats& a = s.allreduce.emplace();
+  a.buckets = static_cast<int>(buckets_.size());
+  a.bytes_per_step = bytes;
+  a.reduce_seconds_per_step = reduce_seconds_ / n;
+  a.span_seconds_per_step = allreduce_seconds_ / n;
+  a.gbps = reduce_seconds_ > 0 ? bytes * n / reduce_seconds_ / 1e9 : 0.0;
+  a.buckets_done_before_backward_ended = overlapped_buckets_ / n;
+  return s;
 }
 
 }  // namespace dtrain::comm

@@ -5,21 +5,9 @@
 #include <cstdlib>
 
 #include "dtrain/util/error.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
-
-std::mutex& mpi_mutex() {
-  static std::mutex m;
-  return m;
-}
-
-void check_mpi(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char msg[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, msg, &len);
-  throw Error(std::string(what) + " failed: " + std::string(msg, static_cast<std::size_t>(len)));
-}
 
 MpiEnv::MpiEnv(int* argc, char*** argv) {
   int provided = 0;
@@ -28,15 +16,16 @@ MpiEnv::MpiEnv(int* argc, char*** argv) {
     MPI_Finalize();
     throw Error("the MPI library does not provide MPI_THREAD_SERIALIZED");
   }
-  // Errors come back as codes and become exceptions with context, instead of aborting inside MPI.
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
-  MPI_Comm local;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
-  MPI_Comm_rank(local, &local_rank_);
-  MPI_Comm_size(local, &local_size_);
-  MPI_Comm_free(&local);
+  mpi_call("MPI_Comm_set_errhandler", MPI_Comm_set_errhandler, MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // MPI_FILE_NULL's handler is the default of every file opened later (HDF5's MPI-IO files).
+  mpi_call("MPI_File_set_errhandler", MPI_File_set_errhandler, MPI_FILE_NULL, MPI_ERRORS_RETURN);
+  mpi_call("MPI_Comm_rank", MPI_Comm_rank, MPI_COMM_WORLD, &rank_);
+  mpi_call("MPI_Comm_size", MPI_Comm_size, MPI_COMM_WORLD, &size_);
+  MPI_Comm local = MPI_COMM_NULL;
+  mpi_call("MPI_Comm_split_type (node)", MPI_Comm_split_type, MPI_COMM_WORLD,
+           MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
+  mpi_call("MPI_Comm_size", MPI_Comm_size, local, &local_size_);
+  mpi_call("MPI_Comm_free", MPI_Comm_free, &local);
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   host_ = name;

@@ -1,18 +1,19 @@
-#include "dtrain/comm/parameter_server.h"
+#include "comm/parameter_server.h"
 
+#include <bit>
 #include <cstring>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/util/clock.h"
 #include "dtrain/util/error.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
 using W = PsLayout::Word;
 
 ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initial,
-                                 const optim::OptimizerConfig& optimizer, StallPolicy stall,
-                                 Watchdog* watchdog)
+                                 const optim::OptimizerConfig& optimizer, const ServerStart& start,
+                                 StallPolicy stall, Watchdog* watchdog)
     : window_(window),
       layout_(window.layout(window.roles().rank)),
       self_(window.roles().rank),
@@ -20,48 +21,52 @@ ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initia
       optimizer_(optim::make_optimizer(optimizer, initial.size())),
       rma_(window, stall, watchdog),
       watchdog_(watchdog) {
-  std::copy(initial.begin(), initial.end(), params_.data());
   if (window_.memory_model() != MPI_WIN_UNIFIED) {
     throw Error(
         "the MPI window is not in the unified memory model, which the parameter server's "
         "polling of its own window needs; use another osc component (--mca osc sm, rdma, "
         "pt2pt or ucx)");
   }
+  std::copy(initial.begin(), initial.end(), params_.data());
+  optim::restore_state(*optimizer_, start.optimizer_state, start.optimizer_steps);
+  applied_ = start.pushes_applied;
+  stats_.first_applied = applied_;
   // Version 0 in slot 0; nobody reads the window before the barrier that follows construction.
   std::memcpy(window_.local() + layout_.slot(0), params_.data(), params_.size() * sizeof(float));
-  std::lock_guard lock(mpi_mutex());
-  MPI_Win_sync(window_.win());
+  store(W::kApplied, applied_);
   // A receive nobody will ever match, on a private communicator: testing it drives progress.
-  MPI_Comm_dup(MPI_COMM_SELF, &idle_comm_);
-  MPI_Irecv(&idle_buffer_, 1, MPI_INT, MPI_ANY_SOURCE, 0, idle_comm_, &idle_request_);
+  mpi_call("MPI_Comm_dup (server progress)", MPI_Comm_dup, MPI_COMM_SELF, &idle_comm_);
+  mpi_call("MPI_Irecv (server progress)", MPI_Irecv, &idle_buffer_, 1, MPI_INT, MPI_ANY_SOURCE, 0,
+           idle_comm_, &idle_request_);
+}
+
+ParameterServer::~ParameterServer() {
+  MpiLock lock(mpi_mutex());
+  MPI_Cancel(&idle_request_);
+  MPI_Wait(&idle_request_, MPI_STATUS_IGNORE);
+  MPI_Comm_free(&idle_comm_);
 }
 
 int64_t ParameterServer::load(int word) {
-  std::lock_guard lock(mpi_mutex());
-  MPI_Win_sync(window_.win());
+  mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
   return __atomic_load_n(&local<int64_t>(PsLayout::word(word)), __ATOMIC_ACQUIRE);
 }
 
 void ParameterServer::store(int word, int64_t value) {
-  std::lock_guard lock(mpi_mutex());
   __atomic_store_n(&local<int64_t>(PsLayout::word(word)), value, __ATOMIC_RELEASE);
-  MPI_Win_sync(window_.win());
+  mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
 }
 
 void ParameterServer::progress() {
   // MPI_Test on a receive that never matches runs Open MPI's whole progress engine (every
   // component's callbacks, osc/ucx's worker included); MPI_Iprobe with pml/ucx would only
   // poll the PML's own UCX worker.
-  std::lock_guard lock(mpi_mutex());
   int flag = 0;
-  MPI_Test(&idle_request_, &flag, MPI_STATUS_IGNORE);
+  mpi_call("MPI_Test (server progress)", MPI_Test, &idle_request_, &flag, MPI_STATUS_IGNORE);
 }
 
-ParameterServer::~ParameterServer() {
-  std::lock_guard lock(mpi_mutex());
-  MPI_Cancel(&idle_request_);
-  MPI_Wait(&idle_request_, MPI_STATUS_IGNORE);
-  MPI_Comm_free(&idle_comm_);
+bool ParameterServer::pending() {
+  return load(W::kPushes0) + load(W::kPushes1) + load(W::kInflight0) + load(W::kInflight1) > 0;
 }
 
 void ParameterServer::drain(int64_t old) {
@@ -80,9 +85,12 @@ void ParameterServer::drain(int64_t old) {
   auto* acc = reinterpret_cast<float*>(window_.local() + layout_.acc(old));
   int64_t& pushes = local<int64_t>(PsLayout::word(W::kPushes0 + static_cast<int>(old)));
   const int64_t merged = pushes;
+  stats_.quiesce_seconds += t1 - t0;
+  if (merged == 0) return;  // only withdrawn pushes: nothing to apply, no optimizer step
   // The accumulator holds the sum of `merged` pushes, each a mean over its batch: one step on
   // the sum applies every pushed gradient exactly once.
-  optimizer_->step(params_.span(), {acc, params_.size()}, schedule_.at(applied_), 1.0f);
+  const float lr = schedule_.at(applied_);
+  optimizer_->step(params_.span(), {acc, params_.size()}, lr, 1.0f);
   const double t2 = now_seconds();
   std::memset(acc, 0, params_.size() * sizeof(float));
   pushes = 0;
@@ -93,29 +101,28 @@ void ParameterServer::drain(int64_t old) {
   store(W::kVersion, version_);  // store() syncs the window first: the slot is public before it
   applied_ += merged;
   store(W::kApplied, applied_);
-  ++drains_;
-  max_merged_ = std::max(max_merged_, merged);
-  quiesce_seconds_ += t1 - t0;
-  optimizer_seconds_ += t2 - t1;
+  store(W::kLearningRate, std::bit_cast<int32_t>(lr));
+  stats_.learning_rate = lr;
+  ++stats_.drains;
+  stats_.max_merged = std::max(stats_.max_merged, merged);
+  stats_.optimizer_seconds += t2 - t1;
   busy_seconds_ += now_seconds() - t0;
 }
 
 std::string ParameterServer::unfinished_workers() {
   const int w = layout_.workers;
-  const int ps0 = 0;  // the clocks and finish marks live on the first server
   std::vector<int64_t> clocks(static_cast<std::size_t>(w));
   std::vector<double> finished(static_cast<std::size_t>(w));
   for (int i = 0; i < w; ++i) {
-    if (self_ == ps0) {
-      std::lock_guard lock(mpi_mutex());
-      MPI_Win_sync(window_.win());
+    if (self_ == 0) {  // the clocks and records live on server 0
+      mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
       clocks[static_cast<std::size_t>(i)] = local<int64_t>(layout_.clock(i));
-      finished[static_cast<std::size_t>(i)] = local<double>(layout_.stats(i));
+      finished[static_cast<std::size_t>(i)] = local<WorkerRecord>(layout_.record(i)).finished;
     } else {
       clocks[static_cast<std::size_t>(i)] =
-          rma_.read(ps0, window_.layout(ps0).clock(i), "reading worker clocks");
+          rma_.read(0, window_.layout(0).clock(i), "reading worker clocks");
       finished[static_cast<std::size_t>(i)] =
-          rma_.read_doubles(ps0, window_.layout(ps0).stats(i), 1, "reading worker state")[0];
+          rma_.read_doubles(0, window_.layout(0).record(i), 1, "reading worker state")[0];
     }
   }
   std::vector<int> ranks;
@@ -129,42 +136,31 @@ std::string ParameterServer::unfinished_workers() {
   return "workers not finished: ranks " + rank_list(ranks) + " (at steps " + steps + ")";
 }
 
-void ParameterServer::restore_optimizer(
-    const std::vector<std::pair<std::string, std::vector<float>>>& state, int64_t steps) {
-  for (auto& [name, buffer] : optimizer_->state()) {
-    for (const auto& [saved, values] : state) {
-      if (saved != name) continue;
-      if (values.size() != buffer->size())
-        throw Error("optimizer state '" + name + "' has the wrong size");
-      std::copy(values.begin(), values.end(), buffer->data());
-    }
-  }
-  optimizer_->set_steps(steps);
-}
-
 void ParameterServer::send_state() {
-  // Header: version, pushes applied, optimizer steps, number of state arrays; then the weights
-  // and each state array of this shard.
+  // Every push that completed before the request is applied first; the workers are paused at
+  // the agreed step, so this ends.
+  while (pending()) {
+    progress();
+    drain(active_);
+  }
   const auto state = optimizer_->state();
-  const int64_t header[4] = {version_, applied_, optimizer_->steps(),
+  const int64_t header[4] = {applied_, optimizer_->steps(), version_,
                              static_cast<int64_t>(state.size())};
   const int chief = window_.roles().chief_rank();
+  const char* what = "MPI_Send (server state for a checkpoint)";
   Watchdog::Scope guard(watchdog_, "sending server state to the chief for a checkpoint");
-  std::lock_guard lock(mpi_mutex());
-  check_mpi(MPI_Send(header, 4, MPI_INT64_T, chief, kCheckpointTag, MPI_COMM_WORLD),
-            "MPI_Send (checkpoint)");
-  check_mpi(MPI_Send(params_.data(), static_cast<int>(params_.size()), MPI_FLOAT, chief,
-                     kCheckpointTag, MPI_COMM_WORLD),
-            "MPI_Send (checkpoint)");
+  mpi_call(what, MPI_Send, header, 4, MPI_INT64_T, chief, kCheckpointTag, MPI_COMM_WORLD);
+  mpi_call(what, MPI_Send, params_.data(), static_cast<int>(params_.size()), MPI_FLOAT, chief,
+           kCheckpointTag, MPI_COMM_WORLD);
   for (const auto& [name, buffer] : state) {
-    check_mpi(MPI_Send(buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, chief,
-                       kCheckpointTag, MPI_COMM_WORLD),
-              "MPI_Send (checkpoint)");
+    mpi_call(what, MPI_Send, buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, chief,
+             kCheckpointTag, MPI_COMM_WORLD);
   }
 }
 
-nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
+ServerStats ParameterServer::serve(optim::LrSchedule schedule) {
   schedule_ = schedule;
+  store(W::kLearningRate, std::bit_cast<int32_t>(schedule_.at(applied_)));
   const double start = now_seconds();
   double last_activity = start;
   Backoff backoff;
@@ -174,9 +170,9 @@ nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
     if (const int64_t request = load(W::kCheckpoint); request > checkpoints_served_) {
       send_state();
       checkpoints_served_ = request;
+      last_activity = now_seconds();
     }
-    const int64_t pending = load(W::kPushes0 + static_cast<int>(active_));
-    if (pending > 0) {
+    if (load(W::kPushes0 + static_cast<int>(active_)) > 0) {
       drain(active_);
       last_activity = now_seconds();
       backoff.reset();
@@ -197,19 +193,14 @@ nlohmann::json ParameterServer::serve(optim::LrSchedule schedule) {
     backoff.pause();
   }
   store(W::kFinished, 1);
-  const double wall = now_seconds() - start;
-  return {{"rank", self_},
-          {"shard_floats", params_.size()},
-          {"versions", version_},
-          {"pushes_applied", applied_},
-          {"drains", drains_},
-          {"mean_pushes_per_drain",
-           drains_ ? static_cast<double>(applied_) / static_cast<double>(drains_) : 0.0},
-          {"max_pushes_per_drain", max_merged_},
-          {"optimizer_seconds", optimizer_seconds_},
-          {"quiesce_seconds", quiesce_seconds_},
-          {"busy_fraction", wall > 0 ? busy_seconds_ / wall : 0.0},
-          {"serve_seconds", wall}};
+  stats_.rank = self_;
+  stats_.shard_floats = params_.size();
+  stats_.versions = version_;
+  stats_.pushes_applied = applied_;
+  stats_.serve_seconds = now_seconds() - start;
+  stats_.busy_fraction = stats_.serve_seconds > 0 ? busy_seconds_ / stats_.serve_seconds : 0.0;
+  if (stats_.drains == 0) stats_.learning_rate = schedule_.at(applied_);
+  return stats_;
 }
 
 }  // namespace dtrain::comm

@@ -1,4 +1,4 @@
-#include "dtrain/comm/parameter_shard.h"
+#include "comm/parameter_shard.h"
 
 namespace dtrain::comm {
 

@@ -1,38 +1,45 @@
-#include "dtrain/comm/ps_client.h"
+#include "comm/ps_client.h"
 
 #include <algorithm>
+#include <bit>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/comm/parameter_server.h"
-#include "dtrain/util/clock.h"
+#include "comm/parameter_server.h"
 #include "dtrain/util/error.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
 using W = PsLayout::Word;
 
 namespace {
-// Fields of a worker's statistics record on server 0.
-enum Stat {
-  kFinished,
-  kImages,
-  kTrainSeconds,
-  kStaleSum,
-  kStaleMax,
-  kStaleCount,
-  kPullRetries,
-  kSspWait
-};
+
+std::vector<double> to_doubles(const WorkerRecord& r) {
+  return {r.finished,      r.images,         r.train_seconds, r.staleness_sum,
+          r.staleness_max, r.staleness_count, r.pull_retries,  r.staleness_wait_seconds};
+}
+
+WorkerRecord from_doubles(const std::vector<double>& v) {
+  return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+}
+
 }  // namespace
 
 ParameterServerClient::ParameterServerClient(PsWindow& window, int64_t max_staleness,
-                                             StallPolicy stall, Watchdog* watchdog)
+                                             int64_t total_steps, StallPolicy stall,
+                                             Watchdog* watchdog)
     : window_(window),
       rma_(window, stall, watchdog),
       max_staleness_(max_staleness),
+      total_steps_(total_steps),
       worker_(window.roles().worker_index()),
       workers_(window.roles().num_workers()),
       pulled_version_(window.shards().size(), 0) {}
+
+void ParameterServerClient::start_at(int64_t steps) {
+  clock_ = steps;
+  rma_.replace(0, window_.layout(0).clock(worker_), clock_, "publishing this worker's clock");
+}
 
 std::string ParameterServerClient::workers_behind(int64_t needed) {
   std::vector<int> ranks;
@@ -58,7 +65,7 @@ void ParameterServerClient::wait_for_stragglers() {
           if (last_clocks_[static_cast<std::size_t>(w)] >= needed) continue;
           // A finished worker never holds anyone back.
           const auto finished =
-              rma_.read_doubles(0, window_.layout(0).stats(w), 1, "reading worker state");
+              rma_.read_doubles(0, window_.layout(0).record(w), 1, "reading worker state");
           if (finished[0] == 0.0) return false;
         }
         return true;
@@ -132,17 +139,113 @@ void ParameterServerClient::after_step(nn::Replica& replica, int64_t, float) {
   rma_.replace(0, window_.layout(0).clock(worker_), clock_, "advancing this worker's clock");
 }
 
+int64_t ParameterServerClient::read_agreed() {
+  int64_t agreed = 0;
+  rma_.stall().wait_until(
+      [&] {
+        agreed = rma_.read(0, PsLayout::word(W::kAgreed), "reading the agreed step");
+        return agreed != PsLayout::kChoosing;
+      },
+      "worker " + std::to_string(worker_) + " waiting for the chief to choose a step",
+      [&] { return "the chief, rank " + std::to_string(window_.roles().chief_rank()); });
+  return agreed;
+}
+
+void ParameterServerClient::propose(int64_t done, int64_t kind) {
+  rma_.replace(0, PsLayout::word(W::kAgreed), PsLayout::kChoosing, "announcing a step choice");
+  const auto clocks =
+      rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+  int64_t step = done;
+  for (int w = 0; w < workers_; ++w) {
+    if (w != worker_) step = std::max(step, clocks[static_cast<std::size_t>(w)] + 1);
+  }
+  step = std::min(step, total_steps_);
+  rma_.replace(0, PsLayout::word(W::kAgreed), step * 4 + kind, "publishing the agreed step");
+}
+
+int ParameterServerClient::agree(int requests, int64_t done, bool last) {
+  const double t0 = now_seconds();
+  const bool chief = window_.roles().is_chief();
+  // Requests go to server 0, where the chief sees them (its own included).
+  if ((requests & kStopRequest) && !stop_announced_) {
+    rma_.add(0, PsLayout::word(W::kStopRequests), 1, "announcing a stop request");
+    stop_announced_ = true;
+  }
+  if (requests & kCheckpointRequest)
+    rma_.add(0, PsLayout::word(W::kCheckpointRequests), 1, "announcing a checkpoint request");
+  int64_t agreed = read_agreed();
+  if (chief && agreed == 0) {
+    const auto asked =
+        rma_.read_words(0, PsLayout::word(W::kStopRequests), 2, "reading stop/checkpoint requests");
+    int64_t kind = 0;
+    if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
+    if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
+    if (kind != 0) {
+      stops_handled_ = asked[0];
+      checkpoints_handled_ = asked[1];
+      propose(done, kind);
+      agreed = read_agreed();
+    }
+  }
+  int decision = kNoRequest;
+  if (agreed > 0 && agreed / 4 == done) {
+    const int64_t kind = agreed % 4;
+    if (kind & PsLayout::kStopAt) {
+      decision = kCheckpointRequest | kStopRequest;
+    } else {
+      decision = kCheckpointRequest;
+      // Non-chief workers pause until the chief has written the checkpoint of this step.
+      if (!chief && !last) {
+        rma_.stall().wait_until(
+            [&] {
+              return rma_.read(0, PsLayout::word(W::kCheckpointDone), "reading checkpoint state") >=
+                     done;
+            },
+            "worker " + std::to_string(worker_) + " waiting for the checkpoint of step " +
+                std::to_string(done),
+            [&] { return "the chief, rank " + std::to_string(window_.roles().chief_rank()); });
+      }
+    }
+  }
+  agree_wait_seconds_ += now_seconds() - t0;
+  return decision;
+}
+
+void ParameterServerClient::wait_for_clocks(int64_t steps) {
+  rma_.stall().wait_until(
+      [&] {
+        last_clocks_ =
+            rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+        return std::all_of(last_clocks_.begin(), last_clocks_.end(),
+                           [&](int64_t c) { return c >= steps; });
+      },
+      "chief waiting for every worker to reach step " + std::to_string(steps),
+      [&] {
+        std::vector<int> ranks;
+        for (int w = 0; w < workers_; ++w)
+          if (last_clocks_[static_cast<std::size_t>(w)] < steps)
+            ranks.push_back(window_.roles().worker_rank(w));
+        return "workers behind: ranks " + rank_list(ranks);
+      });
+}
+
+void ParameterServerClient::checkpoint_written(int64_t steps) {
+  rma_.replace(0, PsLayout::word(W::kCheckpointDone), steps, "announcing a written checkpoint");
+  rma_.replace(0, PsLayout::word(W::kAgreed), 0, "clearing the agreed step");
+}
+
 void ParameterServerClient::finish() {
-  std::vector<double> stats(PsLayout::kStatsPerWorker, 0.0);
-  stats[kFinished] = 1;
-  stats[kImages] = images_;
-  stats[kTrainSeconds] = train_seconds_;
-  stats[kStaleSum] = staleness_sum_;
-  stats[kStaleMax] = staleness_max_;
-  stats[kStaleCount] = staleness_count_;
-  stats[kPullRetries] = pull_retries_;
-  stats[kSspWait] = ssp_wait_seconds_;
-  rma_.replace_doubles(0, window_.layout(0).stats(worker_), stats, "recording worker statistics");
+  WorkerRecord r;
+  r.finished = 1;
+  r.images = images_;
+  r.train_seconds = train_seconds_;
+  r.staleness_sum = staleness_sum_;
+  r.staleness_max = staleness_max_;
+  r.staleness_count = staleness_count_;
+  r.pull_retries = pull_retries_;
+  r.staleness_wait_seconds = ssp_wait_seconds_;
+  rma_.replace_doubles(0, window_.layout(0).record(worker_), to_doubles(r),
+                       "recording worker statistics");
   for (std::size_t p = 0; p < window_.shards().size(); ++p) {
     rma_.add(static_cast<int>(p), PsLayout::word(W::kDone), 1, "announcing the end of training");
   }
@@ -150,6 +253,11 @@ void ParameterServerClient::finish() {
 
 int64_t ParameterServerClient::server_version(int ps) {
   return rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+}
+
+std::optional<float> ParameterServerClient::applied_learning_rate() {
+  const int64_t bits = rma_.read(0, PsLayout::word(W::kLearningRate), "reading the learning rate");
+  return std::bit_cast<float>(static_cast<int32_t>(bits));
 }
 
 void ParameterServerClient::pull_final(float* params) {
@@ -165,30 +273,27 @@ void ParameterServerClient::pull_final(float* params) {
   pull(params);
 }
 
-nlohmann::json ParameterServerClient::all_workers_stats() {
-  double images = 0, seconds = 0, stale_sum = 0, stale_max = 0, stale_count = 0, retries = 0,
-         ssp = 0;
+WorkerRecord ParameterServerClient::all_workers() const {
+  WorkerRecord sum;
+  sum.finished = 1;
   for (int w = 0; w < workers_; ++w) {
-    const auto s = rma_.read_doubles(0, window_.layout(0).stats(w), PsLayout::kStatsPerWorker,
-                                     "reading worker statistics");
-    images += s[kImages];
-    seconds = std::max(seconds, s[kTrainSeconds]);
-    stale_sum += s[kStaleSum];
-    stale_max = std::max(stale_max, s[kStaleMax]);
-    stale_count += s[kStaleCount];
-    retries += s[kPullRetries];
-    ssp += s[kSspWait];
+    const WorkerRecord r = from_doubles(rma_.read_doubles(
+        0, window_.layout(0).record(w), WorkerRecord::kDoubles, "reading worker statistics"));
+    sum.finished = std::min(sum.finished, r.finished);
+    sum.images += r.images;
+    sum.train_seconds = std::max(sum.train_seconds, r.train_seconds);
+    sum.staleness_sum += r.staleness_sum;
+    sum.staleness_max = std::max(sum.staleness_max, r.staleness_max);
+    sum.staleness_count += r.staleness_count;
+    sum.pull_retries += r.pull_retries;
+    sum.staleness_wait_seconds += r.staleness_wait_seconds;
   }
-  return {{"workers_images", images},
-          {"workers_images_per_sec", seconds > 0 ? images / seconds : 0.0},
-          {"staleness_mean", stale_count > 0 ? stale_sum / stale_count : 0.0},
-          {"staleness_max", stale_max},
-          {"pull_retries", retries},
-          {"staleness_wait_seconds", ssp}};
+  return sum;
 }
 
-ParameterServerClient::GatheredState ParameterServerClient::gather_state(
-    std::size_t total_floats, const std::vector<std::string>& state_names) {
+GatheredState ParameterServerClient::gather_state(int64_t steps, std::size_t total_floats,
+                                                  const std::vector<std::string>& state_names) {
+  wait_for_clocks(steps);
   GatheredState g;
   g.params.assign(total_floats, 0.f);
   for (const auto& name : state_names)
@@ -203,17 +308,15 @@ ParameterServerClient::GatheredState ParameterServerClient::gather_state(
     const int ps = static_cast<int>(p);
     int64_t header[4] = {};
     std::vector<MPI_Request> reqs(2 + state_names.size(), MPI_REQUEST_NULL);
-    {
-      std::lock_guard lock(mpi_mutex());
-      MPI_Irecv(header, 4, MPI_INT64_T, ps, ParameterServer::kCheckpointTag, MPI_COMM_WORLD,
-                &reqs[0]);
-      MPI_Irecv(g.params.data() + shards[p].begin, static_cast<int>(shards[p].size()), MPI_FLOAT,
-                ps, ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[1]);
-      for (std::size_t i = 0; i < state_names.size(); ++i) {
-        MPI_Irecv(g.optimizer[i].second.data() + shards[p].begin,
-                  static_cast<int>(shards[p].size()), MPI_FLOAT, ps,
-                  ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[2 + i]);
-      }
+    const char* what = "MPI_Irecv (server state for a checkpoint)";
+    const auto count = static_cast<int>(shards[p].size());
+    mpi_call(what, MPI_Irecv, header, 4, MPI_INT64_T, ps, ParameterServer::kCheckpointTag,
+             MPI_COMM_WORLD, &reqs[0]);
+    mpi_call(what, MPI_Irecv, g.params.data() + shards[p].begin, count, MPI_FLOAT, ps,
+             ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[1]);
+    for (std::size_t i = 0; i < state_names.size(); ++i) {
+      mpi_call(what, MPI_Irecv, g.optimizer[i].second.data() + shards[p].begin, count, MPI_FLOAT,
+               ps, ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[2 + i]);
     }
     rma_.stall().wait(
         reqs, "receiving parameter server " + std::to_string(ps) + "'s state for a checkpoint",
@@ -222,28 +325,29 @@ ParameterServerClient::GatheredState ParameterServerClient::gather_state(
       throw Error("parameter server " + std::to_string(ps) + " sent " + std::to_string(header[3]) +
                   " optimizer state arrays, expected " + std::to_string(state_names.size()));
     }
-    if (p == 0) {
-      g.optimizer_steps = header[2];
-      g.pushes_applied = header[1];
-    }
+    g.servers.push_back({shards[p], header[0], header[1], header[2]});
   }
   g.worker_steps =
       rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
   return g;
 }
 
-nlohmann::json ParameterServerClient::stats() const {
+ExchangeStats ParameterServerClient::stats() const {
   const double n = std::max(1.0, staleness_count_);
   double bytes = 0;
   for (const auto& s : window_.shards()) bytes += static_cast<double>(s.size()) * sizeof(float);
-  return {{"pull_seconds_per_step", pull_seconds_ / n},
-          {"push_seconds_per_step", push_seconds_ / n},
-          {"pull_gbps", pull_seconds_ > 0 ? bytes * n / pull_seconds_ / 1e9 : 0.0},
-          {"push_gbps", push_seconds_ > 0 ? bytes * n / push_seconds_ / 1e9 : 0.0},
-          {"bytes_per_step", 2 * bytes},
-          {"staleness_wait_seconds", ssp_wait_seconds_},
-          {"staleness_mean", staleness_sum_ / n},
-          {"staleness_max", staleness_max_}};
+  ExchangeStats e;
+  e.comm_wait_seconds_per_step = (ssp_wait_seconds_ + agree_wait_seconds_) / n;
+  PushPullStats& p = e.push_pull.emplace();
+  p.pull_seconds_per_step = pull_seconds_ / n;
+  p.push_seconds_per_step = push_seconds_ / n;
+  p.pull_gbps = pull_seconds_ > 0 ? bytes * n / pull_seconds_ / 1e9 : 0.0;
+  p.push_gbps = push_seconds_ > 0 ? bytes * n / push_seconds_ / 1e9 : 0.0;
+  p.bytes_per_step = 2 * bytes;
+  p.staleness_mean = staleness_sum_ / n;
+  p.staleness_max = staleness_max_;
+  p.staleness_wait_seconds = ssp_wait_seconds_;
+  return e;
 }
 
 }  // namespace dtrain::comm

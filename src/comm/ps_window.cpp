@@ -1,8 +1,8 @@
-#include "dtrain/comm/ps_window.h"
+#include "comm/ps_window.h"
 
 #include <cstring>
 
-#include "dtrain/comm/mpi_env.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
@@ -11,20 +11,20 @@ PsWindow::PsWindow(MPI_Comm comm, const Roles& roles, std::vector<nn::ParamRange
   for (const auto& s : shards_) layouts_.push_back(PsLayout{s.size(), roles.num_workers()});
   const MPI_Aint bytes =
       roles.is_ps() ? layouts_[static_cast<std::size_t>(roles.rank)].total_bytes() : 0;
-  std::lock_guard lock(mpi_mutex());
-  check_mpi(MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, comm, &base_, &win_),
-            "MPI_Win_allocate (parameter server)");
+  mpi_call("MPI_Win_allocate (parameter server)", MPI_Win_allocate, bytes, 1, MPI_INFO_NULL, comm,
+           &base_, &win_);
+  return_errors(win_);
   if (bytes > 0) std::memset(base_, 0, static_cast<std::size_t>(bytes));
   int* model = nullptr;
   int flag = 0;
-  MPI_Win_get_attr(win_, MPI_WIN_MODEL, &model, &flag);
+  mpi_call("MPI_Win_get_attr", MPI_Win_get_attr, win_, MPI_WIN_MODEL, &model, &flag);
   model_ = flag && model ? *model : MPI_WIN_SEPARATE;
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
-  MPI_Win_sync(win_);
+  mpi_call("MPI_Win_lock_all", MPI_Win_lock_all, MPI_MODE_NOCHECK, win_);
+  mpi_call("MPI_Win_sync", MPI_Win_sync, win_);
 }
 
 PsWindow::~PsWindow() {
-  std::lock_guard lock(mpi_mutex());
+  MpiLock lock(mpi_mutex());
   MPI_Win_unlock_all(win_);
   MPI_Win_free(&win_);
 }

@@ -1,13 +1,18 @@
-#include "dtrain/comm/rma.h"
+#include "comm/rma.h"
 
-#include "dtrain/comm/mpi_env.h"
 #include "dtrain/util/error.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
 namespace {
-// MPI counts are ints: large transfers go as 16-float elements when they divide evenly.
+// MPI counts are ints; a shard of more floats than this would need derived datatypes.
 constexpr int kMaxCount = 1 << 30;
+
+void check_count(std::size_t n, const char* what) {
+  if (n > static_cast<std::size_t>(kMaxCount))
+    throw Error(std::string(what) + ": transfer of " + std::to_string(n) + " floats too large");
+}
 }  // namespace
 
 std::string RmaAgent::describe(const char* what, int target) const {
@@ -21,20 +26,14 @@ void RmaAgent::get_accumulate(const void* operand, void* result, int n, MPI_Data
     // On its own window a server uses the blocking form: it completes locally, and Open MPI's
     // osc/pt2pt never completes a request-based atomic that targets the caller itself.
     Watchdog::Scope guard(watchdog_, describe(what, target));
-    std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Get_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n,
-                                 type, op, window_.win()),
-              what);
-    check_mpi(MPI_Win_flush(target, window_.win()), what);
+    mpi_call(describe(what, target), MPI_Get_accumulate, operand, operand ? n : 0, type, result, n,
+             type, target, disp, n, type, op, window_.win());
+    mpi_call(describe(what, target), MPI_Win_flush, target, window_.win());
     return;
   }
-  MPI_Request req;
-  {
-    std::lock_guard lock(mpi_mutex());
-    check_mpi(MPI_Rget_accumulate(operand, operand ? n : 0, type, result, n, type, target, disp, n,
-                                  type, op, window_.win(), &req),
-              what);
-  }
+  MPI_Request req = MPI_REQUEST_NULL;
+  mpi_call(describe(what, target), MPI_Rget_accumulate, operand, operand ? n : 0, type, result, n,
+           type, target, disp, n, type, op, window_.win(), &req);
   stall_.wait(req, describe(what, target),
               [&] { return "rank " + std::to_string(target) + " does not respond"; });
 }
@@ -67,29 +66,21 @@ void RmaAgent::replace_doubles(int target, MPI_Aint disp, const std::vector<doub
 }
 
 void RmaAgent::get(int target, MPI_Aint disp, float* out, std::size_t n, const char* what) {
-  MPI_Request req;
-  {
-    std::lock_guard lock(mpi_mutex());
-    if (n > static_cast<std::size_t>(kMaxCount))
-      throw Error(std::string(what) + ": transfer too large");
-    check_mpi(MPI_Rget(out, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n),
-                       MPI_FLOAT, window_.win(), &req),
-              what);
-  }
+  check_count(n, what);
+  MPI_Request req = MPI_REQUEST_NULL;
+  mpi_call(describe(what, target), MPI_Rget, out, static_cast<int>(n), MPI_FLOAT, target, disp,
+           static_cast<int>(n), MPI_FLOAT, window_.win(), &req);
   stall_.wait(req, describe(what, target),
               [&] { return "rank " + std::to_string(target) + " does not respond"; });
 }
 
 void RmaAgent::accumulate(int target, MPI_Aint disp, const float* in, std::size_t n,
                           const char* what) {
+  check_count(n, what);
   Watchdog::Scope guard(watchdog_, describe(what, target));
-  std::lock_guard lock(mpi_mutex());
-  if (n > static_cast<std::size_t>(kMaxCount))
-    throw Error(std::string(what) + ": transfer too large");
-  check_mpi(MPI_Accumulate(in, static_cast<int>(n), MPI_FLOAT, target, disp, static_cast<int>(n),
-                           MPI_FLOAT, MPI_SUM, window_.win()),
-            what);
-  check_mpi(MPI_Win_flush(target, window_.win()), what);
+  mpi_call(describe(what, target), MPI_Accumulate, in, static_cast<int>(n), MPI_FLOAT, target,
+           disp, static_cast<int>(n), MPI_FLOAT, MPI_SUM, window_.win());
+  mpi_call(describe(what, target), MPI_Win_flush, target, window_.win());
 }
 
 }  // namespace dtrain::comm

@@ -22,16 +22,15 @@ std::string Roles::role_name(int r) const {
   return "worker " + std::to_string(w) + (w == 0 ? " (chief)" : "");
 }
 
-Roles Roles::decide(int rank, int size, const std::string& dist, int num_ps) {
+Roles Roles::decide(int rank, int size, std::optional<Mode> dist, int num_ps) {
   Roles r;
   r.rank = rank;
   r.size = size;
-  const std::string mode = dist.empty() ? (size > 1 ? "async" : "local") : dist;
-  if (mode == "sync" || mode == "local") {
+  const Mode mode = dist.value_or(size > 1 ? Mode::kAsync : Mode::kLocal);
+  if (mode != Mode::kAsync) {
     r.mode = size > 1 ? Mode::kSync : Mode::kLocal;
     return r;
   }
-  if (mode != "async") throw OptionError("--dist: '" + dist + "' (expected async or sync)");
   if (size < 2) {
     throw OptionError(
         "--dist async needs at least 2 ranks (1 parameter server + 1 worker); "

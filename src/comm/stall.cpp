@@ -1,10 +1,11 @@
-#include "dtrain/comm/stall.h"
+#include "comm/stall.h"
 
 #include <cstdio>
 #include <thread>
 
 #include "dtrain/comm/mpi_env.h"
-#include "dtrain/util/clock.h"
+#include "util/mpi_call.h"
+#include "util/clock.h"
 
 namespace dtrain::comm {
 
@@ -43,12 +44,8 @@ void StallPolicy::wait(std::span<MPI_Request> requests, const std::string& what,
   Backoff backoff;
   for (;;) {
     int done = 0;
-    {
-      std::lock_guard lock(mpi_mutex());
-      check_mpi(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done,
-                            MPI_STATUSES_IGNORE),
-                what.c_str());
-    }
+    mpi_call(what, MPI_Testall, static_cast<int>(requests.size()), requests.data(), &done,
+             MPI_STATUSES_IGNORE);
     if (done) return;
     const double waited = now_seconds() - start;
     if (waited > timeout_) abort(what, missing, waited);

@@ -1,4 +1,4 @@
-#include "dtrain/comm/transport.h"
+#include "comm/transport.h"
 
 #include <mpi.h>
 

@@ -1,9 +1,13 @@
-#include "dtrain/comm/watchdog.h"
+#include "comm/watchdog.h"
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "dtrain/util/clock.h"
+#include "dtrain/comm/mpi_env.h"
+
+#include "util/clock.h"
 
 namespace dtrain::comm {
 
@@ -40,10 +44,14 @@ void Watchdog::run() {
     if (deadline_ > 0 && now_seconds() > deadline_) {
       std::fprintf(stderr,
                    "dtrain: [rank %d] stalled: %s did not return within %.0f s (--stall-timeout); "
-                   "exiting so that mpirun ends the job\n",
+                   "aborting the job\n",
                    rank_, what_.c_str(), timeout_);
       std::fflush(stderr);
-      std::_Exit(3);
+      // The main thread is stuck inside MPI, so this call breaks MPI_THREAD_SERIALIZED; it is
+      // the only way to end the ranks the launcher started. If it hangs too, SIGALRM ends this
+      // process, and the launcher the rest.
+      alarm(10);
+      abort_job(3);
     }
   }
 }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "dtrain/util/clock.h"
+#include "util/clock.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {

@@ -1,4 +1,4 @@
-#include "dtrain/data/crc32c.h"
+#include "data/crc32c.h"
 
 #include <array>
 #include <cstring>

@@ -7,10 +7,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "dtrain/data/hdf5_source.h"
-#include "dtrain/data/memory_source.h"
-#include "dtrain/data/tfrecord.h"
-#include "dtrain/data/tfrecord_source.h"
+#include "data/hdf5_source.h"
+#include "data/memory_source.h"
+#include "data/tfrecord.h"
+#include "data/tfrecord_source.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -44,29 +44,30 @@ std::string head(const std::string& path, std::size_t n) {
   return s;
 }
 
-std::string format_of(const std::string& path) {
+// kAuto when the file is none of the formats.
+Format format_of(const std::string& path) {
   for (const char* ext : {".h5", ".hdf5", ".hdf", ".he5"}) {
-    if (ends_with(path, ext)) return "hdf5";
+    if (ends_with(path, ext)) return Format::kHdf5;
   }
   for (const char* ext : {".tfrecord", ".tfrecords", ".tfr", ".tfrecord.gz", ".tfrecords.gz"}) {
-    if (ends_with(path, ext)) return "tfrecord";
+    if (ends_with(path, ext)) return Format::kTfrecord;
   }
-  if (ends_with(path, ".csv")) return "csv";
+  if (ends_with(path, ".csv")) return Format::kCsv;
   const std::string h = head(path, 12);
-  if (h.size() >= 8 && h.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return "hdf5";
-  if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 0x08) return "idx";
+  if (h.size() >= 8 && h.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return Format::kHdf5;
+  if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 0x08) return Format::kIdx;
   if (h.size() >= 2 && static_cast<unsigned char>(h[0]) == 0x1f &&
       static_cast<unsigned char>(h[1]) == 0x8b) {
-    return "tfrecord";  // GZIP: a GZIP TFRecord (gzip IDX files come through --data-dir)
+    return Format::kTfrecord;  // GZIP: a GZIP TFRecord (gzip IDX files come through --data-dir)
   }
   if (h.size() == 12) {
     try {
       parse_frame_header(reinterpret_cast<const std::uint8_t*>(h.data()), path, 0);
-      return "tfrecord";
+      return Format::kTfrecord;
     } catch (const DataError&) {
     }
   }
-  return "";
+  return Format::kAuto;
 }
 
 }  // namespace
@@ -104,17 +105,33 @@ std::vector<std::string> expand_paths(const std::string& spec) {
   return files;
 }
 
-std::string detect_format(const std::vector<std::string>& files) {
-  std::string found;
+std::string to_string(Format f) {
+  switch (f) {
+    case Format::kAuto:
+      return "auto";
+    case Format::kIdx:
+      return "idx";
+    case Format::kHdf5:
+      return "hdf5";
+    case Format::kTfrecord:
+      return "tfrecord";
+    case Format::kCsv:
+      return "csv";
+  }
+  return "?";
+}
+
+Format detect_format(const std::vector<std::string>& files) {
+  Format found = Format::kAuto;
   for (const auto& f : files) {
-    const std::string fmt = format_of(f);
-    if (fmt.empty()) {
+    const Format fmt = format_of(f);
+    if (fmt == Format::kAuto) {
       throw DataError(
           f + ": cannot tell the data format (not HDF5, TFRecord, CSV or IDX); give --format");
     }
-    if (!found.empty() && fmt != found) {
-      throw DataError(f + ": is " + fmt + " but earlier files are " + found +
-                      "; use one format per data set");
+    if (found != Format::kAuto && fmt != found) {
+      throw DataError(f + ": is " + to_string(fmt) + " but earlier files are " +
+                      to_string(found) + "; use one format per data set");
     }
     found = fmt;
   }
@@ -123,8 +140,8 @@ std::string detect_format(const std::vector<std::string>& files) {
 
 std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
   const auto files = expand_paths(o.paths);
-  const std::string format = o.format == "auto" ? detect_format(files) : o.format;
-  if (format == "idx") {
+  const Format format = o.format == Format::kAuto ? detect_format(files) : o.format;
+  if (format == Format::kIdx) {
     if (files.size() != 1)
       throw DataError("IDX data: give the images file; its labels file is found beside it");
     std::string labels = files[0];
@@ -136,7 +153,7 @@ std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
     if (idx3 != std::string::npos) labels.replace(idx3, 4, "idx1");
     return MemorySource::from_idx_files(files[0], labels);
   }
-  if (format == "tfrecord") {
+  if (format == Format::kTfrecord) {
     TFRecordSource::Options t;
     t.names = parse_feature_names(o.features);
     t.num_classes = o.num_classes;
@@ -144,20 +161,17 @@ std::shared_ptr<ExampleSource> open_dataset(const DatasetOptions& o) {
     t.labels_optional = o.labels_optional;
     return std::make_shared<TFRecordSource>(files, t);
   }
-  if (format == "hdf5") {
+  if (format == Format::kHdf5) {
     Hdf5Source::Options h;
     const FeatureNames names = parse_feature_names(o.features, {h.images, h.labels});
     h.images = names.image;
     h.labels = names.label;
     h.num_classes = o.num_classes;
-    h.comm = o.comm;
-    h.collective = o.collective;
     h.hints = o.io_hints;
     h.labels_optional = o.labels_optional;
     return std::make_shared<Hdf5Source>(files, h);
   }
-  if (format == "csv") return MemorySource::from_csv_files(files, ImageShape{1, 28, 28});
-  throw OptionError("--format: unknown format '" + format + "'");
+  return MemorySource::from_csv_files(files);
 }
 
 }  // namespace dtrain::data

@@ -1,4 +1,4 @@
-#include "dtrain/data/example_codec.h"
+#include "data/example_codec.h"
 
 #include <sstream>
 
@@ -35,7 +35,8 @@ FeatureNames layout_feature_names(ExampleLayout layout) {
                                          : FeatureNames{"image_raw", "label"};
 }
 
-std::string encode_example(std::span<const std::uint8_t> pixels, int label, ExampleLayout layout) {
+std::string encode_example(std::span<const std::uint8_t> pixels, int label, ExampleLayout layout,
+                           ImageShape shape) {
   tensorflow::Example ex;
   auto& features = *ex.mutable_features()->mutable_feature();
   const FeatureNames names = layout_feature_names(layout);
@@ -46,6 +47,9 @@ std::string encode_example(std::span<const std::uint8_t> pixels, int label, Exam
   } else {
     features[names.image].mutable_bytes_list()->add_value(
         std::string(reinterpret_cast<const char*>(pixels.data()), pixels.size()));
+    features["height"].mutable_int64_list()->add_value(shape.h);
+    features["width"].mutable_int64_list()->add_value(shape.w);
+    features["depth"].mutable_int64_list()->add_value(shape.c);
   }
   features[names.label].mutable_int64_list()->add_value(label);
   std::string out;
@@ -75,7 +79,54 @@ const tensorflow::Feature& find(const tensorflow::Example& ex, const std::string
   return it->second;
 }
 
+// The single int64 value of an optional feature, or -1 when absent.
+int64_t int64_feature(const tensorflow::Example& ex, const char* name) {
+  const auto& map = ex.features().feature();
+  auto it = map.find(name);
+  if (it == map.end()) return -1;
+  if (it->second.kind_case() != tensorflow::Feature::kInt64List ||
+      it->second.int64_list().value_size() != 1) {
+    throw DataError(std::string("feature '") + name + "' must be a single int64 value");
+  }
+  return it->second.int64_list().value(0);
+}
+
+int64_t image_values(const tensorflow::Feature& img) {
+  switch (img.kind_case()) {
+    case tensorflow::Feature::kInt64List:
+      return img.int64_list().value_size();
+    case tensorflow::Feature::kFloatList:
+      return img.float_list().value_size();
+    case tensorflow::Feature::kBytesList:
+      return img.bytes_list().value_size() == 1
+                 ? static_cast<int64_t>(img.bytes_list().value(0).size())
+                 : -1;
+    default:
+      return -1;
+  }
+}
+
 }  // namespace
+
+ImageShape example_image_shape(std::span<const std::uint8_t> record, const FeatureNames& names) {
+  tensorflow::Example ex;
+  if (!ex.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    throw DataError("not a valid tf.train.Example protobuf");
+  }
+  const int64_t values = image_values(find(ex, names.image, "image"));
+  if (values <= 0) throw DataError("image feature '" + names.image + "' holds no image");
+  const int64_t h = int64_feature(ex, "height"), w = int64_feature(ex, "width");
+  if (h < 0 && w < 0) return square_image(values, "image feature '" + names.image + "'");
+  int64_t c = int64_feature(ex, "depth");
+  if (c < 0) c = int64_feature(ex, "channels");
+  const ImageShape shape{c < 0 ? 1 : c, h, w};
+  if (h <= 0 || w <= 0 || shape.c <= 0 || shape.size() != values) {
+    throw DataError("features height " + std::to_string(h) + ", width " + std::to_string(w) +
+                    " and depth " + std::to_string(c) + " do not fit the " +
+                    std::to_string(values) + " values of image feature '" + names.image + "'");
+  }
+  return shape;
+}
 
 void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
                     std::int64_t pixels, int num_classes, float* image, std::int32_t* label,

@@ -1,9 +1,9 @@
-#include "dtrain/data/hdf5_source.h"
+#include "data/hdf5_source.h"
 
 #include <algorithm>
 #include <filesystem>
 
-#include "dtrain/comm/mpi_env.h"
+#include "util/mpi_call.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -32,10 +32,10 @@ std::vector<hsize_t> dataset_dims(hid_t dset) {
 Hdf5Source::Hdf5Source(std::vector<std::string> files, Options options)
     : options_(std::move(options)) {
   if (files.empty()) throw DataError("no HDF5 files given");
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   quiet_hdf5_errors();
   const MpiInfo info(options_.hints);
-  const H5Handle fapl = mpio_file_access(options_.comm, info.get());
+  const H5Handle fapl = mpio_file_access(MPI_COMM_SELF, info.get());
   files_.resize(files.size());
   std::vector<int64_t> sizes;
   for (std::size_t i = 0; i < files.size(); ++i) {
@@ -48,7 +48,7 @@ Hdf5Source::Hdf5Source(std::vector<std::string> files, Options options)
 }
 
 Hdf5Source::~Hdf5Source() {
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   files_.clear();
 }
 
@@ -105,8 +105,7 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
     f.float_images = f32;
   }
   f.xfer = H5Handle(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  H5Pset_dxpl_mpio(f.xfer.get(),
-                   options_.collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+  H5Pset_dxpl_mpio(f.xfer.get(), H5FD_MPIO_INDEPENDENT);
   if (unlabelled) return;
   const auto ldims = dataset_dims(f.labels.get());
   if (!(ldims.size() == 1 || (ldims.size() == 2 && ldims[1] == 1)) || ldims[0] != idims[0]) {
@@ -223,11 +222,10 @@ std::vector<std::size_t> Hdf5Source::read(std::span<const int64_t> ids, float* i
     const int64_t unit = index_.unit_of(ids[i]);
     per_file[static_cast<std::size_t>(unit)].emplace_back(ids[i] - index_.start(unit), i);
   }
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   for (std::size_t u = 0; u < files_.size(); ++u) {
     auto& rows = per_file[u];
-    // Collective reads need every rank in every H5Dread, even with nothing to read.
-    if (rows.empty() && !options_.collective) continue;
+    if (rows.empty()) continue;
     std::sort(rows.begin(), rows.end());
     read_file(files_[u], rows, images, labels);
   }

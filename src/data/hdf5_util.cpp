@@ -1,4 +1,4 @@
-#include "dtrain/data/hdf5_util.h"
+#include "data/hdf5_util.h"
 
 #include <cstring>
 
@@ -137,18 +137,44 @@ std::string read_string_attribute(hid_t obj, const char* name, const std::string
   return value;
 }
 
-void write_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
-                         const float* data) {
+namespace {
+void write_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                   hid_t file_type, hid_t mem_type, const void* data) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(),
+  H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), file_type, space.get(), lcpl.get(),
                                  H5P_DEFAULT, H5P_DEFAULT),
                       "create " + path),
              H5Dclose);
-  h5_check(H5Dwrite(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
-           "write " + path);
+  h5_check(H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write " + path);
+}
+}  // namespace
+
+void write_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                         const float* data) {
+  write_dataset(file, path, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
+}
+
+void write_int64_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
+                         const int64_t* data) {
+  write_dataset(file, path, shape, H5T_STD_I64LE, H5T_NATIVE_INT64, data);
+}
+
+std::vector<int64_t> read_int64_dataset(hid_t file, const std::string& path, int64_t columns,
+                                        const std::string& file_name) {
+  if (!has_link(file, path)) throw DataError(file_name + ": no dataset " + path);
+  H5Handle d(h5_check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), file_name + ": open " + path),
+             H5Dclose);
+  H5Handle space(H5Dget_space(d.get()), H5Sclose);
+  const auto n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0 || n % columns != 0)
+    throw DataError(file_name + ": dataset " + path + " has a shape this reader does not know");
+  std::vector<int64_t> values(static_cast<std::size_t>(n));
+  h5_check(H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+           file_name + ": read " + path);
+  return values;
 }
 
 bool has_link(hid_t file, const std::string& path) {
@@ -184,6 +210,14 @@ void read_float_dataset(hid_t file, const std::string& path, const std::vector<i
   }
   h5_check(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out),
            file_name + ": read " + path);
+}
+
+void H5Handle::close(const std::string& context) {
+  const hid_t id = std::exchange(id_, H5I_INVALID_HID);
+  if (id >= 0 && closer_ && closer_(id) < 0) {
+    const std::string detail = hdf5_error_detail();
+    throw DataError(context + ": close failed" + (detail.empty() ? "" : ": " + detail));
+  }
 }
 
 H5Handle create_file(const std::string& path) {

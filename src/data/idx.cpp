@@ -1,4 +1,4 @@
-#include "dtrain/data/idx.h"
+#include "data/idx.h"
 
 #include <zlib.h>
 

@@ -1,11 +1,12 @@
-#include "dtrain/data/memory_source.h"
+#include "data/memory_source.h"
 
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
-#include "dtrain/data/idx.h"
+#include "data/idx.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -67,12 +68,12 @@ std::unique_ptr<MemorySource> MemorySource::from_idx_files(const std::string& im
   return std::make_unique<MemorySource>(images_path, shape, std::move(images.values), std::move(l));
 }
 
-std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std::string>& files,
-                                                           ImageShape shape) {
+std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std::string>& files) {
   std::vector<std::uint8_t> pixels;
   std::vector<int32_t> labels;
   std::vector<int64_t> units;
-  const int64_t px = shape.size();
+  std::optional<ImageShape> shape;  // from the first row
+  int64_t px = 0;
   std::vector<long> values;
   for (const auto& path : files) {
     std::ifstream in(path);
@@ -99,6 +100,10 @@ std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std
           throw DataError(where + ": expected ',' after column " + std::to_string(values.size()));
         p = end + 1;
       }
+      if (!shape) {
+        shape = square_image(static_cast<int64_t>(values.size()) - 1, where);
+        px = shape->size();
+      }
       if (static_cast<int64_t>(values.size()) != px + 1) {
         throw DataError(where + ": " + std::to_string(values.size()) + " columns; expected " +
                         std::to_string(px + 1) + " (label, then " + std::to_string(px) +
@@ -118,7 +123,8 @@ std::unique_ptr<MemorySource> MemorySource::from_csv_files(const std::vector<std
   const std::string name = files.size() == 1
                                ? files[0]
                                : files[0] + " ... (" + std::to_string(files.size()) + " CSV files)";
-  auto src = std::make_unique<MemorySource>(name, shape, std::move(pixels), std::move(labels));
+  if (!shape) throw DataError(name + ": no examples");
+  auto src = std::make_unique<MemorySource>(name, *shape, std::move(pixels), std::move(labels));
   src->units_ = units;
   return src;
 }

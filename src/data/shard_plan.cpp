@@ -4,7 +4,7 @@
 #include <numeric>
 
 #include "dtrain/util/error.h"
-#include "dtrain/util/rng.h"
+#include "util/rng.h"
 
 namespace dtrain::data {
 
@@ -27,12 +27,6 @@ std::vector<int64_t> iota_ids(int64_t begin, int64_t end) {
   return v;
 }
 }  // namespace
-
-ShardPolicy parse_shard_policy(const std::string& s) {
-  if (s == "global") return ShardPolicy::kGlobal;
-  if (s == "files") return ShardPolicy::kFiles;
-  throw OptionError("--shard-by: unknown policy '" + s + "' (expected global or files)");
-}
 
 std::string to_string(ShardPolicy p) {
   return p == ShardPolicy::kGlobal ? "global" : "files";

@@ -1,13 +1,13 @@
-#include "dtrain/data/shard_writer.h"
+#include "data/shard_writer.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/data/hdf5_util.h"
-#include "dtrain/data/tfrecord.h"
-#include "dtrain/util/atomic_file.h"
+#include "util/mpi_call.h"
+#include "data/hdf5_util.h"
+#include "data/tfrecord.h"
+#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -16,7 +16,7 @@ namespace {
 
 void write_hdf5(const std::string& path, bool compress, ImageShape shape,
                 std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   const auto n = static_cast<hsize_t>(labels.size());
   H5Handle file = create_file(path);
   write_string_attribute(file.get(), "dtrain_format", "mnist-shard-v1");
@@ -65,6 +65,9 @@ void write_hdf5(const std::string& path, bool compress, ImageShape shape,
   }
   write_string_attribute(lab.get(), "description", "labels, uint8 class index, [n]");
   h5_check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path + ": flush");
+  lab.reset();
+  images.reset();
+  file.close(path);
 }
 
 void write_tfrecord(const std::string& path, const ShardFormat& f, ImageShape shape,
@@ -72,7 +75,7 @@ void write_tfrecord(const std::string& path, const ShardFormat& f, ImageShape sh
   TFRecordWriter w(path, f.compress);
   const auto px = static_cast<std::size_t>(shape.size());
   for (std::size_t i = 0; i < labels.size(); ++i) {
-    w.write(encode_example(pixels.subspan(i * px, px), labels[i], f.layout));
+    w.write(encode_example(pixels.subspan(i * px, px), labels[i], f.layout, shape));
   }
   w.close();
 }
@@ -101,25 +104,25 @@ void write_csv(const std::string& path, ImageShape shape, std::span<const std::u
 std::string shard_name(const ShardFormat& f, int partition) {
   char name[32];
   std::snprintf(name, sizeof name, "part-%05d", partition);
-  if (f.format == "hdf5") return std::string(name) + ".h5";
-  if (f.format == "tfrecord")
+  if (f.format == Format::kHdf5) return std::string(name) + ".h5";
+  if (f.format == Format::kTfrecord)
     return std::string(name) + (f.compress ? ".tfrecord.gz" : ".tfrecord");
   return std::string(name) + ".csv";
 }
 
 void write_shard(const std::string& path, const ShardFormat& f, ImageShape shape,
                  std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
-  const std::string tmp = staging_path(path);
-  if (f.format == "hdf5") {
-    write_hdf5(tmp, f.compress, shape, pixels, labels);
-  } else if (f.format == "tfrecord") {
-    write_tfrecord(tmp, f, shape, pixels, labels);
-  } else if (f.format == "csv") {
-    write_csv(tmp, shape, pixels, labels);
-  } else {
-    throw OptionError("--format: '" + f.format + "' (expected hdf5, tfrecord or csv)");
-  }
-  publish_file(path);
+  write_atomically(path, [&](const std::string& tmp) {
+    if (f.format == Format::kHdf5) {
+      write_hdf5(tmp, f.compress, shape, pixels, labels);
+    } else if (f.format == Format::kTfrecord) {
+      write_tfrecord(tmp, f, shape, pixels, labels);
+    } else if (f.format == Format::kCsv) {
+      write_csv(tmp, shape, pixels, labels);
+    } else {
+      throw OptionError("--format: '" + to_string(f.format) + "' (expected hdf5, tfrecord or csv)");
+    }
+  });
 }
 
 }  // namespace dtrain::data

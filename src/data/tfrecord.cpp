@@ -1,4 +1,4 @@
-#include "dtrain/data/tfrecord.h"
+#include "data/tfrecord.h"
 
 #include <zlib.h>
 
@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "dtrain/data/crc32c.h"
+#include "data/crc32c.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {

@@ -1,4 +1,4 @@
-#include "dtrain/data/tfrecord_source.h"
+#include "data/tfrecord_source.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "dtrain/data/idx.h"
+#include "data/idx.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::data {
@@ -51,14 +51,21 @@ TFRecordSource::TFRecordSource(std::vector<std::string> files, Options options)
   }
   index_ = UnitIndex(sizes);
   if (index_.total() == 0) throw DataError(describe() + ": no records");
-  // Fail now, not hours into a job, when the feature names or shapes do not fit.
-  std::vector<float> image(static_cast<std::size_t>(options_.shape.size()));
-  int32_t label = 0;
+  // The shape, and a failure now rather than hours into a job when the features do not fit.
   for (const auto& f : files_) {
-    if (!f.records.empty()) {
-      read_record(f, f.records.front(), image.data(), &label);
-      break;
+    if (f.records.empty()) continue;
+    const RecordSpan& r = f.records.front();
+    const auto bytes = record_bytes(f, r);
+    try {
+      shape_ = example_image_shape({bytes + kFrameHeaderBytes, r.length}, options_.names);
+    } catch (const DataError& e) {
+      throw DataError(f.path + ": record at byte offset " + std::to_string(r.offset) + ": " +
+                      e.what());
     }
+    std::vector<float> image(static_cast<std::size_t>(shape_.size()));
+    int32_t label = 0;
+    read_record(f, r, image.data(), &label);
+    break;
   }
 }
 
@@ -102,21 +109,21 @@ void TFRecordSource::open_file(File& f) {
   }
 }
 
-void TFRecordSource::read_record(const File& f, const RecordSpan& r, float* image, int32_t* label) {
+const std::uint8_t* TFRecordSource::record_bytes(const File& f, const RecordSpan& r) {
+  if (f.fd < 0) return f.content.data() + r.offset;
   const std::uint64_t frame = kFrameHeaderBytes + r.length + kFrameFooterBytes;
-  const std::uint8_t* bytes;
-  if (f.fd >= 0) {
-    buffer_.resize(frame);
-    pread_all(f.fd, buffer_.data(), frame, r.offset, f.path);
-    parse_frame_header(buffer_.data(), f.path, r.offset);
-    bytes = buffer_.data();
-  } else {
-    bytes = f.content.data() + r.offset;
-  }
+  buffer_.resize(frame);
+  pread_all(f.fd, buffer_.data(), frame, r.offset, f.path);
+  parse_frame_header(buffer_.data(), f.path, r.offset);
+  return buffer_.data();
+}
+
+void TFRecordSource::read_record(const File& f, const RecordSpan& r, float* image, int32_t* label) {
+  const std::uint8_t* bytes = record_bytes(f, r);
   check_frame_data(bytes + kFrameHeaderBytes, r.length, bytes + kFrameHeaderBytes + r.length,
                    f.path, r.offset);
   try {
-    decode_example({bytes + kFrameHeaderBytes, r.length}, options_.names, options_.shape.size(),
+    decode_example({bytes + kFrameHeaderBytes, r.length}, options_.names, shape_.size(),
                    options_.num_classes, image, label, options_.labels_optional);
   } catch (const DataError& e) {
     throw DataError(f.path + ": record at byte offset " + std::to_string(r.offset) + ": " +
@@ -139,7 +146,7 @@ std::string TFRecordSource::describe() const {
 std::vector<std::size_t> TFRecordSource::read(std::span<const int64_t> ids, float* images,
                                               int32_t* labels) {
   std::vector<std::size_t> skipped;
-  const int64_t px = options_.shape.size();
+  const int64_t px = shape_.size();
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const int64_t unit = index_.unit_of(ids[i]);
     const File& f = files_[static_cast<std::size_t>(unit)];

@@ -1,7 +1,7 @@
-#include "dtrain/nn/dense.h"
+#include "nn/dense.h"
 
-#include "dtrain/nn/init.h"
-#include "dtrain/nn/relu_backward.h"
+#include "nn/init.h"
+#include "nn/relu_backward.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::nn {

@@ -1,4 +1,4 @@
-#include "dtrain/nn/dnnl_context.h"
+#include "nn/dnnl_context.h"
 
 #include "dtrain/util/error.h"
 

@@ -1,7 +1,7 @@
-#include "dtrain/nn/dropout.h"
+#include "nn/dropout.h"
 
 #include "dtrain/util/error.h"
-#include "dtrain/util/rng.h"
+#include "util/rng.h"
 
 namespace dtrain::nn {
 

@@ -1,4 +1,4 @@
-#include "dtrain/nn/init.h"
+#include "nn/init.h"
 
 #include <cmath>
 

@@ -1,4 +1,4 @@
-#include "dtrain/nn/layer.h"
+#include "nn/layer.h"
 
 namespace dtrain::nn {
 

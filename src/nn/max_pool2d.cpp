@@ -1,6 +1,6 @@
-#include "dtrain/nn/max_pool2d.h"
+#include "nn/max_pool2d.h"
 
-#include "dtrain/nn/relu_backward.h"
+#include "nn/relu_backward.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::nn {

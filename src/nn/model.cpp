@@ -2,12 +2,12 @@
 
 #include <sstream>
 
-#include "dtrain/nn/conv2d.h"
-#include "dtrain/nn/dense.h"
-#include "dtrain/nn/dropout.h"
-#include "dtrain/nn/max_pool2d.h"
+#include "nn/conv2d.h"
+#include "nn/dense.h"
+#include "nn/dropout.h"
+#include "nn/max_pool2d.h"
 #include "dtrain/util/error.h"
-#include "dtrain/util/rng.h"
+#include "util/rng.h"
 
 namespace dtrain::nn {
 
@@ -49,6 +49,12 @@ Model::Model(const ModelSpec& spec, Shape input, int num_classes)
     throw OptionError("--arch: the last layer has " + std::to_string(shape.c) +
                       " outputs but the data has " + std::to_string(num_classes) + " classes");
   }
+}
+
+Model::~Model() = default;
+
+int64_t Model::output_width(std::size_t index) const {
+  return layers_.at(index)->out_shape().size();
 }
 
 int64_t Model::forward_macs() const {

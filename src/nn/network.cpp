@@ -1,4 +1,4 @@
-#include "dtrain/nn/network.h"
+#include "nn/network.h"
 
 #include "dtrain/util/error.h"
 

@@ -1,4 +1,4 @@
-#include "dtrain/nn/relu_backward.h"
+#include "nn/relu_backward.h"
 
 namespace dtrain::nn {
 

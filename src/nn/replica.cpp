@@ -2,15 +2,24 @@
 
 #include <algorithm>
 
+#include "nn/dnnl_context.h"
+#include "nn/network.h"
+#include "nn/softmax_cross_entropy.h"
+
 namespace dtrain::nn {
 
 Replica::Replica(const Model& model)
-    : model_(model), params_(model.layout().total()), grads_(model.layout().total()) {}
+    : model_(model),
+      ctx_(std::make_unique<DnnlContext>()),
+      params_(model.layout().total()),
+      grads_(model.layout().total()) {}
+
+Replica::~Replica() = default;
 
 Network& Replica::network(int64_t batch, bool training) {
   auto& slot = networks_[{batch, training}];
   if (!slot) {
-    slot = std::make_unique<Network>(model_, ctx_, batch, training, params_.data(),
+    slot = std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
                                      training ? grads_.data() : nullptr);
   }
   return *slot;
@@ -38,7 +47,7 @@ LossStats Replica::eval_batch(const BatchView& b, float* probs, float* features)
   if (features) {
     const std::size_t idx = model_.feature_layer();
     const float* f = net.activation(idx);
-    const int64_t width = model_.layers()[idx]->out_shape().size();
+    const int64_t width = model_.output_width(idx);
     std::copy(f, f + b.rows * width, features);
   }
   return stats;

@@ -1,4 +1,4 @@
-#include "dtrain/nn/softmax_cross_entropy.h"
+#include "nn/softmax_cross_entropy.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "dtrain/optim/adam.h"
+#include "optim/adam.h"
 
 #include <cmath>
 

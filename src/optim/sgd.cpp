@@ -1,4 +1,4 @@
-#include "dtrain/optim/sgd.h"
+#include "optim/sgd.h"
 
 #include "dtrain/util/error.h"
 

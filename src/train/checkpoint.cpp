@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <regex>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/data/hdf5_util.h"
-#include "dtrain/util/atomic_file.h"
+#include <nlohmann/json.hpp>
+
+#include "data/hdf5_util.h"
 #include "dtrain/util/error.h"
+#include "util/atomic_file.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::train {
 
@@ -18,104 +20,162 @@ using data::H5Handle;
 
 namespace {
 
-constexpr const char* kFormat = "dtrain-checkpoint-v1";
+constexpr const char* kFormat = "dtrain-checkpoint-v2";
+
+void write_run_info(hid_t f, const RunInfo& r) {
+  data::write_string_attribute(f, "mode", r.mode);
+  data::write_int_attribute(f, "ranks", r.ranks);
+  data::write_int_attribute(f, "num_ps", r.num_ps);
+  data::write_int_attribute(f, "workers", r.workers);
+  data::write_int_attribute(f, "seed", static_cast<int64_t>(r.seed));
+  data::write_string_attribute(f, "options", nlohmann::json(r.options).dump());
+}
+
+RunInfo read_run_info(hid_t f, const std::string& path) {
+  RunInfo r;
+  r.mode = data::read_string_attribute(f, "mode", path);
+  r.ranks = static_cast<int>(data::read_int_attribute(f, "ranks", path));
+  r.num_ps = static_cast<int>(data::read_int_attribute(f, "num_ps", path));
+  r.workers = static_cast<int>(data::read_int_attribute(f, "workers", path));
+  r.seed = static_cast<std::uint64_t>(data::read_int_attribute(f, "seed", path));
+  try {
+    r.options = nlohmann::json::parse(data::read_string_attribute(f, "options", path))
+                    .get<std::map<std::string, std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(path + ": attribute 'options' is damaged: " + e.what());
+  }
+  return r;
+}
+
+std::string shape_text(const data::ImageShape& s) {
+  return std::to_string(s.c) + "," + std::to_string(s.h) + "," + std::to_string(s.w);
+}
+
+void write_counters(hid_t f, const TrainingState& s) {
+  if (!s.worker_steps.empty()) {
+    data::write_int64_dataset(f, "/worker_steps", {static_cast<int64_t>(s.worker_steps.size())},
+                              s.worker_steps.data());
+  }
+  if (s.servers.empty()) return;
+  std::vector<int64_t> rows;
+  for (const auto& c : s.servers) {
+    rows.insert(rows.end(), {static_cast<int64_t>(c.begin), static_cast<int64_t>(c.end),
+                             c.pushes_applied, c.optimizer_steps});
+  }
+  data::write_int64_dataset(f, "/servers", {static_cast<int64_t>(s.servers.size()), 4},
+                            rows.data());
+}
+
+void read_counters(hid_t f, const std::string& path, TrainingState& s) {
+  if (data::has_link(f, "/worker_steps"))
+    s.worker_steps = data::read_int64_dataset(f, "/worker_steps", 1, path);
+  if (!data::has_link(f, "/servers")) return;
+  const auto rows = data::read_int64_dataset(f, "/servers", 4, path);
+  for (std::size_t i = 0; i + 3 < rows.size(); i += 4) {
+    s.servers.push_back({static_cast<std::size_t>(rows[i]), static_cast<std::size_t>(rows[i + 1]),
+                         rows[i + 2], rows[i + 3]});
+  }
+}
+
+optim::NamedArrays read_optimizer_state(hid_t f, const std::string& path,
+                                        const nn::ParameterLayout& layout) {
+  optim::NamedArrays out;
+  if (!data::has_link(f, "/optimizer")) return out;
+  H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"),
+                 H5Gclose);
+  H5G_info_t info;
+  h5_check(H5Gget_info(group.get(), &info), path + ": /optimizer");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    char name[256] = {};
+    h5_check(H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                                H5P_DEFAULT),
+             path + ": /optimizer");
+    std::vector<float> values(layout.total(), 0.f);
+    for (const auto& t : layout.tensors()) {
+      data::read_float_dataset(f, "/optimizer/" + std::string(name) + "/" + t.name, t.shape,
+                               values.data() + t.offset, path);
+    }
+    out.emplace_back(name, std::move(values));
+  }
+  return out;
+}
+
+data::ImageShape parse_shape(const std::string& text, const std::string& path) {
+  data::ImageShape s;
+  if (std::sscanf(text.c_str(), "%ld,%ld,%ld", &s.c, &s.h, &s.w) != 3 || s.size() <= 0)
+    throw DataError(path + ": attribute input_shape '" + text + "' is not C,H,W");
+  return s;
+}
 
 }  // namespace
 
 void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout,
                       const TrainingState& s) {
-  const std::string tmp = staging_path(path);
-  {
-    std::lock_guard lock(comm::mpi_mutex());
+  write_atomically(path, [&](const std::string& tmp) {
+    MpiLock lock(mpi_mutex());
     H5Handle file = data::create_file(tmp);
     const hid_t f = file.get();
     data::write_string_attribute(f, "dtrain_format", kFormat);
     data::write_int_attribute(f, "global_step", s.global_step);
     data::write_double_attribute(f, "epoch", s.epoch);
     data::write_string_attribute(f, "model", s.model);
-    data::write_string_attribute(f, "optimizer", s.optimizer);
+    data::write_string_attribute(f, "input_shape", shape_text(s.input));
+    data::write_string_attribute(f, "optimizer", optim::to_string(s.optimizer));
     data::write_int_attribute(f, "optimizer_steps", s.optimizer_steps);
-    data::write_string_attribute(f, "meta", s.meta.dump());
+    write_run_info(f, s.run);
     data::write_string_attribute(
         f, "randomness",
         "counter-based: weights from (seed, layer), data order from (seed, epoch), "
         "dropout from (seed, global step, example id)");
-    for (const auto& t : layout.tensors()) {
+    for (const auto& t : layout.tensors())
       data::write_float_dataset(f, "/params/" + t.name, t.shape, s.params.data() + t.offset);
-    }
     for (const auto& [name, values] : s.optimizer_state) {
       for (const auto& t : layout.tensors()) {
         data::write_float_dataset(f, "/optimizer/" + name + "/" + t.name, t.shape,
                                   values.data() + t.offset);
       }
     }
-    if (!s.worker_steps.empty()) {
-      const hsize_t n = s.worker_steps.size();
-      H5Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-      H5Handle d(h5_check(H5Dcreate2(f, "worker_steps", H5T_STD_I64LE, space.get(), H5P_DEFAULT,
-                                     H5P_DEFAULT, H5P_DEFAULT),
-                          tmp + ": worker_steps"),
-                 H5Dclose);
-      h5_check(
-          H5Dwrite(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
-          tmp + ": worker_steps");
-    }
+    write_counters(f, s);
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
-  }
-  publish_file(path);
+    file.close(tmp);
+  });
 }
 
 std::string read_model_spec(const std::string& path) {
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint or model file");
   H5Handle file = data::open_file_readonly(path);
   return data::read_string_attribute(file.get(), "model", path);
 }
 
+data::ImageShape read_input_shape(const std::string& path) {
+  MpiLock lock(mpi_mutex());
+  H5Handle file = data::open_file_readonly(path);
+  return parse_shape(data::read_string_attribute(file.get(), "input_shape", path), path);
+}
+
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout) {
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   H5Handle file = data::open_file_readonly(path);
   const hid_t f = file.get();
   const std::string format = data::read_string_attribute(f, "dtrain_format", path);
   if (format != kFormat)
-    throw DataError(path + ": not a dtrain checkpoint (format '" + format + "')");
+    throw DataError(path + ": not a dtrain checkpoint of this version (format '" + format + "')");
   TrainingState s;
   s.global_step = data::read_int_attribute(f, "global_step", path);
   s.epoch = data::read_double_attribute(f, "epoch", path);
   s.model = data::read_string_attribute(f, "model", path);
-  s.optimizer = data::read_string_attribute(f, "optimizer", path);
+  s.input = parse_shape(data::read_string_attribute(f, "input_shape", path), path);
+  const std::string optimizer = data::read_string_attribute(f, "optimizer", path);
+  s.optimizer =
+      optimizer == "sgd" ? optim::OptimizerKind::kSgd : optim::OptimizerKind::kAdam;
   s.optimizer_steps = data::read_int_attribute(f, "optimizer_steps", path);
-  s.meta = nlohmann::json::parse(data::read_string_attribute(f, "meta", path));
+  s.run = read_run_info(f, path);
   s.params.assign(layout.total(), 0.f);
-  for (const auto& t : layout.tensors()) {
+  for (const auto& t : layout.tensors())
     data::read_float_dataset(f, "/params/" + t.name, t.shape, s.params.data() + t.offset, path);
-  }
-  // Optimizer state: every group under /optimizer.
-  if (data::has_link(f, "/optimizer")) {
-    H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"),
-                   H5Gclose);
-    H5G_info_t info;
-    H5Gget_info(group.get(), &info);
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-      char name[256] = {};
-      H5Lget_name_by_idx(group.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
-                         H5P_DEFAULT);
-      std::vector<float> values(layout.total(), 0.f);
-      for (const auto& t : layout.tensors()) {
-        data::read_float_dataset(f, "/optimizer/" + std::string(name) + "/" + t.name, t.shape,
-                                 values.data() + t.offset, path);
-      }
-      s.optimizer_state.emplace_back(name, std::move(values));
-    }
-  }
-  if (data::has_link(f, "/worker_steps")) {
-    H5Handle d(H5Dopen2(f, "/worker_steps", H5P_DEFAULT), H5Dclose);
-    H5Handle space(H5Dget_space(d.get()), H5Sclose);
-    s.worker_steps.resize(static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get())));
-    h5_check(
-        H5Dread(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.worker_steps.data()),
-        path + ": worker_steps");
-  }
+  s.optimizer_state = read_optimizer_state(f, path, layout);
+  read_counters(f, path, s);
   return s;
 }
 
@@ -136,12 +196,6 @@ std::vector<std::string> CheckpointDir::list() const {
   std::vector<std::string> out;
   for (auto& [step, path] : found) out.push_back(path);
   return out;
-}
-
-std::optional<std::string> CheckpointDir::latest() const {
-  auto all = list();
-  if (all.empty()) return std::nullopt;
-  return all.back();
 }
 
 std::string CheckpointDir::path_for(int64_t step) const {

@@ -1,12 +1,12 @@
-#include "dtrain/train/evaluator.h"
+#include "train/evaluator.h"
 
 #include <algorithm>
 #include <numeric>
 #include <vector>
 
-#include "dtrain/comm/mpi_env.h"
 #include "dtrain/util/aligned_buffer.h"
-#include "dtrain/util/clock.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::train {
 
@@ -15,9 +15,8 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
   const double t0 = now_seconds();
   int rank = 0, size = 1;
   if (comm != MPI_COMM_NULL) {
-    std::lock_guard lock(comm::mpi_mutex());
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
+    mpi_call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank);
+    mpi_call("MPI_Comm_size", MPI_Comm_size, comm, &size);
   }
   const int64_t n = source.size();
   const int64_t begin = n * rank / size, end = n * (rank + 1) / size;
@@ -39,9 +38,8 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
   }
   if (comm != MPI_COMM_NULL) {
     double sums[3] = {static_cast<double>(r.examples), static_cast<double>(r.correct), r.loss_sum};
-    std::lock_guard lock(comm::mpi_mutex());
-    comm::check_mpi(MPI_Allreduce(MPI_IN_PLACE, sums, 3, MPI_DOUBLE, MPI_SUM, comm),
-                    "MPI_Allreduce (evaluation)");
+    mpi_call("MPI_Allreduce (evaluation)", MPI_Allreduce, MPI_IN_PLACE, sums, 3, MPI_DOUBLE,
+             MPI_SUM, comm);
     r.examples = static_cast<int64_t>(sums[0]);
     r.correct = static_cast<int64_t>(sums[1]);
     r.loss_sum = sums[2];

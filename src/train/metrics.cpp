@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "dtrain/util/atomic_file.h"
+#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::train {
@@ -36,7 +36,7 @@ std::optional<double> RunMetrics::time_to(double accuracy) const {
 }
 
 nlohmann::json RunMetrics::to_json() const {
-  nlohmann::json j = extra;
+  nlohmann::json j;
   j["steps"] = steps_;
   j["train_images"] = images_;
   j["train_seconds"] = train_seconds_;
@@ -86,14 +86,13 @@ void MetricsCsv::row(int64_t step, double epoch, std::optional<double> loss, dou
 }
 
 void write_json_file(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = staging_path(path);
-  {
+  write_atomically(path, [&](const std::string& tmp) {
     std::ofstream out(tmp);
     if (!out) throw Error("cannot write " + tmp);
     out << j.dump(2) << "\n";
+    out.close();
     if (!out) throw Error("error writing " + tmp);
-  }
-  publish_file(path);
+  });
 }
 
 }  // namespace dtrain::train

@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/data/hdf5_util.h"
-#include "dtrain/util/atomic_file.h"
+#include "util/mpi_call.h"
+#include "data/hdf5_util.h"
+#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::train {
@@ -14,9 +14,8 @@ using data::H5Handle;
 
 void write_model_file(const std::string& path, const nn::Model& model, const float* params,
                       int64_t trained_steps, double test_accuracy) {
-  const std::string tmp = staging_path(path);
-  {
-    std::lock_guard lock(comm::mpi_mutex());
+  write_atomically(path, [&](const std::string& tmp) {
+    std::lock_guard lock(mpi_mutex());
     H5Handle file = data::create_file(tmp);
     const hid_t f = file.get();
     const auto in = model.input_shape();
@@ -44,12 +43,12 @@ void write_model_file(const std::string& path, const nn::Model& model, const flo
       data::write_string_attribute(d.get(), "layout", layout);
     }
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
-  }
-  publish_file(path);
+    file.close(tmp);
+  });
 }
 
 std::vector<float> read_model_params(const std::string& path, const nn::Model& model) {
-  std::lock_guard lock(comm::mpi_mutex());
+  MpiLock lock(mpi_mutex());
   if (!std::filesystem::is_regular_file(path)) throw DataError(path + ": no such model file");
   H5Handle file = data::open_file_readonly(path);
   const std::string spec = data::read_string_attribute(file.get(), "model", path);

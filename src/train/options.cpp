@@ -30,16 +30,222 @@ auto at_least(const char* name, T min) {
   };
 }
 
-auto one_of(const char* name, std::vector<std::string> allowed) {
-  return [name, allowed](const std::string& v) {
-    for (const auto& a : allowed) {
-      if (v == a) return;
-    }
-    std::string list;
-    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    throw OptionError(std::string("--") + name + ": '" + v + "' is not allowed (expected one of " +
-                      list + ")");
+template <typename T>
+auto positive(const char* name) {
+  return [name](T v) {
+    if (!(v > 0)) throw OptionError(std::string("--") + name + ": must be > 0");
   };
+}
+
+// An enum option: the names it accepts and the values they stand for, in --help order.
+template <typename E>
+using Choices = std::vector<std::pair<std::string, E>>;
+
+template <typename E>
+E choose(const char* option, const Choices<E>& choices, const std::string& v) {
+  std::string list;
+  for (const auto& [name, value] : choices) {
+    if (name == v) return value;
+    list += (list.empty() ? "" : ", ") + name;
+  }
+  throw OptionError(std::string("--") + option + ": '" + v + "' is not allowed (expected one of " +
+                    list + ")");
+}
+
+template <typename E>
+std::string name_of(const Choices<E>& choices, E e) {
+  for (const auto& [name, value] : choices) {
+    if (value == e) return name;
+  }
+  return "?";
+}
+
+// An option holding an enum, parsed from its name when Boost notifies it.
+template <typename E>
+po::typed_value<std::string>* enum_value(const char* option, const Choices<E>& choices, E* out,
+                                         bool show_default = true) {
+  auto* v = po::value<std::string>()->notifier(
+      [option, choices, out](const std::string& s) { *out = choose(option, choices, s); });
+  if (show_default) v->default_value(name_of(choices, *out));
+  return v;
+}
+
+const Choices<RunMode> kModes = {
+    {"train", RunMode::kTrain}, {"inference", RunMode::kInference}, {"export", RunMode::kExport}};
+const Choices<comm::Mode> kDists = {{"async", comm::Mode::kAsync}, {"sync", comm::Mode::kSync}};
+const Choices<Format> kFormats = {{"auto", Format::kAuto},
+                                      {"idx", Format::kIdx},
+                                      {"hdf5", Format::kHdf5},
+                                      {"tfrecord", Format::kTfrecord}};
+const Choices<Format> kAllFormats = {{"auto", Format::kAuto},
+                                         {"idx", Format::kIdx},
+                                         {"hdf5", Format::kHdf5},
+                                         {"tfrecord", Format::kTfrecord},
+                                         {"csv", Format::kCsv}};
+const Choices<OutputFormat> kOutputFormats = {{"jsonl", OutputFormat::kJsonl},
+                                              {"csv", OutputFormat::kCsv}};
+const Choices<OptimizerKind> kOptimizers = {{"adam", OptimizerKind::kAdam},
+                                            {"sgd", OptimizerKind::kSgd}};
+const Choices<data::ShardPolicy> kShardPolicies = {{"global", data::ShardPolicy::kGlobal},
+                                                   {"files", data::ShardPolicy::kFiles}};
+
+po::options_description data_group(DataOptions& d, data::ShardPolicy& shard_by) {
+  po::options_description g("Data");
+  g.add_options()(
+      "data-dir", po::value(&d.data_dir)->default_value(d.data_dir),
+      "directory with the MNIST IDX files (raw or .gz); used when --train-data is not given")(
+      "train-data", po::value(&d.train_data),
+      "training set: a file, directory, glob or comma-separated list of HDF5/TFRecord shards")(
+      "test-data", po::value(&d.test_data), "test set, same forms as --train-data")(
+      "format", enum_value("format", kFormats, &d.format),
+      "data format: auto (detected from the files), idx, hdf5 or tfrecord")(
+      "features", po::value(&d.features),
+      "TFRecord feature names, e.g. image=image_raw,label=label (default image=image,label=label)")(
+      "io-hint", po::value(&d.io_hints)->composing(),
+      "MPI-IO hint KEY=VALUE for HDF5 files, repeatable (e.g. striping_factor=8)")(
+      "skip-corrupt", po::bool_switch(&d.skip_corrupt),
+      "skip corrupt TFRecord records (counted and reported) instead of failing")(
+      "num-classes",
+      po::value(&d.num_classes)->default_value(d.num_classes)->notifier(at_least("num-classes", 2)),
+      "number of label classes")(
+      "shard-by", enum_value("shard-by", kShardPolicies, &shard_by, false),
+      "how the epoch is split over workers: global (one permutation, rank-independent batches; "
+      "default for sync) or files (files/record ranges per worker; default for async)")(
+      "shuffle-buffer",
+      po::value(&d.shuffle_buffer)
+          ->default_value(d.shuffle_buffer)
+          ->notifier(at_least<int64_t>("shuffle-buffer", 1)),
+      "shuffle buffer size (--shard-by files)")(
+      "prefetch",
+      po::value(&d.prefetch)->default_value(d.prefetch)->notifier(at_least("prefetch", 1)),
+      "batches read ahead by the background reader");
+  return g;
+}
+
+po::options_description model_group(ModelOptions& m) {
+  po::options_description g("Model");
+  g.add_options()("arch", po::value(&m.arch)->default_value(m.arch),
+                  "network: a preset (cnn, mlp) or a layer list, e.g. "
+                  "conv:5:32:relu,maxpool:2,dense:10")(
+      "optimizer", enum_value("optimizer", kOptimizers, &m.optimizer),
+      "adam or sgd (with momentum)")(
+      "lr", po::value(&m.lr)->default_value(m.lr, shown(m.lr))->notifier(positive<float>("lr")),
+      "learning rate")("lr-decay-rate",
+                       po::value(&m.lr_decay_rate)
+                           ->default_value(m.lr_decay_rate, shown(m.lr_decay_rate))
+                           ->notifier([](float v) {
+                             if (!(v > 0.f && v <= 1.f))
+                               throw OptionError("--lr-decay-rate: must be in (0, 1]");
+                           }),
+                       "exponential decay: lr * rate^(step / decay-steps)")(
+      "lr-decay-steps",
+      po::value(&m.lr_decay_steps)
+          ->default_value(m.lr_decay_steps)
+          ->notifier(at_least<int64_t>("lr-decay-steps", 0)),
+      "decay period in steps (0: one epoch)")("lr-staircase", po::bool_switch(&m.lr_staircase),
+                                              "decay in whole periods")(
+      "momentum", po::value(&m.momentum)->default_value(m.momentum, shown(m.momentum)),
+      "SGD momentum")("nesterov", po::bool_switch(&m.nesterov), "SGD: Nesterov momentum")(
+      "weight-decay",
+      po::value(&m.weight_decay)->default_value(m.weight_decay, shown(m.weight_decay)),
+      "L2 weight decay")("seed", po::value(&m.seed)->default_value(m.seed),
+                         "seed for initial weights, data order and dropout");
+  return g;
+}
+
+po::options_description training_group(TrainingOptions& t) {
+  po::options_description g("Training");
+  g.add_options()("batch-size",
+                  po::value(&t.batch_size)
+                      ->default_value(t.batch_size)
+                      ->notifier(at_least<int64_t>("batch-size", 1)),
+                  "global batch size (split over the workers in sync mode; per worker in async)")(
+      "epochs",
+      po::value(&t.epochs)->default_value(t.epochs)->notifier(at_least<int64_t>("epochs", 1)),
+      "passes over the training set")(
+      "steps",
+      po::value(&t.steps)->default_value(t.steps)->notifier(at_least<int64_t>("steps", 0)),
+      "train this many steps instead (0: use --epochs)")(
+      "eval-every",
+      po::value(&t.eval_every)
+          ->default_value(t.eval_every)
+          ->notifier(at_least<int64_t>("eval-every", 0)),
+      "evaluate on the test set every N steps (0: every epoch)")(
+      "eval-batch-size",
+      po::value(&t.eval_batch_size)
+          ->default_value(t.eval_batch_size)
+          ->notifier(at_least<int64_t>("eval-batch-size", 1)),
+      "batch size for evaluation and inference")(
+      "log-every",
+      po::value(&t.log_every)->default_value(t.log_every)->notifier(at_least<int64_t>("log-every", 1)),
+      "progress line every N steps");
+  return g;
+}
+
+po::options_description distribution_group(DistributionOptions& d, comm::Mode& dist) {
+  po::options_description g("Distribution");
+  g.add_options()(
+      "dist", enum_value("dist", kDists, &dist, false),
+      "async (parameter servers + workers) or sync (allreduce); default async for > 1 rank")(
+      "num-ps", po::value(&d.num_ps)->default_value(d.num_ps)->notifier(at_least("num-ps", 1)),
+      "parameter-server ranks in async mode")(
+      "max-staleness", po::value(&d.max_staleness)->default_value(d.max_staleness),
+      "async: a worker waits while it is more than S steps ahead of the slowest (< 0: no bound)")(
+      "bucket-mb", po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(
+                       positive<double>("bucket-mb")),
+      "sync: allreduce bucket size in MB")(
+      "stall-timeout",
+      po::value(&d.stall_timeout)->default_value(d.stall_timeout)->notifier([](double v) {
+        if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");
+      }),
+      "abort the job when a wait on other ranks makes no progress for this many seconds")(
+      "threads",
+      po::value(&d.threads)->default_value(d.threads)->notifier(at_least("threads", 0)),
+      "compute threads per rank (0: the node's cores divided among its workers)");
+  return g;
+}
+
+po::options_description output_group(TrainOptions& o) {
+  OutputOptions& out = o.output;
+  po::options_description g("Output: checkpoints, metrics, summaries, inference and export");
+  g.add_options()("mode", enum_value("mode", kModes, &o.mode),
+                  "train; inference (predictions of --model on --test-data into --output); "
+                  "export (--model checkpoint to --export file)")(
+      "model", po::value(&o.model_path),
+      "model file or checkpoint to load (--mode inference, export)")(
+      "model-dir", po::value(&out.model_dir),
+      "directory for checkpoints; training resumes from the newest valid one found there")(
+      "checkpoint-steps",
+      po::value(&out.checkpoint_steps)
+          ->default_value(out.checkpoint_steps)
+          ->notifier(at_least<int64_t>("checkpoint-steps", 0)),
+      "checkpoint every N steps (0: off)")("checkpoint-secs",
+                                           po::value(&out.checkpoint_secs)
+                                               ->default_value(out.checkpoint_secs)
+                                               ->notifier(at_least<double>("checkpoint-secs", 0)),
+                                           "checkpoint every S seconds (0: off)")(
+      "keep-checkpoints",
+      po::value(&out.keep_checkpoints)
+          ->default_value(out.keep_checkpoints)
+          ->notifier(at_least("keep-checkpoints", 1)),
+      "checkpoints kept in --model-dir")("resume", po::bool_switch(&out.resume),
+                                         "require a checkpoint in --model-dir to continue from")(
+      "export", po::value(&out.export_path), "write the trained model to FILE (HDF5) at the end")(
+      "metrics-json", po::value(&out.metrics_json), "write the final metrics to FILE as JSON")(
+      "metrics-csv", po::value(&out.metrics_csv), "append one row per summary step to FILE (CSV)")(
+      "log-dir", po::value(&out.log_dir), "write TensorBoard event files here")(
+      "summary-steps",
+      po::value(&out.summary_steps)
+          ->default_value(out.summary_steps)
+          ->notifier(at_least<int64_t>("summary-steps", 1)),
+      "TensorBoard/CSV summary every N steps")(
+      "output", po::value(&out.output_dir),
+      "inference: directory for part-NNNNN prediction files")(
+      "output-format", enum_value("output-format", kOutputFormats, &out.output_format),
+      "inference output: jsonl or csv")(
+      "output-mapping", po::value(&out.output_mapping)->default_value(out.output_mapping),
+      "inference fields: any of id, label, prediction, probabilities, features (comma list)");
+  return g;
 }
 
 std::string value_string(const po::variable_value& v) {
@@ -58,196 +264,64 @@ std::string value_string(const po::variable_value& v) {
   return s.str();
 }
 
+// Parses the command line and --config into vm; false when --help was asked for.
+bool read_command_line(int argc, char** argv, const po::options_description& all,
+                       po::variables_map& vm, std::string* help) {
+  po::store(po::parse_command_line(argc, argv, all), vm);
+  if (vm.count("help")) {
+    std::ostringstream s;
+    s << all;
+    *help = s.str();
+    return false;
+  }
+  if (vm.count("config")) {
+    const auto path = vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) throw OptionError("--config: cannot open '" + path + "'");
+    po::store(po::parse_config_file(in, all), vm);
+  }
+  po::notify(vm);
+  return true;
+}
+
 }  // namespace
 
+std::string to_string(RunMode m) {
+  return name_of(kModes, m);
+}
+std::string to_string(OutputFormat f) {
+  return name_of(kOutputFormats, f);
+}
+Format parse_data_format(const std::string& s, const char* option) {
+  return choose(option, kAllFormats, s);
+}
+OptimizerKind parse_optimizer(const std::string& s, const char* option) {
+  return choose(option, kOptimizers, s);
+}
+
 bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
-  po::options_description data("Data");
-  data.add_options()(
-      "data-dir", po::value(&o->data_dir)->default_value(o->data_dir),
-      "directory with the MNIST IDX files (raw or .gz); used when --train-data is not given")(
-      "train-data", po::value(&o->train_data),
-      "training set: a file, directory, glob or comma-separated list of HDF5/TFRecord shards")(
-      "test-data", po::value(&o->test_data), "test set, same forms as --train-data")(
-      "format",
-      po::value(&o->format)
-          ->default_value(o->format)
-          ->notifier(one_of("format", {"auto", "idx", "hdf5", "tfrecord"})),
-      "data format: auto (detected from the files), idx, hdf5 or tfrecord")(
-      "features", po::value(&o->features),
-      "TFRecord feature names, e.g. image=image_raw,label=label (default image=image,label=label)")(
-      "io-hint", po::value(&o->io_hints)->composing(),
-      "MPI-IO hint KEY=VALUE for HDF5 files, repeatable (e.g. striping_factor=8)")(
-      "hdf5-collective", po::bool_switch(&o->hdf5_collective),
-      "collective MPI-IO reads (sync mode)")(
-      "skip-corrupt", po::bool_switch(&o->skip_corrupt),
-      "skip corrupt TFRecord records (counted and reported) instead of failing")(
-      "num-classes",
-      po::value(&o->num_classes)
-          ->default_value(o->num_classes)
-          ->notifier(at_least("num-classes", 2)),
-      "number of label classes")(
-      "shard-by", po::value(&o->shard_by)->notifier(one_of("shard-by", {"global", "files"})),
-      "how the epoch is split over workers: global (one permutation, rank-independent batches; "
-      "default for sync) or files (files/record ranges per worker; default for async)")(
-      "shuffle-buffer",
-      po::value(&o->shuffle_buffer)
-          ->default_value(o->shuffle_buffer)
-          ->notifier(at_least<int64_t>("shuffle-buffer", 1)),
-      "shuffle buffer size (--shard-by files)")(
-      "prefetch",
-      po::value(&o->prefetch)->default_value(o->prefetch)->notifier(at_least("prefetch", 1)),
-      "batches read ahead by the background reader");
-
-  po::options_description model("Model and optimisation");
-  model.add_options()(
-      "arch", po::value(&o->model)->default_value(o->model),
-      "network: a preset (cnn, mlp) or a layer list, e.g. conv:5:32:relu,maxpool:2,dense:10")(
-      "batch-size",
-      po::value(&o->batch_size)
-          ->default_value(o->batch_size)
-          ->notifier(at_least<int64_t>("batch-size", 1)),
-      "global batch size (split over the workers in sync mode)")(
-      "epochs",
-      po::value(&o->epochs)->default_value(o->epochs)->notifier(at_least<int64_t>("epochs", 1)),
-      "passes over the training set")(
-      "steps",
-      po::value(&o->steps)->default_value(o->steps)->notifier(at_least<int64_t>("steps", 0)),
-      "train this many steps instead (0: use --epochs)")(
-      "lr", po::value(&o->lr)->default_value(o->lr, shown(o->lr))->notifier([](float v) {
-        if (!(v > 0.f)) throw OptionError("--lr: must be > 0");
-      }),
-      "learning rate")("lr-decay-rate",
-                       po::value(&o->lr_decay_rate)
-                           ->default_value(o->lr_decay_rate, shown(o->lr_decay_rate))
-                           ->notifier([](float v) {
-                             if (!(v > 0.f && v <= 1.f))
-                               throw OptionError("--lr-decay-rate: must be in (0, 1]");
-                           }),
-                       "exponential decay: lr * rate^(step / decay-steps)")(
-      "lr-decay-steps",
-      po::value(&o->lr_decay_steps)
-          ->default_value(o->lr_decay_steps)
-          ->notifier(at_least<int64_t>("lr-decay-steps", 0)),
-      "decay period in steps (0: one epoch)")("lr-staircase", po::bool_switch(&o->lr_staircase),
-                                              "decay in whole periods")(
-      "optimizer",
-      po::value(&o->optimizer)
-          ->default_value(o->optimizer)
-          ->notifier(one_of("optimizer", {"adam", "sgd"})),
-      "adam or sgd (with momentum)")(
-      "momentum", po::value(&o->momentum)->default_value(o->momentum, shown(o->momentum)),
-      "SGD momentum")("nesterov", po::bool_switch(&o->nesterov), "SGD: Nesterov momentum")(
-      "weight-decay",
-      po::value(&o->weight_decay)->default_value(o->weight_decay, shown(o->weight_decay)),
-      "L2 weight decay")("seed", po::value(&o->seed)->default_value(o->seed),
-                         "seed for initial weights, data order and dropout");
-
-  po::options_description run("Execution and reporting");
-  run.add_options()("help,h", "print this help")("config", po::value<std::string>(),
-                                                 "read options from FILE (lines 'name = value')")(
-      "threads",
-      po::value(&o->threads)->default_value(o->threads)->notifier(at_least("threads", 0)),
-      "compute threads per rank (0: the node's cores divided among its ranks)")(
-      "eval-every",
-      po::value(&o->eval_every)
-          ->default_value(o->eval_every)
-          ->notifier(at_least<int64_t>("eval-every", 0)),
-      "evaluate on the test set every N steps (0: every epoch)")(
-      "eval-batch-size",
-      po::value(&o->eval_batch_size)
-          ->default_value(o->eval_batch_size)
-          ->notifier(at_least<int64_t>("eval-batch-size", 1)),
-      "batch size for evaluation")("log-every",
-                                   po::value(&o->log_every)
-                                       ->default_value(o->log_every)
-                                       ->notifier(at_least<int64_t>("log-every", 1)),
-                                   "progress line every N steps")(
-      "metrics-json", po::value(&o->metrics_json), "write the final metrics to FILE as JSON");
-
-  po::options_description ckpt("Checkpoints, summaries, inference and export");
-  ckpt.add_options()("mode",
-                     po::value(&o->mode)->default_value(o->mode)->notifier(
-                         one_of("mode", {"train", "inference", "export"})),
-                     "train; inference (predictions of --model on --test-data into --output); "
-                     "export (--model checkpoint to --export file)")(
-      "model", po::value(&o->model_path),
-      "model file or checkpoint to load (--mode inference, export)")(
-      "model-dir", po::value(&o->model_dir),
-      "directory for checkpoints; training resumes from the newest one found there")(
-      "checkpoint-steps",
-      po::value(&o->checkpoint_steps)
-          ->default_value(o->checkpoint_steps)
-          ->notifier(at_least<int64_t>("checkpoint-steps", 0)),
-      "checkpoint every N steps (0: off)")("checkpoint-secs",
-                                           po::value(&o->checkpoint_secs)
-                                               ->default_value(o->checkpoint_secs)
-                                               ->notifier(at_least<double>("checkpoint-secs", 0)),
-                                           "checkpoint every S seconds (0: off)")(
-      "keep-checkpoints",
-      po::value(&o->keep_checkpoints)
-          ->default_value(o->keep_checkpoints)
-          ->notifier(at_least("keep-checkpoints", 1)),
-      "checkpoints kept in --model-dir")("resume", po::bool_switch(&o->resume),
-                                         "require a checkpoint in --model-dir to continue from")(
-      "export", po::value(&o->export_path), "write the trained model to FILE (HDF5) at the end")(
-      "output", po::value(&o->output_dir), "inference: directory for part-NNNNN prediction files")(
-      "output-format",
-      po::value(&o->output_format)
-          ->default_value(o->output_format)
-          ->notifier(one_of("output-format", {"jsonl", "csv"})),
-      "inference output: jsonl or csv")(
-      "output-mapping", po::value(&o->output_mapping)->default_value(o->output_mapping),
-      "inference fields: any of id, label, prediction, probabilities, features (comma list)")(
-      "log-dir", po::value(&o->log_dir), "write TensorBoard event files here")(
-      "summary-steps",
-      po::value(&o->summary_steps)
-          ->default_value(o->summary_steps)
-          ->notifier(at_least<int64_t>("summary-steps", 1)),
-      "TensorBoard/CSV summary every N steps")("metrics-csv", po::value(&o->metrics_csv),
-                                               "append one row per summary step to FILE (CSV)");
-
-  po::options_description dist("Distribution");
-  dist.add_options()(
-      "dist", po::value(&o->dist)->notifier(one_of("dist", {"async", "sync"})),
-      "async (parameter servers + workers) or sync (allreduce); default async for > 1 rank")(
-      "num-ps", po::value(&o->num_ps)->default_value(o->num_ps)->notifier(at_least("num-ps", 1)),
-      "parameter-server ranks in async mode")(
-      "max-staleness", po::value(&o->max_staleness)->default_value(o->max_staleness),
-      "async: a worker waits while its weights are more than S versions behind (< 0: no bound)")(
-      "bucket-mb", po::value(&o->bucket_mb)->default_value(o->bucket_mb)->notifier([](double v) {
-        if (!(v > 0)) throw OptionError("--bucket-mb: must be > 0");
-      }),
-      "sync: allreduce bucket size in MB")(
-      "stall-timeout",
-      po::value(&o->stall_timeout)->default_value(o->stall_timeout)->notifier([](double v) {
-        if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");
-      }),
-      "abort the job when a wait on other ranks makes no progress for this many seconds");
-
+  data::ShardPolicy shard_by = data::ShardPolicy::kGlobal;
+  comm::Mode dist = comm::Mode::kAsync;
+  po::options_description general("General");
+  general.add_options()("help,h", "print this help")(
+      "config", po::value<std::string>(), "read options from FILE (lines 'name = value')");
   po::options_description all(
       "mnist_train: train the MNIST CNN on oneDNN over MPI ranks.\n"
       "Usage: [mpirun -np N] mnist_train [options]");
-  all.add(data).add(model).add(run).add(ckpt).add(dist);
-
+  all.add(general)
+      .add(data_group(o->data, shard_by))
+      .add(model_group(o->model))
+      .add(training_group(o->training))
+      .add(distribution_group(o->dist, dist))
+      .add(output_group(*o));
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, all), vm);
-    if (vm.count("help")) {
-      std::ostringstream s;
-      s << all;
-      *help = s.str();
-      return false;
-    }
-    if (vm.count("config")) {
-      const auto path = vm["config"].as<std::string>();
-      std::ifstream in(path);
-      if (!in) throw OptionError("--config: cannot open '" + path + "'");
-      po::store(po::parse_config_file(in, all), vm);
-    }
-    po::notify(vm);
+    if (!read_command_line(argc, argv, all, vm, help)) return false;
   } catch (const po::error& e) {
     throw OptionError(e.what());
   }
+  if (vm.count("shard-by")) o->data.shard_by = shard_by;
+  if (vm.count("dist")) o->dist.dist = dist;
   for (const auto& [name, value] : vm) {
     if (name != "help" && name != "config") o->recorded[name] = value_string(value);
   }

@@ -1,4 +1,4 @@
-#include "dtrain/train/summary_writer.h"
+#include "train/summary_writer.h"
 
 #include <unistd.h>
 

@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "dtrain/train/evaluator.h"
-#include "dtrain/util/clock.h"
+#include "dtrain/data/batch_stream.h"
 #include "dtrain/util/error.h"
-#include "dtrain/util/signals.h"
+#include "train/evaluator.h"
+#include "train/summary_writer.h"
+#include "util/clock.h"
+#include "util/signals.h"
 
 namespace dtrain::train {
 
@@ -40,193 +42,182 @@ struct Window {
   double rate() const { return seconds > 0 ? static_cast<double>(images) / seconds : 0.0; }
 };
 
+TrainingPlan make_plan(const TrainerSetup& s) {
+  return TrainingPlan(s.train_data->unit_sizes(),
+                      TrainingPlan::shard_config(*s.options, s.mode, s.workers), *s.options);
+}
+
 }  // namespace
 
-Trainer::Trainer(TrainerSetup setup)
-    : s_(std::move(setup)), plan_(s_.train_data->unit_sizes(), s_.shard) {
-  const auto& o = *s_.options;
-  // Epoch lengths can differ (files policy), so the global step of each epoch start is summed.
-  epoch_starts_.push_back(0);
-  auto more_epochs = [&] {
-    const auto e = static_cast<int64_t>(epoch_starts_.size()) - 1;
-    return o.steps > 0 ? epoch_starts_.back() < o.steps : e < o.epochs;
-  };
-  while (more_epochs()) {
-    const auto e = static_cast<int64_t>(epoch_starts_.size()) - 1;
-    epoch_starts_.push_back(epoch_starts_.back() + plan_.steps_in_epoch(e));
-  }
-  total_steps_ = o.steps > 0 ? o.steps : epoch_starts_.back();
-  schedule_.base = o.lr;
-  schedule_.decay_rate = o.lr_decay_rate;
-  schedule_.decay_steps = o.lr_decay_steps > 0 ? o.lr_decay_steps : plan_.steps_in_epoch(0);
-  schedule_.staircase = o.lr_staircase;
-  if (s_.start_step > total_steps_) {
+Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)) {
+  if (s_.start_step > plan_.total_steps()) {
     throw OptionError("the checkpoint is at step " + std::to_string(s_.start_step) + ", past the " +
-                      std::to_string(total_steps_) +
+                      std::to_string(plan_.total_steps()) +
                       " steps this run trains for (raise --epochs or --steps)");
   }
 }
 
-std::size_t Trainer::epoch_index(int64_t step) const {
-  auto it = std::upper_bound(epoch_starts_.begin(), epoch_starts_.end(), step);
-  return static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, it - epoch_starts_.begin() - 1));
+float Trainer::learning_rate(int64_t step) {
+  // Async: the servers apply the rate, by the pushes they have applied; report theirs.
+  if (auto applied = s_.exchange->applied_learning_rate()) return *applied;
+  return plan_.schedule().at(step);
 }
 
-double Trainer::epoch_of(int64_t step) const {
-  const std::size_t e = epoch_index(step);
-  if (e + 1 >= epoch_starts_.size()) return static_cast<double>(e);
-  const double len = static_cast<double>(epoch_starts_[e + 1] - epoch_starts_[e]);
-  return static_cast<double>(e) + static_cast<double>(step - epoch_starts_[e]) / len;
-}
-
-void Trainer::maybe_evaluate(int64_t step, bool last, RunMetrics& metrics) {
-  if (!s_.evaluate) return;
-  const auto& o = *s_.options;
-  const int64_t done = step + 1;
-  if (last && !s_.evaluate_last) return;
-  bool due = last;
-  if (o.eval_every > 0) {
-    due = due || done % o.eval_every == 0;
-  } else {
-    due = due || std::binary_search(epoch_starts_.begin() + 1, epoch_starts_.end(), done);
-  }
+void Trainer::maybe_evaluate(int64_t done, bool last, RunMetrics& metrics) {
+  const bool async = s_.mode == comm::Mode::kAsync;
+  const bool evaluates = s_.mode == comm::Mode::kSync || chief();
+  if (!evaluates || (last && async)) return;
+  const int64_t every = s_.options->training.eval_every;
+  const bool due = last || (every > 0 ? done % every == 0 : plan_.ends_epoch(done));
   if (due) evaluate_now(done, metrics);
 }
 
 void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   const auto& o = *s_.options;
-  const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.eval_batch_size, s_.eval_comm);
-  AccuracyPoint p{done, epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
+  const EvalResult r =
+      evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size, s_.eval_comm);
+  AccuracyPoint p{done, plan_.epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
-  if (!s_.chief) return;
+  if (!chief()) return;
   std::printf(
       "eval   step %6lld epoch %5.2f  test accuracy %.2f%%  test loss %.4f  "
       "(%lld images in %.2fs, trained %.1fs)\n",
       static_cast<long long>(done), p.epoch, 100.0 * r.accuracy(), r.loss(),
       static_cast<long long>(r.examples), r.seconds, metrics.train_seconds());
   std::fflush(stdout);
-  if (s_.summaries) {
-    s_.summaries->scalar("test/accuracy", done, r.accuracy());
-    s_.summaries->scalar("test/loss", done, r.loss());
-    s_.summaries->flush();
+  if (auto* w = s_.hooks.summaries) {
+    w->scalar("test/accuracy", done, r.accuracy());
+    w->scalar("test/loss", done, r.loss());
+    w->flush();
   }
-  if (s_.csv)
-    s_.csv->row(done, p.epoch, std::nullopt, schedule_.at(done - 1), std::nullopt, r.accuracy(),
-                r.loss(), std::nullopt);
+  if (s_.hooks.csv)
+    s_.hooks.csv->row(done, p.epoch, std::nullopt, learning_rate(done - 1), std::nullopt,
+                      r.accuracy(), r.loss(), std::nullopt);
 }
 
 void Trainer::write_summaries(int64_t done, double loss, double rate) {
-  const float lr = schedule_.at(done - 1);
-  std::optional<double> staleness;
-  std::vector<std::pair<std::string, double>> extra;
-  if (s_.extra_scalars) extra = s_.extra_scalars();
-  for (const auto& [k, v] : extra) {
-    if (k == "staleness") staleness = v;
-  }
-  if (s_.summaries) {
-    auto& w = *s_.summaries;
-    w.scalar("train/loss", done, loss);
-    w.scalar("train/learning_rate", done, lr);
-    w.scalar("train/images_per_sec", done, rate);
-    for (const auto& [k, v] : extra) w.scalar("train/" + k, done, v);
+  const float lr = learning_rate(done - 1);
+  const std::optional<double> staleness =
+      s_.hooks.staleness ? s_.hooks.staleness() : std::nullopt;
+  if (auto* w = s_.hooks.summaries) {
+    w->scalar("train/loss", done, loss);
+    w->scalar("train/learning_rate", done, lr);
+    w->scalar("train/images_per_sec", done, rate);
+    if (staleness) w->scalar("train/staleness", done, *staleness);
     const auto& layout = s_.replica->model().layout();
     for (const auto& t : layout.tensors()) {
       if (t.name.starts_with("conv") && t.name.ends_with("/kernel")) {
-        w.histogram(t.name, done, {s_.replica->params().data() + t.offset, t.size});
+        w->histogram(t.name, done, {s_.replica->params().data() + t.offset, t.size});
       }
     }
-    w.flush();
+    w->flush();
   }
-  if (s_.csv)
-    s_.csv->row(done, epoch_of(done), loss, lr, rate, std::nullopt, std::nullopt, staleness);
+  if (s_.hooks.csv)
+    s_.hooks.csv->row(done, plan_.epoch_of(done), loss, lr, rate, std::nullopt, std::nullopt,
+                      staleness);
 }
 
-RunMetrics Trainer::run() {
+void Trainer::log_progress(int64_t done, double loss, double rate, int64_t images) {
+  const int64_t total = plan_.total_steps();
+  const double eta = rate > 0 ? static_cast<double>((total - done) * images) / rate : 0;
+  std::printf("step %6lld/%lld  epoch %5.2f  loss %.4f  lr %.2e  %7.0f img/s  eta %s\n",
+              static_cast<long long>(done), static_cast<long long>(total), plan_.epoch_of(done),
+              loss, static_cast<double>(learning_rate(done - 1)), rate,
+              duration_string(eta).c_str());
+  std::fflush(stdout);
+}
+
+Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step) {
+  const double t0 = now_seconds();
+  const auto batch = stream.next();
+  if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
+  s_.exchange->before_step(*s_.replica, step);
+  // The mean over the batch this step's gradient stands for: the global batch when ranks sum
+  // their gradients (sync, local), this worker's own rows when each push stands alone (async).
+  const bool own_rows = s_.mode == comm::Mode::kAsync;
+  const int64_t denominator = own_rows ? batch->real_rows : batch->global_rows;
+  const float scale = denominator > 0 ? 1.0f / static_cast<float>(denominator) : 0.f;
+  const nn::BatchView view{batch->images.data(), batch->labels.data(), batch->ids.data(),
+                           batch->rows, batch->real_rows};
+  auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
+  const auto stats = s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale,
+                                             ready);
+  s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
+  return {stats.loss_sum, batch->real_rows, denominator, now_seconds() - t0};
+}
+
+bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
+  const auto& out = s_.options->output;
+  const SignalRequests signals = take_signal_requests();
+  int requests = (signals.checkpoint ? comm::kCheckpointRequest : 0) |
+                 (signals.stop ? comm::kStopRequest : 0);
+  // The schedule is the chief's: the others follow it through the agreement.
+  if (chief() && s_.hooks.save_checkpoint) {
+    const bool periodic =
+        (out.checkpoint_steps > 0 && done % out.checkpoint_steps == 0) ||
+        (out.checkpoint_secs > 0 && now_seconds() - last_checkpoint_time_ >= out.checkpoint_secs);
+    if (periodic || last) {
+      requests |= comm::kCheckpointRequest;
+      last_checkpoint_time_ = now_seconds();  // asked once; the agreed step may come later
+    }
+  }
+  const int agreed = s_.exchange->agree(requests, done, last);
+  if ((agreed & comm::kCheckpointRequest) && chief() && s_.hooks.save_checkpoint) {
+    s_.hooks.save_checkpoint(done, plan_.epoch_of(done));
+    last_checkpoint_time_ = now_seconds();
+  }
+  if (!(agreed & comm::kStopRequest)) return false;
+  if (chief()) {
+    std::printf("stopping after step %lld on a termination signal%s\n",
+                static_cast<long long>(done),
+                s_.hooks.save_checkpoint ? " (checkpoint written; run again to resume)" : "");
+    std::fflush(stdout);
+  }
+  return true;
+}
+
+TrainResult Trainer::run() {
   const auto& o = *s_.options;
-  RunMetrics metrics(std::min<int64_t>(20, (total_steps_ - s_.start_step) / 10));
+  const int64_t total = plan_.total_steps();
+  TrainResult result{RunMetrics(std::min<int64_t>(20, (total - s_.start_step) / 10))};
   data::BatchStream::Options so;
   so.worker = s_.worker;
   so.epochs = -1;
-  so.prefetch = o.prefetch;
-  so.num_classes = o.num_classes;
+  so.prefetch = o.data.prefetch;
+  so.num_classes = o.data.num_classes;
   // Resuming: the stream starts inside the epoch the checkpoint was taken in.
-  const std::size_t e = epoch_index(s_.start_step);
+  const std::size_t e = plan_.epoch_index(s_.start_step);
   so.start_epoch = static_cast<int64_t>(e);
-  so.start_step = s_.start_step - epoch_starts_[e];
-  data::BatchStream stream(s_.train_data, plan_, so);
-  auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
+  so.start_step = s_.start_step - plan_.epoch_start(e);
+  data::BatchStream stream(s_.train_data, plan_.shards(), so);
   last_checkpoint_time_ = now_seconds();
-
+  RunMetrics& metrics = result.metrics;
   Window log, summary;
   int64_t step = s_.start_step;
-  for (; step < total_steps_; ++step) {
-    const double t0 = now_seconds();
-    const auto batch = stream.next();
-    if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
-    s_.exchange->before_step(*s_.replica, step);
-    // The mean over the batch this step's gradient stands for: the global batch when ranks sum
-    // their gradients (sync), this worker's own rows when each push stands alone (async).
-    const int64_t denominator = s_.count_global_rows ? batch->global_rows : batch->real_rows;
-    const float scale = denominator > 0 ? 1.0f / static_cast<float>(denominator) : 0.f;
-    const auto stats =
-        s_.replica->train_batch(batch->view(), {o.seed, step, nullptr}, scale, ready);
-    s_.exchange->after_step(*s_.replica, step, schedule_.at(step));
-    const double dt = now_seconds() - t0;
-    const int64_t images = s_.count_global_rows ? batch->global_rows : batch->real_rows;
-    metrics.add_step(images, dt);
-    log.add(stats.loss_sum, batch->real_rows, images, dt);
-    summary.add(stats.loss_sum, batch->real_rows, images, dt);
-
-    const int64_t done = step + 1;
-    const bool last = done == total_steps_;
-    if (s_.chief && (done % o.log_every == 0 || last)) {
-      const double eta = log.rate() > 0 ? static_cast<double>(total_steps_ - done) *
-                                              static_cast<double>(images) / log.rate()
-                                        : 0;
-      std::printf("step %6lld/%lld  epoch %5.2f  loss %.4f  lr %.2e  %7.0f img/s  eta %s\n",
-                  static_cast<long long>(done), static_cast<long long>(total_steps_),
-                  epoch_of(done), log.mean_loss(), static_cast<double>(schedule_.at(step)),
-                  log.rate(), duration_string(eta).c_str());
-      std::fflush(stdout);
+  while (step < total && !result.stopped) {
+    const StepOutcome r = train_step(stream, step);
+    metrics.add_step(r.images, r.seconds);
+    log.add(r.loss_sum, r.rows, r.images, r.seconds);
+    summary.add(r.loss_sum, r.rows, r.images, r.seconds);
+    const int64_t done = ++step;
+    const bool last = done == total;
+    if (chief() && (done % o.training.log_every == 0 || last)) {
+      log_progress(done, log.mean_loss(), log.rate(), r.images);
       log = Window{};
     }
-    if (s_.chief && (done % o.summary_steps == 0 || last) && (s_.summaries || s_.csv)) {
+    if (chief() && (done % o.output.summary_steps == 0 || last) &&
+        (s_.hooks.summaries || s_.hooks.csv)) {
       write_summaries(done, summary.mean_loss(), summary.rate());
       summary = Window{};
     }
-    maybe_evaluate(step, last, metrics);
-
-    // Checkpoints: on schedule, on a scheduler's signal, and when stopping. In sync mode the
-    // ranks agree on signals first, so that all of them stop at the same step.
-    const int requests = s_.exchange->agree(take_signal_requests());
-    bool checkpoint = (requests & kCheckpointRequest) != 0;
-    checkpoint |= o.checkpoint_steps > 0 && done % o.checkpoint_steps == 0;
-    checkpoint |=
-        o.checkpoint_secs > 0 && now_seconds() - last_checkpoint_time_ >= o.checkpoint_secs;
-    checkpoint |= last;
-    if (checkpoint && s_.chief && s_.save_checkpoint) {
-      s_.save_checkpoint(done, epoch_of(done));
-      last_checkpoint_time_ = now_seconds();
-    }
-    if (requests & kStopRequest) {
-      stopped_ = true;
-      if (s_.chief) {
-        std::printf("stopping after step %lld on a termination signal%s\n",
-                    static_cast<long long>(done),
-                    s_.save_checkpoint ? " (checkpoint written; run again to resume)" : "");
-        std::fflush(stdout);
-      }
-      ++step;
-      break;
-    }
+    maybe_evaluate(done, last, metrics);
+    result.stopped = checkpoint_or_stop(done, last);
   }
-  metrics.extra["start_step"] = s_.start_step;
-  metrics.extra["last_step"] = std::min(step, total_steps_);
-  metrics.extra["data_wait_seconds"] = stream.wait_seconds();
-  metrics.extra["data_wait_fraction"] =
-      metrics.train_seconds() > 0 ? stream.wait_seconds() / metrics.train_seconds() : 0.0;
-  metrics.extra["skipped_records"] = s_.train_data->skipped_records();
-  return metrics;
+  result.start_step = s_.start_step;
+  result.last_step = step;
+  result.data_wait_seconds = stream.wait_seconds();
+  result.skipped_records = s_.train_data->skipped_records();
+  return result;
 }
 
 }  // namespace dtrain::train

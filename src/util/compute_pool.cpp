@@ -1,6 +1,9 @@
 #include "dtrain/util/compute_pool.h"
 
 #include <omp.h>
+#include <sched.h>
+
+#include <algorithm>
 
 #if defined(__x86_64__)
 #include <xmmintrin.h>
@@ -15,6 +18,17 @@ void flush_denormals_on_this_thread() {
 #endif
 }
 }  // namespace
+
+int compute_threads(int requested, int sharing) {
+  if (requested > 0) return requested;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int cores = 1;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = CPU_COUNT(&set);
+  // A rank bound to one core sees only that core: do not divide it further.
+  if (cores >= sharing) cores /= std::max(1, sharing);
+  return std::max(1, cores);
+}
 
 void use_compute_threads(int threads) {
   omp_set_num_threads(threads);

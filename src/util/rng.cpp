@@ -1,4 +1,4 @@
-#include "dtrain/util/rng.h"
+#include "util/rng.h"
 
 #include <stdexcept>
 

@@ -1,4 +1,4 @@
-#include "dtrain/util/signals.h"
+#include "util/signals.h"
 
 #include <atomic>
 #include <csignal>
@@ -6,10 +6,11 @@
 namespace dtrain {
 
 namespace {
+constexpr int kCheckpoint = 1, kStop = 2;
 std::atomic<int> g_requests{0};
 
 extern "C" void on_signal(int sig) {
-  g_requests.fetch_or(sig == SIGUSR1 ? kCheckpointRequest : (kCheckpointRequest | kStopRequest));
+  g_requests.fetch_or(sig == SIGUSR1 ? kCheckpoint : (kCheckpoint | kStop));
 }
 }  // namespace
 
@@ -21,8 +22,9 @@ void install_signal_handlers() {
   for (int sig : {SIGUSR1, SIGTERM, SIGINT}) sigaction(sig, &sa, nullptr);
 }
 
-int take_signal_requests() {
-  return g_requests.exchange(0);
+SignalRequests take_signal_requests() {
+  const int r = g_requests.exchange(0);
+  return {(r & kCheckpoint) != 0, (r & kStop) != 0};
 }
 
 }  // namespace dtrain

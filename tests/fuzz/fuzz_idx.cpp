@@ -1,7 +1,7 @@
 // libFuzzer target: the IDX parser on arbitrary bytes (succeeds or throws DataError).
 #include <cstdint>
 
-#include "dtrain/data/idx.h"
+#include "data/idx.h"
 #include "dtrain/util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "dtrain/data/example_codec.h"
-#include "dtrain/data/tfrecord.h"
+#include "data/example_codec.h"
+#include "data/tfrecord.h"
 #include "dtrain/util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -19,9 +19,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const FrameScan scan = scan_frames(bytes, "fuzz", true, skip);
       for (const auto& r : scan.records) {
         for (const auto& names : kNames) {
+          const auto record = bytes.subspan(r.offset + kFrameHeaderBytes, r.length);
           try {
-            decode_example(bytes.subspan(r.offset + kFrameHeaderBytes, r.length), names, 784, 10,
-                           image.data(), &label);
+            example_image_shape(record, names);
+            decode_example(record, names, 784, 10, image.data(), &label);
           } catch (const dtrain::DataError&) {
           }
         }
@@ -32,6 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The input itself as one Example (most mutations never make a valid frame).
   for (const auto& names : kNames) {
     try {
+      example_image_shape(bytes, names);
       decode_example(bytes, names, 784, 10, image.data(), &label);
     } catch (const dtrain::DataError&) {
     }

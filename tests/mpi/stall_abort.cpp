@@ -1,75 +1,89 @@
 // mpirun -np N stall_abort --scenario S: one rank stops taking part (it sleeps, as a hung or
 // descheduled rank would); the others must notice within the stall timeout, name the missing
-// rank, and end the job with a non-zero exit instead of hanging. The ctest wrapper checks the
-// message and the time it took.
+// rank, and end the job (MPI_Abort) instead of hanging. The test never returns on its own: the
+// wrapper (tests/integration/expect_stall.sh) checks the message and the time it took.
 //   allreduce: rank N-1 never joins step 3 of a synchronous gradient allreduce.
 //   ssp:       the last worker stops pushing; worker 0 waits under --max-staleness 1.
 //   ps:        a worker stops pushing; the parameter server waits for gradients.
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
-#include "dtrain/comm/allreduce_exchange.h"
-#include "dtrain/comm/mpi_env.h"
-#include "dtrain/comm/parameter_server.h"
-#include "dtrain/comm/parameter_shard.h"
-#include "dtrain/comm/ps_client.h"
+#include "comm/allreduce_exchange.h"
+#include "comm/heartbeat.h"
+#include "comm/parameter_server.h"
+#include "comm/parameter_shard.h"
+#include "comm/ps_client.h"
 #include "dtrain/nn/model.h"
-#include "dtrain/optim/sgd.h"
+#include "mpi_test.h"
+#include "optim/sgd.h"
 
-using namespace dtrain;
+namespace dtrain {
+namespace {
 
-int main(int argc, char** argv) {
-  comm::MpiEnv mpi(&argc, &argv);
-  const std::string scenario = argc > 2 ? argv[2] : "allreduce";
-  const double timeout = 3;
-  const int last = mpi.size() - 1;
-  const nn::Model model(nn::ModelSpec::parse("mlp"), nn::Shape{1, 28, 28}, 10);
-  nn::Replica replica(model);
-  if (scenario == "allreduce") {
-    comm::Heartbeat heartbeat(MPI_COMM_WORLD);
-    comm::AllreduceExchange exchange(
-        MPI_COMM_WORLD, replica.grads().size(), 0.1,
-        std::make_unique<optim::Sgd>(replica.params().size(), 0.f, false, 0.f),
-        comm::StallPolicy(timeout, mpi.rank()), &heartbeat);
-    for (int step = 0; step < 10; ++step) {
-      if (mpi.rank() == last && step == 3) {
-        std::printf("rank %d: stopping at step %d\n", mpi.rank(), step);
-        std::fflush(stdout);
-        sleep(600);
-      }
-      exchange.before_step(replica, step);
-      exchange.gradients_ready({0, replica.grads().size()});
-      exchange.after_step(replica, step, 0.1f);
-    }
-    return 0;
+constexpr double kTimeout = 3;
+
+void stop_here(int step) {
+  std::printf("rank %d: stopping at step %d\n", testing::rank(), step);
+  std::fflush(stdout);
+  sleep(600);
+}
+
+void allreduce_scenario(nn::Replica& replica) {
+  comm::Heartbeat heartbeat(MPI_COMM_WORLD);
+  comm::AllreduceExchange exchange(
+      MPI_COMM_WORLD, replica.grads().size(), 0.1,
+      std::make_unique<optim::Sgd>(replica.params().size(), 0.f, false, 0.f),
+      comm::StallPolicy(kTimeout, testing::rank()), &heartbeat);
+  for (int step = 0; step < 10; ++step) {
+    if (testing::rank() == testing::size() - 1 && step == 3) stop_here(step);
+    exchange.before_step(replica, step);
+    exchange.gradients_ready({0, replica.grads().size()});
+    exchange.after_step(replica, step, 0.1f);
   }
-  const auto roles = comm::Roles::decide(mpi.rank(), mpi.size(), "async", 1);
-  comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(model.layout().total(), 1));
-  comm::Watchdog watchdog(timeout + 30, mpi.rank());
-  const comm::StallPolicy stall(timeout, mpi.rank());
+}
+
+void parameter_server_scenario(nn::Replica& replica, const std::string& scenario) {
+  const int last = testing::size() - 1;
+  const auto roles = comm::Roles::decide(testing::rank(), testing::size(), comm::Mode::kAsync, 1);
+  comm::PsWindow window(MPI_COMM_WORLD, roles,
+                        comm::split_parameters(replica.model().layout().total(), 1));
+  comm::Watchdog watchdog(kTimeout + 30, roles.rank);
+  const comm::StallPolicy stall(kTimeout, roles.rank);
   if (roles.is_ps()) {
-    optim::OptimizerConfig sgd;
-    sgd.name = "sgd";
-    comm::ParameterServer server(window, replica.params().span(), sgd, stall, &watchdog);
+    comm::ParameterServer server(window, replica.params().span(),
+                                 {.kind = optim::OptimizerKind::kSgd}, {}, stall, &watchdog);
     MPI_Barrier(MPI_COMM_WORLD);
     server.serve(optim::LrSchedule{0.01f});
-    return 0;
+    return;
   }
-  comm::ParameterServerClient client(window, scenario == "ssp" ? 1 : -1, stall, &watchdog);
+  comm::ParameterServerClient client(window, scenario == "ssp" ? 1 : -1, 1000000, stall,
+                                     &watchdog);
   MPI_Barrier(MPI_COMM_WORLD);
+  client.start_at(0);
   for (int step = 0; step < 1000000; ++step) {
-    if (mpi.rank() == last && step == 2) {
-      std::printf("rank %d: stopping at step %d\n", mpi.rank(), step);
-      std::fflush(stdout);
-      sleep(600);
-    }
+    if (roles.rank == last && step == 2) stop_here(step);
     client.before_step(replica, step);
     client.after_step(replica, step, 0.f);
-    if (scenario == "ps" && mpi.rank() != last && step == 5) break;
+    if (scenario == "ps" && roles.rank != last && step == 5) break;
   }
   client.finish();
   sleep(600);  // the server must give up on the stopped worker and end the job
-  return 0;
 }
+
+TEST(StallAbort, TheJobEndsAndNamesTheMissingRank) {
+  const std::string scenario = testing::arg("--scenario", "allreduce");
+  const nn::Model model(nn::ModelSpec::parse("mlp"), nn::Shape{1, 28, 28}, 10);
+  nn::Replica replica(model);
+  if (scenario == "allreduce") {
+    allreduce_scenario(replica);
+  } else {
+    parameter_server_scenario(replica, scenario);
+  }
+  ADD_FAILURE() << "the scenario ended without a stall abort";
+}
+
+}  // namespace
+}  // namespace dtrain

@@ -1,17 +1,14 @@
 #!/usr/bin/env bash
-# Submits every job script in jobs/ to a real one-node Slurm started here (and stopped at the
-# end, by PID), waits for each, and checks that it ended COMPLETED with exit code 0 and produced
-# what it should. Also: a training job warned of its time limit (USR1 to the batch shell, as
-# --signal=B:USR1@120 does) must checkpoint, requeue itself and finish from the checkpoint.
-#   run_jobs.sh ROOT WORKDIR
-set -euo pipefail
-root=$1 work=$2
+# Submits every job script in jobs/ to the local Slurm (scripts/slurm_local.sh, started by the
+# slurm.up test), waits for each, and checks that it ended COMPLETED with exit code 0 and
+# produced what it should. Also: a training job warned of its time limit (USR1 to the batch
+# shell, as --signal=B:USR1@120 does) must checkpoint, requeue itself and finish from the
+# checkpoint.
+. "$(dirname "$0")/../integration/lib.sh"
+root=$DTRAIN_SOURCE
+work=$(fresh_dir slurm-jobs)
 export DTRAIN_ROOT=$root
-rm -rf "$work" && mkdir -p "$work"
 cd "$work"
-# 4 declared CPUs: the 3-task job scripts run unchanged on a 2-core machine.
-SLURM_CPUS=4 bash "$root/scripts/slurm_local.sh" up
-trap 'bash "$root/scripts/slurm_local.sh" down' EXIT
 run() { bash "$root/scripts/sbatch_run.sh" --timeout 1200 "$@"; }
 check() {  # file pattern description
   grep -qE -e "$2" "$1" || { echo "FAIL: $3 (no '$2' in $1)"; tail -n 30 "$1"; exit 1; }
@@ -27,7 +24,8 @@ DATA=$work/shards MODEL_DIR=$work/async TRAIN_ARGS="--steps 150 --eval-every 150
   run "$root/jobs/train_async.sbatch" >async.log 2>&1 || { cat async.log; exit 1; }
 check async.log "final test accuracy (9[6-9]|100)\." "async job trained (accuracy line)"
 check async.log "0 +ps 0 " "async role table"
-[ -f "$work/async/model.h5" ] && echo "ok: exported model"
+[ -f "$work/async/model.h5" ] || fail "the async job exported no model"
+echo "ok: exported model"
 
 echo "== sync training (mpirun inside the allocation)"
 DTRAIN_LAUNCHER=mpirun MODEL_DIR=$work/sync TRAIN_ARGS="--steps 150 --eval-every 150" \
@@ -44,7 +42,8 @@ echo "== transport benchmark (shortened)"
 QUICK=1 run "$root/jobs/bench_transport.sbatch" >bench.log 2>&1 || { cat bench.log; exit 1; }
 check bench.log "RDMA stand-in" "transport table"
 check bench.log "rdma / tcp" "RDMA/TCP ratios"
-[ -s "$root/bench-results/bandwidth.png" ] && echo "ok: plots"
+[ -s "$root/bench-results/bandwidth.png" ] || fail "the benchmark job drew no plots"
+echo "ok: plots"
 
 echo "== time-limit warning: checkpoint, requeue, resume"
 jid=$(MODEL_DIR=$work/requeue TRAIN_ARGS="--steps 700 --checkpoint-steps 50 --eval-every 700" \

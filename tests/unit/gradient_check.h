@@ -13,7 +13,7 @@
 #include <functional>
 #include <vector>
 
-#include "dtrain/util/rng.h"
+#include "util/rng.h"
 
 namespace dtrain::testing {
 

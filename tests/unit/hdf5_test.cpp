@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "dtrain/data/dataset.h"
-#include "dtrain/data/hdf5_source.h"
-#include "dtrain/data/shard_writer.h"
+#include "data/hdf5_source.h"
+#include "data/shard_writer.h"
 #include "dtrain/util/error.h"
 #include "test_files.h"
 
@@ -43,7 +43,7 @@ TEST(Hdf5, OwnShardsRoundTripWithScatteredReads) {
     const auto px = pixels(30, 12);
     std::vector<int32_t> labels(30);
     for (int i = 0; i < 30; ++i) labels[static_cast<std::size_t>(i)] = i % 10;
-    ShardFormat f{"hdf5", ExampleLayout::kInt64, compress};
+    ShardFormat f{Format::kHdf5, ExampleLayout::kInt64, compress};
     write_shard(dir.file("a.h5"), f, shape, {px.data(), 20 * 12}, {labels.data(), 20});
     write_shard(dir.file("b.h5"), f, shape, {px.data() + 240, 10 * 12}, {labels.data() + 20, 10});
     DatasetOptions d;
@@ -181,12 +181,12 @@ TEST(Dataset, PathsFormatsAndDetection) {
             std::string::npos);
   const auto px = pixels(2, 784);
   std::vector<int32_t> labels{1, 2};
-  write_shard(dir.file("s.h5"), {"hdf5"}, {1, 28, 28}, px, labels);
-  write_shard(dir.file("s.tfrecord"), {"tfrecord"}, {1, 28, 28}, px, labels);
-  write_shard(dir.file("s.csv"), {"csv"}, {1, 28, 28}, px, labels);
-  EXPECT_EQ(detect_format({dir.file("s.h5")}), "hdf5");
-  EXPECT_EQ(detect_format({dir.file("s.tfrecord")}), "tfrecord");
-  EXPECT_EQ(detect_format({dir.file("s.csv")}), "csv");
+  write_shard(dir.file("s.h5"), {Format::kHdf5}, {1, 28, 28}, px, labels);
+  write_shard(dir.file("s.tfrecord"), {Format::kTfrecord}, {1, 28, 28}, px, labels);
+  write_shard(dir.file("s.csv"), {Format::kCsv}, {1, 28, 28}, px, labels);
+  EXPECT_EQ(detect_format({dir.file("s.h5")}), Format::kHdf5);
+  EXPECT_EQ(detect_format({dir.file("s.tfrecord")}), Format::kTfrecord);
+  EXPECT_EQ(detect_format({dir.file("s.csv")}), Format::kCsv);
   EXPECT_NE(error_of([&] {
               detect_format({dir.file("s.h5"), dir.file("s.csv")});
             }).find("one format"),

@@ -2,8 +2,8 @@
 // that names the file and says what was expected.
 #include <gtest/gtest.h>
 
-#include "dtrain/data/idx.h"
-#include "dtrain/data/memory_source.h"
+#include "data/idx.h"
+#include "data/memory_source.h"
 #include "dtrain/util/error.h"
 #include "test_files.h"
 

@@ -2,10 +2,10 @@
 // loss = sum(R * layer(x)) for a fixed random R, so d loss/d output = R.
 #include <gtest/gtest.h>
 
-#include "dtrain/nn/conv2d.h"
-#include "dtrain/nn/dense.h"
-#include "dtrain/nn/dropout.h"
-#include "dtrain/nn/max_pool2d.h"
+#include "nn/conv2d.h"
+#include "nn/dense.h"
+#include "nn/dropout.h"
+#include "nn/max_pool2d.h"
 #include "dtrain/util/aligned_buffer.h"
 #include "gradient_check.h"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "dtrain/nn/replica.h"
-#include "dtrain/nn/softmax_cross_entropy.h"
+#include "nn/softmax_cross_entropy.h"
 #include "dtrain/util/error.h"
 #include "gradient_check.h"
 

@@ -3,9 +3,9 @@
 
 #include <cmath>
 
-#include "dtrain/optim/adam.h"
+#include "optim/adam.h"
 #include "dtrain/optim/lr_schedule.h"
-#include "dtrain/optim/sgd.h"
+#include "optim/sgd.h"
 #include "dtrain/util/error.h"
 
 namespace dtrain::optim {
@@ -68,14 +68,19 @@ TEST(LrSchedule, ExponentialDecay) {
   EXPECT_FLOAT_EQ(LrSchedule{0.3f}.at(123456), 0.3f);
 }
 
-TEST(MakeOptimizer, UnknownNameNamesTheOption) {
-  OptimizerConfig c;
-  c.name = "rmsprop";
+TEST(OptimizerState, RestoresByNameAndRefusesTheWrongSize) {
+  auto adam = make_optimizer({.kind = OptimizerKind::kAdam}, 4);
+  NamedArrays saved = {{"m", {1, 2, 3, 4}}, {"v", {5, 6, 7, 8}}};
+  restore_state(*adam, saved, 9);
+  EXPECT_EQ(snapshot_state(*adam), saved);
+  EXPECT_EQ(adam->steps(), 9);
+  EXPECT_EQ(state_names(OptimizerKind::kAdam), (std::vector<std::string>{"m", "v"}));
+  saved[1].second.pop_back();
   try {
-    make_optimizer(c, 10);
-    FAIL();
-  } catch (const OptionError& e) {
-    EXPECT_NE(std::string(e.what()).find("--optimizer"), std::string::npos);
+    restore_state(*adam, saved, 9);
+    FAIL() << "a state array of the wrong size was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'v'"), std::string::npos) << e.what();
   }
 }
 

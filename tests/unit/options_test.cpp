@@ -31,8 +31,9 @@ std::string error_for(std::vector<std::string> args) {
 TEST(Options, DefaultsAndHelp) {
   TrainOptions o;
   ASSERT_TRUE(parse({}, &o));
-  EXPECT_EQ(o.batch_size, 100);
-  EXPECT_EQ(o.optimizer, "adam");
+  EXPECT_EQ(o.training.batch_size, 100);
+  EXPECT_EQ(o.model.optimizer, optim::OptimizerKind::kAdam);
+  EXPECT_FALSE(o.dist.dist.has_value());
   EXPECT_EQ(o.recorded.at("batch-size"), "100");
   std::string help;
   TrainOptions h;
@@ -42,6 +43,8 @@ TEST(Options, DefaultsAndHelp) {
         "--threads", "--eval-every", "--metrics-json", "--config"}) {
     EXPECT_NE(help.find(opt), std::string::npos) << opt;
   }
+  for (const char* group : {"Data:", "Model:", "Training:", "Distribution:", "Output"})
+    EXPECT_NE(help.find(group), std::string::npos) << group;
 }
 
 TEST(Options, InvalidValuesNameTheOption) {
@@ -72,14 +75,28 @@ TEST(Options, ConfigFileWithCommandLineWinning) {
   }
   TrainOptions o;
   ASSERT_TRUE(parse({"--config", dir.file("run.cfg"), "--lr", "0.5"}, &o));
-  EXPECT_EQ(o.batch_size, 64);
-  EXPECT_EQ(o.optimizer, "sgd");
-  EXPECT_FLOAT_EQ(o.lr, 0.5f);
+  EXPECT_EQ(o.training.batch_size, 64);
+  EXPECT_EQ(o.model.optimizer, optim::OptimizerKind::kSgd);
+  EXPECT_FLOAT_EQ(o.model.lr, 0.5f);
   {
     std::ofstream f(dir.file("bad.cfg"));
     f << "batch-size = -3\n";
   }
   EXPECT_NE(error_for({"--config", dir.file("bad.cfg")}).find("--batch-size"), std::string::npos);
+}
+
+TEST(Options, ChoicesBecomeEnums) {
+  TrainOptions o;
+  ASSERT_TRUE(parse({"--dist", "sync", "--mode", "inference", "--format", "tfrecord",
+                     "--output-format", "csv", "--shard-by", "files"},
+                    &o));
+  EXPECT_EQ(o.dist.dist, comm::Mode::kSync);
+  EXPECT_EQ(o.mode, RunMode::kInference);
+  EXPECT_EQ(o.data.format, data::Format::kTfrecord);
+  EXPECT_EQ(o.output.output_format, OutputFormat::kCsv);
+  EXPECT_EQ(o.data.shard_by, data::ShardPolicy::kFiles);
+  EXPECT_NE(error_for({"--hdf5-collective"}).find("hdf5-collective"), std::string::npos)
+      << "the option was removed";
 }
 
 }  // namespace

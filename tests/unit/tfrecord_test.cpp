@@ -4,10 +4,10 @@
 
 #include <fstream>
 
-#include "dtrain/data/crc32c.h"
-#include "dtrain/data/example_codec.h"
-#include "dtrain/data/tfrecord.h"
-#include "dtrain/data/tfrecord_source.h"
+#include "data/crc32c.h"
+#include "data/example_codec.h"
+#include "data/tfrecord.h"
+#include "data/tfrecord_source.h"
 #include "dtrain/util/error.h"
 #include "example.pb.h"
 #include "test_files.h"
@@ -30,7 +30,7 @@ std::vector<std::uint8_t> image_bytes(int seed) {
 std::string write_records(const TempDir& dir, const std::string& name, int n, ExampleLayout layout,
                           bool gzip = false) {
   TFRecordWriter w(dir.file(name), gzip);
-  for (int i = 0; i < n; ++i) w.write(encode_example(image_bytes(i), i % 10, layout));
+  for (int i = 0; i < n; ++i) w.write(encode_example(image_bytes(i), i % 10, layout, ImageShape{1, 28, 28}));
   w.close();
   return dir.file(name);
 }

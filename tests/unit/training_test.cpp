@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "dtrain/data/memory_source.h"
+#include "data/memory_source.h"
 #include "dtrain/nn/model.h"
-#include "dtrain/train/evaluator.h"
+#include "util/rng.h"
 #include "dtrain/train/trainer.h"
 #include "gradient_check.h"
 
@@ -40,24 +40,19 @@ struct TrainedRun {
 TrainedRun train_once(const TrainOptions& o, std::shared_ptr<data::ExampleSource> train,
                       std::shared_ptr<data::ExampleSource> test) {
   const auto shape = train->image_shape();
-  const nn::Model model(nn::ModelSpec::parse(o.model), nn::Shape{shape.c, shape.h, shape.w}, 10);
+  const nn::Model model(nn::ModelSpec::parse(o.model.arch), nn::Shape{shape.c, shape.h, shape.w},
+                        10);
   nn::Replica replica(model);
-  model.init_params(replica.params().span(), o.seed);
-  optim::OptimizerConfig oc;
-  oc.name = o.optimizer;
-  comm::LocalExchange exchange(optim::make_optimizer(oc, replica.params().size()));
-  TrainerSetup s;
-  s.options = &o;
-  s.replica = &replica;
-  s.exchange = &exchange;
-  s.train_data = train;
-  s.test_data = test;
-  s.shard.global_batch = o.batch_size;
-  s.shard.seed = o.seed;
-  s.chief = false;
-  Trainer trainer(s);
+  model.init_params(replica.params().span(), o.model.seed);
+  comm::LocalExchange exchange(
+      optim::make_optimizer({.kind = o.model.optimizer}, replica.params().size()));
+  Trainer trainer({.options = &o,
+                   .replica = &replica,
+                   .exchange = &exchange,
+                   .train_data = train,
+                   .test_data = test});
   TrainedRun r;
-  r.metrics = trainer.run();
+  r.metrics = trainer.run().metrics;
   r.params.assign(replica.params().data(), replica.params().data() + replica.params().size());
   return r;
 }
@@ -65,18 +60,18 @@ TrainedRun train_once(const TrainOptions& o, std::shared_ptr<data::ExampleSource
 TEST(Training, SameSeedSameRunDifferentSeedDifferentRun) {
   auto train = synthetic(600, 1), test = synthetic(200, 2);
   TrainOptions o;
-  o.model = "conv:3:8:relu,maxpool:2,dense:32:relu,dropout:0.4,dense:10";
-  o.batch_size = 32;
-  o.steps = 40;
-  o.eval_every = 20;
-  o.seed = 7;
+  o.model.arch = "conv:3:8:relu,maxpool:2,dense:32:relu,dropout:0.4,dense:10";
+  o.training.batch_size = 32;
+  o.training.steps = 40;
+  o.training.eval_every = 20;
+  o.model.seed = 7;
   const TrainedRun a = train_once(o, train, test), b = train_once(o, train, test);
   EXPECT_EQ(a.params, b.params) << "same seed: bit-identical parameters";
   ASSERT_EQ(a.metrics.curve().size(), b.metrics.curve().size());
   for (std::size_t i = 0; i < a.metrics.curve().size(); ++i) {
     EXPECT_EQ(a.metrics.curve()[i].test_loss, b.metrics.curve()[i].test_loss);
   }
-  o.seed = 8;
+  o.model.seed = 8;
   const TrainedRun c = train_once(o, train, test);
   EXPECT_NE(a.params, c.params);
   EXPECT_GT(a.metrics.curve().back().test_accuracy, 0.5) << "the synthetic task is learnable";
@@ -85,13 +80,13 @@ TEST(Training, SameSeedSameRunDifferentSeedDifferentRun) {
 TEST(Training, ShortRunOnMnistReaches95Percent) {
   const std::string dir = DTRAIN_MNIST_DIR;
   ASSERT_TRUE(std::filesystem::exists(dir + "/train-images-idx3-ubyte"))
-      << "MNIST not found in " << dir << ": run scripts/fetch_mnist.sh (scripts/test.sh does)";
+      << "MNIST not found in " << dir << ": scripts/test.sh fetches it";
   std::shared_ptr<data::ExampleSource> train = data::MemorySource::from_idx_dir(dir, "train");
   std::shared_ptr<data::ExampleSource> test = data::MemorySource::from_idx_dir(dir, "t10k");
   TrainOptions o;
-  o.steps = 300;
-  o.batch_size = 64;
-  o.eval_every = 300;
+  o.training.steps = 300;
+  o.training.batch_size = 64;
+  o.training.eval_every = 300;
   const TrainedRun r = train_once(o, train, test);
   ASSERT_FALSE(r.metrics.curve().empty());
   const auto& last = r.metrics.curve().back();

@@ -9,13 +9,38 @@
 
 #include <cstdint>
 #include <memory>
-
-#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "dtrain/nn/replica.h"
 #include "dtrain/optim/optimizer.h"
 
 namespace dtrain::comm {
+
+// Requests a rank has at the end of a step, and what the ranks agree to do.
+enum StepRequest : int { kNoRequest = 0, kCheckpointRequest = 1, kStopRequest = 2 };
+
+// What an exchange measured, per step, for the report and the metrics.
+struct AllreduceStats {
+  int buckets = 0;
+  double bytes_per_step = 0;         // gradient bytes reduced
+  double reduce_seconds_per_step = 0;  // inside MPI_Allreduce
+  double span_seconds_per_step = 0;    // first bucket started to last bucket done
+  double gbps = 0;
+  double buckets_done_before_backward_ended = 0;
+};
+struct PushPullStats {
+  double pull_seconds_per_step = 0, push_seconds_per_step = 0;
+  double pull_gbps = 0, push_gbps = 0;
+  double bytes_per_step = 0;  // pulled plus pushed
+  double staleness_mean = 0, staleness_max = 0, staleness_wait_seconds = 0;
+};
+struct ExchangeStats {
+  double comm_wait_seconds_per_step = 0;  // the step waited for communication
+  double optimizer_seconds_per_step = 0;  // on this rank
+  std::optional<AllreduceStats> allreduce;
+  std::optional<PushPullStats> push_pull;
+};
 
 class GradientExchange {
  public:
@@ -27,15 +52,17 @@ class GradientExchange {
   virtual void gradients_ready(nn::ParamRange) {}
   // After backward: apply this step's gradients (already scaled to the mean over the batch).
   virtual void after_step(nn::Replica& replica, int64_t step, float lr) = 0;
+  // After step `done` (steps completed): this rank's requests in, what to do now out
+  // (StepRequest flags). Sync ranks OR theirs; async workers agree on a step (ps_window.h).
+  virtual int agree(int requests, int64_t /*done*/, bool /*last*/) { return requests; }
   // This worker has run its last step.
   virtual void finish() {}
-  // Combines per-rank request flags (checkpoint, stop) so that ranks which must move in step
-  // act on the same step: sync ORs them over all ranks; otherwise each worker acts alone.
-  virtual int agree(int flags) { return flags; }
   // The optimizer whose state belongs to this rank, if it holds one for the whole model.
   virtual optim::Optimizer* optimizer() { return nullptr; }
-  // Timings and counters for the metrics JSON.
-  virtual nlohmann::json stats() const { return nlohmann::json::object(); }
+  // The learning rate the parameters were last updated with, when someone else applies it
+  // (the parameter servers); nullopt when it is this rank's own schedule.
+  virtual std::optional<float> applied_learning_rate() { return std::nullopt; }
+  virtual ExchangeStats stats() const { return {}; }
 };
 
 class LocalExchange final : public GradientExchange {

@@ -3,6 +3,7 @@
 // the chief: it evaluates, logs and writes checkpoints.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,9 @@ struct Roles {
   int worker_rank(int worker) const { return num_ps + worker; }
   std::string role_name(int r) const;
 
-  // From the world size and the options (--dist "", async or sync; --num-ps). Throws
-  // OptionError, identically on every rank, when the combination cannot work.
-  static Roles decide(int rank, int size, const std::string& dist, int num_ps);
+  // From the world size and the options (--dist: nullopt for the default, kAsync or kSync;
+  // --num-ps). Throws OptionError, identically on every rank, when the combination cannot work.
+  static Roles decide(int rank, int size, std::optional<Mode> dist, int num_ps);
 };
 
 }  // namespace dtrain::comm

@@ -12,10 +12,10 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "dtrain/data/example_source.h"
 #include "dtrain/data/shard_plan.h"
-#include "dtrain/nn/replica.h"
 #include "dtrain/util/aligned_buffer.h"
 
 namespace dtrain::data {
@@ -29,8 +29,6 @@ struct Batch {
   AlignedBuffer images;     // rows x C x H x W
   std::vector<int32_t> labels;
   std::vector<int64_t> ids;  // global example ids; -1 for padding rows
-
-  nn::BatchView view() const { return {images.data(), labels.data(), ids.data(), rows, real_rows}; }
 };
 
 class BatchStream {

@@ -17,7 +17,13 @@ struct ImageShape {
   int64_t c = 1, h = 28, w = 28;
   int64_t size() const { return c * h * w; }
   bool operator==(const ImageShape&) const = default;
+  std::string str() const;  // "1x28x28" (C x H x W)
 };
+
+// The shape of an image stored as `values` pixels with no shape of its own (a CSV row, a
+// TFRecord list without height/width features): square and single-channel. Throws DataError
+// naming `where` when `values` is not a square number.
+ImageShape square_image(int64_t values, const std::string& where);
 
 class ExampleSource {
  public:
@@ -34,9 +40,6 @@ class ExampleSource {
                                         int32_t* labels) = 0;
   // Records skipped as corrupt so far (formats with --skip-corrupt); 0 otherwise.
   virtual int64_t skipped_records() const { return 0; }
-  // True when read() is collective: every rank sharing the source must call it the same number
-  // of times, together, from its training thread (collective MPI-IO).
-  virtual bool collective_reads() const { return false; }
 };
 
 // Removes the rows listed in `skipped` (records skipped as corrupt) from the first `rows` rows:
@@ -51,7 +54,6 @@ class UnitIndex {
   int64_t total() const { return starts_.back(); }
   int64_t units() const { return static_cast<int64_t>(starts_.size()) - 1; }
   int64_t start(int64_t unit) const { return starts_[static_cast<std::size_t>(unit)]; }
-  int64_t unit_size(int64_t unit) const { return start(unit + 1) - start(unit); }
   // The unit holding a global id (throws DataError when out of range).
   int64_t unit_of(int64_t id) const;
 

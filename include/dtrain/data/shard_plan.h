@@ -24,7 +24,6 @@
 namespace dtrain::data {
 
 enum class ShardPolicy { kGlobal, kFiles };
-ShardPolicy parse_shard_policy(const std::string& s);  // throws OptionError
 std::string to_string(ShardPolicy p);
 
 struct ShardConfig {

@@ -7,15 +7,18 @@
 #include <span>
 #include <vector>
 
-#include "dtrain/nn/layer.h"
+#include "dtrain/nn/batch.h"
 #include "dtrain/nn/model_spec.h"
 #include "dtrain/nn/parameter_layout.h"
 
 namespace dtrain::nn {
 
+class Layer;  // src/nn/layer.h: the oneDNN side
+
 class Model {
  public:
   Model(const ModelSpec& spec, Shape input, int num_classes);
+  ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
@@ -28,9 +31,10 @@ class Model {
   int64_t forward_macs() const;
   // Glorot-uniform weights, zero biases; depends only on the seed.
   void init_params(std::span<float> params, std::uint64_t seed) const;
-  // Index of the layer whose output is the "features" (the input of the logits layer's
-  // preceding dense layer output, i.e. the last hidden dense activation).
+  // Index of the layer whose output is the "features": the last hidden dense activation.
   std::size_t feature_layer() const;
+  // Values per example in layer `index`'s output.
+  int64_t output_width(std::size_t index) const;
   std::string describe() const;
 
  private:

@@ -5,27 +5,23 @@
 
 #include <map>
 #include <memory>
+#include <vector>
 
-#include "dtrain/nn/dnnl_context.h"
-#include "dtrain/nn/network.h"
-#include "dtrain/nn/softmax_cross_entropy.h"
+#include "dtrain/nn/batch.h"
+#include "dtrain/nn/model.h"
 #include "dtrain/util/aligned_buffer.h"
 
 namespace dtrain::nn {
 
-// A batch as the network sees it. Rows past real_rows are padding (their gradient is zero),
-// which lets a short batch reuse the primitives compiled for the full size.
-struct BatchView {
-  const float* images = nullptr;    // rows x C x H x W
-  const int32_t* labels = nullptr;  // rows
-  const int64_t* ids = nullptr;     // rows: global example ids (keys for dropout)
-  int64_t rows = 0;
-  int64_t real_rows = 0;
-};
+class Network;      // src/nn/network.h: a model compiled into oneDNN primitives
+struct DnnlContext;  // src/nn/dnnl_context.h
 
 class Replica {
  public:
   explicit Replica(const Model& model);
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
 
   const Model& model() const { return model_; }
   AlignedBuffer& params() { return params_; }
@@ -39,11 +35,11 @@ class Replica {
   // filled when non-null.
   LossStats eval_batch(const BatchView& batch, float* probs = nullptr, float* features = nullptr);
 
+ private:
   Network& network(int64_t batch, bool training);
 
- private:
   const Model& model_;
-  DnnlContext ctx_;
+  std::unique_ptr<DnnlContext> ctx_;
   AlignedBuffer params_, grads_;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Network>> networks_;
   std::vector<float> diff_logits_;

@@ -15,8 +15,14 @@
 
 namespace dtrain::optim {
 
+enum class OptimizerKind { kAdam, kSgd };
+std::string to_string(OptimizerKind k);  // "adam", "sgd"
+
+// Named flat state arrays (e.g. "m", "v"), as checkpoints hold them.
+using NamedArrays = std::vector<std::pair<std::string, std::vector<float>>>;
+
 struct OptimizerConfig {
-  std::string name = "adam";                            // adam | sgd
+  OptimizerKind kind = OptimizerKind::kAdam;
   float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-8f;  // Adam
   float momentum = 0.9f;                                // SGD
   bool nesterov = false;                                // SGD
@@ -40,7 +46,14 @@ class Optimizer {
   std::int64_t steps_ = 0;
 };
 
-// Throws OptionError for an unknown name.
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, std::size_t size);
+
+// A copy of the optimizer's state arrays.
+NamedArrays snapshot_state(Optimizer& optimizer);
+// Copies saved arrays into the state of the same names and sets the step count. An array of
+// the wrong size is an Error naming it; a state the saved set lacks keeps its initial values.
+void restore_state(Optimizer& optimizer, const NamedArrays& saved, std::int64_t steps);
+// The names of the state arrays an optimizer of this kind keeps.
+std::vector<std::string> state_names(OptimizerKind kind);
 
 }  // namespace dtrain::optim

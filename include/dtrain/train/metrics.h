@@ -40,9 +40,7 @@ class RunMetrics {
   std::optional<double> time_to(double accuracy) const;
   const std::vector<AccuracyPoint>& curve() const { return curve_; }
 
-  // Extra top-level fields (mode, ranks, staleness...) merged into the JSON.
-  nlohmann::json extra = nlohmann::json::object();
-
+  // The measured fields as JSON, for --metrics-json.
   nlohmann::json to_json() const;
 
  private:

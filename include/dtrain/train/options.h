@@ -1,72 +1,105 @@
-// Command-line and config-file options of mnist_train (Boost.Program_options).
+// Command-line and config-file options of mnist_train (Boost.Program_options), typed.
 //
-// Every option can also be given in a --config file as "name = value" lines; the command line
-// wins. An invalid value is an OptionError naming the option and what is allowed.
+// Options come in the groups --help shows: data, model, training, distribution, output. Every
+// option can also be given in a --config file as "name = value" lines; the command line wins.
+// Choices (--dist, --mode, --format, ...) are parsed into enums once, here; an invalid value is
+// an OptionError naming the option and what is allowed.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "dtrain/comm/roles.h"
+#include "dtrain/data/dataset.h"
+#include "dtrain/data/shard_plan.h"
+#include "dtrain/optim/optimizer.h"
+
 namespace dtrain::train {
 
-struct TrainOptions {
-  // Data
-  std::string data_dir = "data/mnist";
-  std::string train_data, test_data;  // directory, glob or comma list; empty = IDX in data_dir
-  std::string format = "auto";        // auto | idx | hdf5 | tfrecord
-  std::string features;               // image=NAME,label=NAME for TFRecord
+enum class RunMode { kTrain, kInference, kExport };
+enum class OutputFormat { kJsonl, kCsv };
+
+std::string to_string(RunMode m);
+std::string to_string(OutputFormat f);
+using data::Format;
+using optim::OptimizerKind;
+// Parsers used at the edge (options, tests, tools); each throws OptionError naming `option`.
+Format parse_data_format(const std::string& s, const char* option = "format");
+OptimizerKind parse_optimizer(const std::string& s, const char* option = "optimizer");
+
+struct DataOptions {
+  std::string data_dir = "data/mnist";  // IDX files, used when train_data is empty
+  std::string train_data, test_data;    // directory, glob or comma list of shards
+  Format format = Format::kAuto;
+  std::string features;               // image=NAME,label=NAME (TFRecord features, HDF5 datasets)
   std::vector<std::string> io_hints;  // MPI-IO hints KEY=VALUE
-  bool hdf5_collective = false;
   bool skip_corrupt = false;
   int num_classes = 10;
-  std::string shard_by;  // global | files (default by mode)
+  std::optional<data::ShardPolicy> shard_by;  // default by mode: global (sync), files (async)
   int64_t shuffle_buffer = 10000;
   int prefetch = 4;
-  // Model and optimisation
-  std::string model = "cnn";  // --arch: preset or layer list
-  int64_t batch_size = 100;
-  int64_t epochs = 5;
-  int64_t steps = 0;  // > 0 overrides epochs
+};
+
+struct ModelOptions {
+  std::string arch = "cnn";  // --arch: a preset or a layer list
+  OptimizerKind optimizer = OptimizerKind::kAdam;
   float lr = 1e-3f;
   float lr_decay_rate = 0.6f;  // per --lr-decay-steps (default: one epoch)
   int64_t lr_decay_steps = 0;
   bool lr_staircase = false;
-  std::string optimizer = "adam";
   float momentum = 0.9f;
   bool nesterov = false;
   float weight_decay = 0.f;
   std::uint64_t seed = 1;
-  // Execution and reporting
-  int threads = 0;         // 0 = the cores of this node divided among its ranks
+};
+
+struct TrainingOptions {
+  int64_t batch_size = 100;  // global in sync mode, per worker in async mode
+  int64_t epochs = 5;
+  int64_t steps = 0;       // > 0 overrides epochs
   int64_t eval_every = 0;  // 0 = once per epoch
   int64_t eval_batch_size = 1000;
   int64_t log_every = 100;
-  std::string metrics_json;
-  // Checkpoints, summaries, inference, export
-  std::string mode = "train";  // train | inference | export
-  std::string model_path;      // --model: model file or checkpoint (inference, export)
-  std::string model_dir;       // checkpoints
+};
+
+struct DistributionOptions {
+  std::optional<comm::Mode> dist;  // --dist; default: async for > 1 rank, else local
+  int num_ps = 1;
+  int64_t max_staleness = -1;  // < 0: unbounded
+  double bucket_mb = 4.0;
+  double stall_timeout = 300.0;
+  int threads = 0;  // 0 = the cores of this node divided among its workers
+};
+
+struct OutputOptions {
+  std::string model_dir;  // checkpoints; training resumes from the newest valid one
   int64_t checkpoint_steps = 0;
   double checkpoint_secs = 0;
   int keep_checkpoints = 3;
   bool resume = false;
   std::string export_path;
-  std::string output_dir;
-  std::string output_format = "jsonl";
-  std::string output_mapping = "id,label,prediction";
-  std::string log_dir;
+  std::string metrics_json, metrics_csv, log_dir;
   int64_t summary_steps = 100;
-  std::string metrics_csv;
-  // Distribution
-  std::string dist;  // async | sync | "" (async when more than one rank)
-  int num_ps = 1;
-  int64_t max_staleness = -1;  // < 0: unbounded
-  double bucket_mb = 4.0;
-  double stall_timeout = 300.0;
+  // Inference
+  std::string output_dir;
+  OutputFormat output_format = OutputFormat::kJsonl;
+  std::string output_mapping = "id,label,prediction";
+};
 
-  // Every option as given or defaulted, as strings, for metrics and checkpoints.
+struct TrainOptions {
+  RunMode mode = RunMode::kTrain;
+  std::string model_path;  // --model: a model file or checkpoint (inference, export)
+  DataOptions data;
+  ModelOptions model;
+  TrainingOptions training;
+  DistributionOptions dist;
+  OutputOptions output;
+
+  // Every option as given or defaulted, as strings, for metrics, checkpoints and the
+  // cross-rank digest.
   std::map<std::string, std::string> recorded;
 };
 

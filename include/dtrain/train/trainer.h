@@ -2,73 +2,90 @@
 // from the BatchStream, let the GradientExchange refresh parameters, run forward/backward on
 // the Replica, let the exchange apply the gradients; around that, progress lines, evaluation,
 // summaries (TensorBoard, CSV), checkpoints and scheduler signals. Only the chief (worker 0)
-// prints, evaluates, summarises and checkpoints, except in sync mode where all workers
-// evaluate their share of the test set together.
+// prints, summarises and checkpoints. Evaluation: in sync mode all workers evaluate their
+// share of the test set together; otherwise the chief alone (in async mode, after its last
+// step the caller evaluates the final weights).
 #pragma once
-
-#include <functional>
-#include <memory>
 
 #include <mpi.h>
 
+#include <functional>
+#include <memory>
+#include <optional>
+
 #include "dtrain/comm/gradient_exchange.h"
-#include "dtrain/data/batch_stream.h"
-#include "dtrain/optim/lr_schedule.h"
+#include "dtrain/comm/roles.h"
+#include "dtrain/data/example_source.h"
 #include "dtrain/train/metrics.h"
 #include "dtrain/train/options.h"
-#include "dtrain/train/summary_writer.h"
+#include "dtrain/train/training_plan.h"
+
+namespace dtrain::data {
+class BatchStream;
+}
 
 namespace dtrain::train {
+
+class SummaryWriter;  // src/train/summary_writer.h: TensorBoard event files
+
+// What the chief does besides training, supplied by whoever runs the trainer.
+struct TrainerHooks {
+  // Writes a checkpoint of the state after `done` steps (the chief; empty: no checkpoints).
+  std::function<void(int64_t done, double epoch)> save_checkpoint;
+  SummaryWriter* summaries = nullptr;
+  MetricsCsv* csv = nullptr;
+  // The staleness to record with summaries (async).
+  std::function<std::optional<double>()> staleness;
+};
 
 struct TrainerSetup {
   const TrainOptions* options = nullptr;
   nn::Replica* replica = nullptr;
   comm::GradientExchange* exchange = nullptr;
   std::shared_ptr<data::ExampleSource> train_data, test_data;
-  data::ShardConfig shard;
-  int worker = 0;                      // this rank's worker index
-  bool chief = true;                   // prints progress, evaluates, summarises, checkpoints
-  MPI_Comm eval_comm = MPI_COMM_NULL;  // set: evaluate data-parallel over this communicator
-  bool evaluate = true;                // false: this worker never evaluates
-  bool evaluate_last = true;  // false: the caller evaluates after the last step (async chief)
-  // true: the step's batch is the global batch (sync, local): loss mean and images/s over it.
-  // false: each worker's own rows (async).
-  bool count_global_rows = true;
-  int64_t start_step = 0;  // resuming: the global step to continue from
-  // Chief: writes a checkpoint of the state after `steps_done` steps.
-  std::function<void(int64_t steps_done, double epoch)> save_checkpoint;
-  SummaryWriter* summaries = nullptr;
-  MetricsCsv* csv = nullptr;
-  // Extra scalars for summaries (e.g. async staleness), read at summary steps.
-  std::function<std::vector<std::pair<std::string, double>>()> extra_scalars;
+  comm::Mode mode = comm::Mode::kLocal;
+  int worker = 0, workers = 1;         // this rank's worker index, and the worker count
+  MPI_Comm eval_comm = MPI_COMM_NULL;  // sync: the workers, who evaluate together
+  int64_t start_step = 0;              // resuming: the step to continue from
+  TrainerHooks hooks = {};
+};
+
+struct TrainResult {
+  RunMetrics metrics;
+  int64_t start_step = 0, last_step = 0;
+  double data_wait_seconds = 0;
+  int64_t skipped_records = 0;
+  bool stopped = false;  // ended early on SIGTERM/SIGINT, after a checkpoint
 };
 
 class Trainer {
  public:
   explicit Trainer(TrainerSetup setup);
-  // Runs to the last step (or until a stop signal) and returns the metrics. The exchange's
-  // finish() is the caller's.
-  RunMetrics run();
-  // Evaluates now and records the point as after `steps` steps (for the caller's final eval).
-  void evaluate_now(int64_t steps, RunMetrics& metrics);
-  optim::LrSchedule schedule() const { return schedule_; }
-  int64_t total_steps() const { return total_steps_; }
-  double epoch_of(int64_t step) const;
-  // Index of the epoch that global step `step` lies in (epoch_starts_[i] <= step).
-  std::size_t epoch_index(int64_t step) const;
-  // True when the run ended early on SIGTERM/SIGINT (after a checkpoint).
-  bool stopped_by_signal() const { return stopped_; }
+  // Runs to the last step (or until an agreed stop) and returns what it measured. The
+  // exchange's finish() is the caller's.
+  TrainResult run();
+  // Evaluates now and records the point as after `done` steps (the async chief's final eval).
+  void evaluate_now(int64_t done, RunMetrics& metrics);
+  const TrainingPlan& plan() const { return plan_; }
+  bool chief() const { return s_.worker == 0; }
 
  private:
-  void maybe_evaluate(int64_t step, bool last, RunMetrics& metrics);
-  void write_summaries(int64_t step, double loss, double images_per_sec);
+  // One step: batch, exchange, forward/backward, exchange; returns the step's loss sum.
+  struct StepOutcome {
+    double loss_sum = 0;
+    int64_t rows = 0, images = 0;
+    double seconds = 0;
+  };
+  StepOutcome train_step(data::BatchStream& stream, int64_t step);
+  void maybe_evaluate(int64_t done, bool last, RunMetrics& metrics);
+  void log_progress(int64_t done, double loss, double rate, int64_t images);
+  void write_summaries(int64_t done, double loss, double rate);
+  // Agrees with the other ranks on checkpoint/stop after `done` steps and acts; true to stop.
+  bool checkpoint_or_stop(int64_t done, bool last);
+  float learning_rate(int64_t step);
 
   TrainerSetup s_;
-  data::ShardPlan plan_;
-  optim::LrSchedule schedule_;
-  std::vector<int64_t> epoch_starts_;  // global step at which each epoch starts
-  int64_t total_steps_ = 0;
-  bool stopped_ = false;
+  TrainingPlan plan_;
   double last_checkpoint_time_ = 0;
 };
 

@@ -13,4 +13,8 @@ namespace dtrain {
 // of the pool.
 void use_compute_threads(int threads);
 
+// Threads for compute on this rank: `requested` (--threads) when > 0, else the cores this
+// process may run on divided among the `sharing` ranks that compute on its node (at least 1).
+int compute_threads(int requested, int sharing);
+
 }  // namespace dtrain

@@ -24,4 +24,11 @@ class DataError : public Error {
   using Error::Error;
 };
 
+// A job that refused to start: every rank of the job throws it, with the same message, after
+// the ranks agreed on a verdict (main prints it once and every rank exits 2).
+class StartupError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace dtrain

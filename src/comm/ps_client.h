@@ -1,0 +1,94 @@
+// ParameterServerClient (async mode, on a worker): before each step it pulls the current
+// weights of every shard straight into the replica's flat parameter buffer; after backward it
+// pushes each shard's range of the flat gradient buffer into that server's accumulator. With
+// --max-staleness S it first waits until no worker is more than S steps behind this one (stale
+// synchronous parallel); the staleness it actually sees (server versions between its pull and
+// its push) is counted for the metrics. Checkpoints and stops happen at a step all workers
+// agree on. The protocol is described in ps_window.h.
+#pragma once
+
+#include "comm/ps_window.h"
+#include "comm/rma.h"
+#include "dtrain/comm/gradient_exchange.h"
+
+namespace dtrain::comm {
+
+// One server's part of a gathered checkpoint.
+struct ServerSnapshot {
+  nn::ParamRange range;
+  int64_t pushes_applied = 0, optimizer_steps = 0, version = 0;
+};
+
+// The whole model's state, assembled by the chief from every server.
+struct GatheredState {
+  std::vector<float> params;
+  optim::NamedArrays optimizer;
+  std::vector<ServerSnapshot> servers;
+  std::vector<int64_t> worker_steps;
+};
+
+class ParameterServerClient final : public GradientExchange {
+ public:
+  // total_steps: the step every worker ends at (agreed steps never go past it).
+  ParameterServerClient(PsWindow& window, int64_t max_staleness, int64_t total_steps,
+                        StallPolicy stall, Watchdog* watchdog);
+  std::string name() const override { return "parameter-server"; }
+  void before_step(nn::Replica& replica, int64_t step) override;
+  void after_step(nn::Replica& replica, int64_t step, float lr) override;
+  int agree(int requests, int64_t done, bool last) override;
+  void finish() override;
+  std::optional<float> applied_learning_rate() override;
+  ExchangeStats stats() const override;
+
+  // This worker starts after `steps` completed steps (0, or a checkpoint's): publishes its
+  // clock before anyone waits on it.
+  void start_at(int64_t steps);
+  // Pulls every shard into params (a whole flat buffer).
+  void pull(float* params);
+  // Adds grads (a whole flat buffer) into every server's accumulator.
+  void push(const float* grads);
+  // The weights version server `ps` has published.
+  int64_t server_version(int ps);
+  // Chief only, after finish(): waits until every server has applied everything, then pulls.
+  void pull_final(float* params);
+  // Records this worker's totals (images trained, seconds) for the chief's report.
+  void set_totals(double images, double train_seconds) {
+    images_ = images;
+    train_seconds_ = train_seconds;
+  }
+  // Chief only: every worker's record, summed (after all have finished).
+  WorkerRecord all_workers() const;
+
+  // Chief only, for a checkpoint after `steps` steps: waits until every worker has completed
+  // them, then asks every server for its weights, optimizer state and counters.
+  GatheredState gather_state(int64_t steps, std::size_t total_floats,
+                             const std::vector<std::string>& state_names);
+  // Chief only: the agreed checkpoint at `steps` is written; paused workers go on.
+  void checkpoint_written(int64_t steps);
+
+ private:
+  void wait_for_stragglers();
+  std::string workers_behind(int64_t needed);
+  void wait_for_clocks(int64_t steps);
+  // Chief: chooses the agreed step for `kind` (ps_window.h) and publishes it.
+  void propose(int64_t done, int64_t kind);
+  int64_t read_agreed();
+
+  PsWindow& window_;
+  mutable RmaAgent rma_;
+  int64_t max_staleness_, total_steps_;
+  int worker_, workers_;
+  int64_t clock_ = 0;
+  int64_t checkpoint_requests_ = 0;
+  bool stop_announced_ = false;
+  int64_t stops_handled_ = 0, checkpoints_handled_ = 0;
+  std::vector<int64_t> pulled_version_;
+  std::vector<int64_t> last_clocks_;
+  // Statistics.
+  double staleness_sum_ = 0, staleness_max_ = 0, staleness_count_ = 0;
+  double pull_retries_ = 0, ssp_wait_seconds_ = 0, pull_seconds_ = 0, push_seconds_ = 0;
+  double agree_wait_seconds_ = 0;
+  double images_ = 0, train_seconds_ = 0;
+};
+
+}  // namespace dtrain::comm

@@ -1,0 +1,70 @@
+#include "comm/parameter_shard.h"
+#include "comm/ps_client.h"
+#include "train/job_report.h"
+#include "train/runners.h"
+#include "util/mpi_call.h"
+
+namespace dtrain::train {
+
+int64_t AsyncWorker::start_step() const {
+  if (!ctx_.resumed) return 0;
+  // Each worker continues from its own step count when the worker count is unchanged.
+  const auto& ws = ctx_.resumed->worker_steps;
+  return ws.size() == static_cast<std::size_t>(ctx_.roles.num_workers())
+             ? ws[static_cast<std::size_t>(ctx_.roles.worker_index())]
+             : ctx_.resumed->global_step;
+}
+
+int AsyncWorker::run() {
+  const auto& o = ctx_.options;
+  const bool chief = ctx_.roles.is_chief();
+  const std::size_t total = ctx_.model->layout().total();
+  std::unique_ptr<comm::PsWindow> window;
+  {
+    comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the parameter-server window");
+    window = std::make_unique<comm::PsWindow>(
+        MPI_COMM_WORLD, ctx_.roles, comm::split_parameters(total, ctx_.roles.num_ps));
+    mpi_call("MPI_Barrier (servers ready)", MPI_Barrier, MPI_COMM_WORLD);
+  }
+  nn::Replica replica(*ctx_.model);
+  comm::ParameterServerClient client(*window, o.dist.max_staleness, ctx_.facts.total_steps,
+                                     ctx_.stall(), ctx_.watchdog.get());
+  print_roles(ctx_, window->shards());
+  client.start_at(start_step());
+  ChiefOutputs outputs(ctx_, chief);
+  TrainerSetup s{&o, &replica, &client, ctx_.train, ctx_.test, comm::Mode::kAsync,
+                 ctx_.roles.worker_index(), ctx_.roles.num_workers(), MPI_COMM_NULL,
+                 start_step(), outputs.hooks()};
+  if (chief && !o.output.model_dir.empty()) {
+    s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
+      TrainingState st = ctx_.state_header(done, epoch);
+      auto g = client.gather_state(done, total, optim::state_names(o.model.optimizer));
+      st.params = std::move(g.params);
+      st.optimizer_state = std::move(g.optimizer);
+      st.optimizer_steps = g.servers.front().optimizer_steps;
+      st.worker_steps = std::move(g.worker_steps);
+      for (const auto& srv : g.servers)
+        st.servers.push_back({srv.range.begin, srv.range.end, srv.pushes_applied,
+                              srv.optimizer_steps});
+      ctx_.save_checkpoint(st);
+      client.checkpoint_written(done);
+    };
+  }
+  if (chief) s.hooks.staleness = [&] { return client.stats().push_pull->staleness_mean; };
+  Trainer trainer(s);
+  if (chief) print_header(ctx_, trainer.plan());
+  TrainResult result = trainer.run();
+  client.set_totals(static_cast<double>(result.metrics.images()), result.metrics.train_seconds());
+  client.finish();
+  if (chief) {
+    client.pull_final(replica.params().data());
+    trainer.evaluate_now(result.last_step, result.metrics);
+    report(ctx_, {&result, client.stats(), client.all_workers()});
+    export_model(ctx_, replica, result);
+  }
+  comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");
+  window.reset();
+  return result.stopped ? 143 : 0;
+}
+
+}  // namespace dtrain::train

@@ -1,0 +1,213 @@
+#include "train/job_report.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/transport.h"
+#include "dtrain/train/model_file.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
+
+namespace dtrain::train {
+
+namespace {
+
+constexpr int kHostChars = 64;
+
+std::string shard_text(const nn::ParamRange& s) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "[%zu, %zu) = %zu floats (%.2f MB)", s.begin, s.end, s.size(),
+                static_cast<double>(s.size()) * 4 / 1e6);
+  return buf;
+}
+
+nlohmann::json exchange_json(const comm::ExchangeStats& e) {
+  nlohmann::json j = {{"comm_wait_seconds_per_step", e.comm_wait_seconds_per_step},
+                      {"optimizer_seconds_per_step", e.optimizer_seconds_per_step}};
+  if (const auto& a = e.allreduce) {
+    j.update({{"buckets", a->buckets},
+              {"allreduce_bytes_per_step", a->bytes_per_step},
+              {"allreduce_seconds_per_step", a->reduce_seconds_per_step},
+              {"allreduce_span_seconds_per_step", a->span_seconds_per_step},
+              {"allreduce_gbps", a->gbps},
+              {"buckets_done_before_backward_ended", a->buckets_done_before_backward_ended}});
+  }
+  if (const auto& p = e.push_pull) {
+    j.update({{"pull_seconds_per_step", p->pull_seconds_per_step},
+              {"push_seconds_per_step", p->push_seconds_per_step},
+              {"pull_gbps", p->pull_gbps},
+              {"push_gbps", p->push_gbps},
+              {"bytes_per_step", p->bytes_per_step},
+              {"staleness_wait_seconds", p->staleness_wait_seconds},
+              {"staleness_mean", p->staleness_mean},
+              {"staleness_max", p->staleness_max}});
+  }
+  return j;
+}
+
+nlohmann::json workers_json(const comm::WorkerRecord& w) {
+  const double n = std::max(1.0, w.staleness_count);
+  return {{"workers_images", w.images},
+          {"workers_images_per_sec", w.train_seconds > 0 ? w.images / w.train_seconds : 0.0},
+          {"staleness_mean", w.staleness_sum / n},
+          {"staleness_max", w.staleness_max},
+          {"pull_retries", w.pull_retries},
+          {"staleness_wait_seconds", w.staleness_wait_seconds}};
+}
+
+double images_per_sec(const RunReport& r) {
+  if (r.all_workers && r.all_workers->train_seconds > 0)
+    return r.all_workers->images / r.all_workers->train_seconds;
+  return r.result->metrics.steady_images_per_sec();
+}
+
+void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
+  const auto& m = r.result->metrics;
+  const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
+  auto j = m.to_json();
+  j.update(exchange_json(r.exchange));
+  if (r.all_workers) j.update(workers_json(*r.all_workers));
+  const auto* t = r.result;
+  j.update({{"start_step", t->start_step},
+            {"last_step", t->last_step},
+            {"stopped_by_signal", t->stopped},
+            {"data_wait_seconds", t->data_wait_seconds},
+            {"data_wait_fraction",
+             m.train_seconds() > 0 ? t->data_wait_seconds / m.train_seconds() : 0.0},
+            {"skipped_records", t->skipped_records},
+            {"test_accuracy", last.test_accuracy},
+            {"test_loss", last.test_loss},
+            {"epochs", last.epoch},
+            {"train_images_per_sec", rate},
+            {"wall_seconds", wall},
+            {"mode", comm::to_string(ctx.roles.mode)},
+            {"ranks", ctx.mpi.size()},
+            {"num_ps", ctx.roles.num_ps},
+            {"workers", ctx.roles.num_workers()},
+            {"threads", ctx.threads},
+            {"model", ctx.model->spec().text()},
+            {"input_shape", ctx.facts.input.str()},
+            {"parameters", ctx.model->layout().parameter_count()},
+            {"forward_flops_per_image", 2 * ctx.model->forward_macs()},
+            {"options", ctx.options.recorded},
+            {"transport", comm::describe_transport().summary()}});
+  write_json_file(ctx.options.output.metrics_json, j);
+}
+
+}  // namespace
+
+optim::OptimizerConfig optimizer_config(const TrainOptions& o) {
+  optim::OptimizerConfig oc;
+  oc.kind = o.model.optimizer;
+  oc.momentum = o.model.momentum;
+  oc.nesterov = o.model.nesterov;
+  oc.weight_decay = o.model.weight_decay;
+  return oc;
+}
+
+void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
+  const auto& mpi = ctx.mpi;
+  const auto& roles = ctx.roles;
+  char host[kHostChars] = {};
+  std::strncpy(host, mpi.host().c_str(), sizeof host - 1);
+  std::vector<char> hosts(static_cast<std::size_t>(kHostChars * mpi.size()));
+  std::vector<int> threads(static_cast<std::size_t>(mpi.size()));
+  {
+    comm::Watchdog::Scope guard(ctx.watchdog.get(), "gathering the role table");
+    mpi_call("MPI_Gather (hosts)", MPI_Gather, host, kHostChars, MPI_CHAR, hosts.data(),
+             kHostChars, MPI_CHAR, 0, MPI_COMM_WORLD);
+    mpi_call("MPI_Gather (threads)", MPI_Gather, &ctx.threads, 1, MPI_INT, threads.data(), 1,
+             MPI_INT, 0, MPI_COMM_WORLD);
+  }
+  if (mpi.rank() != 0) return;
+  const bool async = roles.mode == comm::Mode::kAsync;
+  std::printf("dtrain: %d ranks, mode %s%s\n", mpi.size(), comm::to_string(roles.mode).c_str(),
+              async ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str() : "");
+  std::printf("  %-5s %-18s %-16s %-7s %s\n", "rank", "role", "host", "threads", "parameters");
+  for (int r = 0; r < mpi.size(); ++r) {
+    const std::string params = !async                ? "full replica"
+                               : r < roles.num_ps    ? shard_text(shards[static_cast<std::size_t>(r)])
+                                                     : "-";
+    std::printf("  %-5d %-18s %-16s %-7d %s\n", r, roles.role_name(r).c_str(),
+                hosts.data() + kHostChars * r, threads[static_cast<std::size_t>(r)],
+                params.c_str());
+  }
+  std::printf("transport: %s\n", comm::describe_transport().summary().c_str());
+  std::fflush(stdout);
+}
+
+void print_header(const JobContext& ctx, const TrainingPlan& plan) {
+  const auto& o = ctx.options;
+  const auto& model = *ctx.model;
+  std::printf("model %s\n%s", o.model.arch.c_str(), model.describe().c_str());
+  std::printf("parameters:\n%s", model.layout().describe().c_str());
+  std::printf("train data: %s (%lld examples)\ntest data: %s (%lld examples)\n",
+              ctx.train->describe().c_str(), static_cast<long long>(ctx.train->size()),
+              ctx.test->describe().c_str(), static_cast<long long>(ctx.test->size()));
+  const bool async = ctx.roles.mode == comm::Mode::kAsync;
+  std::printf(
+      "training %lld steps per worker (batch %lld %s, %s lr %.2e, decay %.2f per %lld steps%s)\n",
+      static_cast<long long>(plan.total_steps()), static_cast<long long>(o.training.batch_size),
+      async ? "per worker" : "global", optim::to_string(o.model.optimizer).c_str(),
+      static_cast<double>(o.model.lr), static_cast<double>(o.model.lr_decay_rate),
+      static_cast<long long>(plan.schedule().decay_steps),
+      async ? " of each worker: the servers decay by pushes applied" : "");
+  std::fflush(stdout);
+}
+
+ChiefOutputs::ChiefOutputs(const JobContext& ctx, bool chief) {
+  const auto& out = ctx.options.output;
+  if (!chief) return;
+  if (!out.log_dir.empty()) {
+    summaries_ = std::make_unique<SummaryWriter>(out.log_dir);
+    std::printf("TensorBoard events: %s\n", summaries_->path().c_str());
+  }
+  if (!out.metrics_csv.empty())
+    csv_ = std::make_unique<MetricsCsv>(out.metrics_csv, ctx.resumed.has_value());
+}
+
+TrainerHooks ChiefOutputs::hooks() const {
+  TrainerHooks h;
+  h.summaries = summaries_.get();
+  h.csv = csv_.get();
+  return h;
+}
+
+void report(const JobContext& ctx, const RunReport& r) {
+  const auto& m = r.result->metrics;
+  const auto& curve = m.curve();
+  const double wall = now_seconds() - ctx.wall0;
+  const double rate = images_per_sec(r);
+  if (curve.empty()) {
+    std::printf("no evaluation (%lld steps, %.0f img/s, wall %.1fs)\n",
+                static_cast<long long>(m.steps()), rate, wall);
+  } else {
+    const AccuracyPoint& last = curve.back();
+    std::printf(
+        "final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall "
+        "%.1fs)\n",
+        100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(m.steps()), last.epoch,
+        rate, wall);
+  }
+  if (r.all_workers) {
+    const auto& w = *r.all_workers;
+    std::printf("staleness (server versions between pull and push): mean %.2f, max %.0f\n",
+                w.staleness_sum / std::max(1.0, w.staleness_count), w.staleness_max);
+  }
+  std::fflush(stdout);
+  if (!ctx.options.output.metrics_json.empty()) write_metrics(ctx, r, rate, wall);
+}
+
+void export_model(const JobContext& ctx, const nn::Replica& replica, const TrainResult& r) {
+  const auto& path = ctx.options.output.export_path;
+  if (path.empty()) return;
+  const auto& curve = r.metrics.curve();
+  const double acc = curve.empty() ? 0.0 : curve.back().test_accuracy;
+  write_model_file(path, *ctx.model, replica.params().data(), r.last_step, acc);
+  std::printf("exported the model to %s\n", path.c_str());
+  std::fflush(stdout);
+}
+
+}  // namespace dtrain::train

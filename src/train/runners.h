@@ -1,0 +1,44 @@
+// The three roles a rank can take, one runner each. Each reads top to bottom: set up the
+// exchange, restore, train (data, step, exchange, log, checkpoint inside the Trainer), report.
+//  - SyncRunner: one process alone, or every rank a worker with an allreduce (sync).
+//  - AsyncWorker: a worker pulling from and pushing to the parameter servers (async).
+//  - ServerRunner: a parameter server (async), ParameterServer::serve() for the whole job.
+// run() returns the process exit code: 0, or 143 after an agreed stop on SIGTERM/SIGINT.
+#pragma once
+
+#include "dtrain/nn/replica.h"
+#include "train/job_context.h"
+
+namespace dtrain::train {
+
+class SyncRunner {
+ public:
+  explicit SyncRunner(JobContext& ctx) : ctx_(ctx) {}
+  int run();
+
+ private:
+  // The replica starts from the initial weights, or from the checkpoint with its optimizer.
+  void restore(nn::Replica& replica, optim::Optimizer& optimizer) const;
+  JobContext& ctx_;
+};
+
+class AsyncWorker {
+ public:
+  explicit AsyncWorker(JobContext& ctx) : ctx_(ctx) {}
+  int run();
+
+ private:
+  int64_t start_step() const;
+  JobContext& ctx_;
+};
+
+class ServerRunner {
+ public:
+  explicit ServerRunner(JobContext& ctx) : ctx_(ctx) {}
+  int run();
+
+ private:
+  JobContext& ctx_;
+};
+
+}  // namespace dtrain::train

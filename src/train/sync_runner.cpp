@@ -1,0 +1,77 @@
+#include <cstdio>
+
+#include "comm/allreduce_exchange.h"
+#include "comm/heartbeat.h"
+#include "train/job_report.h"
+#include "train/runners.h"
+
+namespace dtrain::train {
+
+void SyncRunner::restore(nn::Replica& replica, optim::Optimizer& optimizer) const {
+  ctx_.model->init_params(replica.params().span(), ctx_.options.model.seed);
+  if (!ctx_.resumed) return;
+  const TrainingState& s = *ctx_.resumed;
+  std::copy(s.params.begin(), s.params.end(), replica.params().data());
+  if (s.optimizer != ctx_.options.model.optimizer) {
+    if (ctx_.mpi.rank() == 0)
+      std::printf("note: the checkpoint used %s, this run %s: optimizer state starts fresh\n",
+                  optim::to_string(s.optimizer).c_str(),
+                  optim::to_string(ctx_.options.model.optimizer).c_str());
+    return;
+  }
+  optim::restore_state(optimizer, s.optimizer_state, s.optimizer_steps);
+}
+
+int SyncRunner::run() {
+  const auto& o = ctx_.options;
+  const bool sync = ctx_.roles.mode == comm::Mode::kSync;
+  const bool chief = ctx_.roles.is_chief();
+  nn::Replica replica(*ctx_.model);
+  auto optimizer = optim::make_optimizer(optimizer_config(o), replica.params().size());
+  restore(replica, *optimizer);
+  std::unique_ptr<comm::Heartbeat> heartbeat;
+  if (sync) {
+    comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the heartbeat window");
+    heartbeat = std::make_unique<comm::Heartbeat>(MPI_COMM_WORLD);
+  }
+  std::unique_ptr<comm::GradientExchange> exchange;
+  if (sync) {
+    exchange = std::make_unique<comm::AllreduceExchange>(
+        MPI_COMM_WORLD, replica.params().size(), o.dist.bucket_mb, std::move(optimizer),
+        ctx_.stall(), heartbeat.get(), ctx_.watchdog.get());
+  } else {
+    exchange = std::make_unique<comm::LocalExchange>(std::move(optimizer));
+  }
+  print_roles(ctx_, {});
+  ChiefOutputs outputs(ctx_, chief);
+  TrainerSetup s{&o, &replica, exchange.get(), ctx_.train, ctx_.test, ctx_.roles.mode,
+                 ctx_.roles.worker_index(), ctx_.roles.num_workers(),
+                 sync ? MPI_COMM_WORLD : MPI_COMM_NULL,
+                 ctx_.resumed ? ctx_.resumed->global_step : 0, outputs.hooks()};
+  if (chief && !o.output.model_dir.empty()) {
+    // Every rank holds the same state: the chief writes it alone.
+    s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
+      TrainingState st = ctx_.state_header(done, epoch);
+      st.params.assign(replica.params().data(), replica.params().data() + replica.params().size());
+      st.optimizer_steps = exchange->optimizer()->steps();
+      st.optimizer_state = optim::snapshot_state(*exchange->optimizer());
+      ctx_.save_checkpoint(st);
+    };
+  }
+  Trainer trainer(s);
+  if (chief) print_header(ctx_, trainer.plan());
+  const TrainResult result = trainer.run();
+  exchange->finish();
+  if (chief) {
+    report(ctx_, {&result, exchange->stats(), std::nullopt});
+    export_model(ctx_, replica, result);
+  }
+  exchange.reset();
+  {
+    comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the heartbeat window");
+    heartbeat.reset();
+  }
+  return result.stopped ? 143 : 0;
+}
+
+}  // namespace dtrain::train

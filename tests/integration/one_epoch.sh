@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# One epoch with the defaults must reach 98%: async (1 PS + 2 workers) or sync (2 ranks).
+#   one_epoch.sh async|sync
+# The async run is also the uninterrupted reference of the fault matrix's async signal cases:
+# its metrics and its servers' last lines stay in $DTRAIN_WORK/reference-async.
+. "$(dirname "$0")/lib.sh"
+mode=$1
+out=$(fresh_dir "reference-$mode")
+np=3
+[ "$mode" = sync ] && np=2
+mpi "$np" "$BIN" --data-dir "$MNIST" --dist "$mode" --epochs 1 --log-every 100 \
+  --metrics-json "$out/metrics.json" | tee "$out/log.txt" | grep -E "final|parameter server done|staleness"
+check_metrics "$out/metrics.json" --min-accuracy 0.98 --expect "mode=$mode"

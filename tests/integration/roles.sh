@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Role tables for several rank/server counts (each a short real run that must exit 0), and the
+# combinations that cannot work, which must fail at once with a clear message.
+. "$(dirname "$0")/lib.sh"
+set +e
+bin=$BIN mnist=$MNIST
+run() {  # np, expected role-table lines..., -- mnist_train args
+  local np=$1; shift
+  local expect=()
+  while [ "$1" != "--" ]; do expect+=("$1"); shift; done
+  shift
+  local out
+  out=$(mpi "$np" "$bin" --data-dir "$mnist" --steps 10 --eval-every 10 \
+        --log-every 10 "$@" 2>&1)
+  local rc=$?
+  echo "$out" | sed -n '/^dtrain:/,/^transport:/p'
+  [ $rc -eq 0 ] || { echo "FAIL: exit $rc"; echo "$out" | tail -5; exit 1; }
+  for e in "${expect[@]}"; do
+    grep -qE -e "$e" <<<"$out" || { echo "FAIL: no line matching '$e'"; exit 1; }
+  done
+}
+run 2 "mode async, 1 parameter server" "0 +ps 0 " "1 +worker 0 \(chief\)" -- 
+run 3 "mode async, 2 parameter server" "0 +ps 0 .*\[0, 16" "1 +ps 1 .*, 3274634\)" "2 +worker 0 \(chief\)" -- --num-ps 2
+run 4 "mode async, 1 parameter server" "3 +worker 2 " -- --dist async
+run 3 "mode sync" "0 +worker 0 \(chief\)" "2 +worker 2 .*full replica" -- --dist sync
+fail() {  # np, message pattern, args
+  local np=$1 pattern=$2; shift 2
+  local out rc
+  out=$(timeout 60 mpirun --oversubscribe -np "$np" "$bin" --data-dir "$mnist" "$@" 2>&1); rc=$?
+  echo "np $np $*: exit $rc: $(grep -m1 -E 'error' <<<"$out")"
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "FAIL: expected a quick failure"; exit 1; }
+  grep -qE -e "$pattern" <<<"$out" || { echo "FAIL: message does not match '$pattern'"; echo "$out" | tail -5; exit 1; }
+}
+fail 2 "--num-ps 2 with 2 ranks leaves no worker" --num-ps 2
+fail 3 "--num-ps 3 with 3 ranks leaves no worker" --num-ps 3 --dist async
+fail 1 "--dist async needs at least 2 ranks" --dist async
+echo "OK"
