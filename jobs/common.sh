@@ -15,6 +15,10 @@ if [ ! -x "$BIN/mnist_train" ]; then
   exit 2
 fi
 
+if [ "$DTRAIN_TRANSPORT" = ucx-sm ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
+  echo "DTRAIN_TRANSPORT=ucx-sm is shared memory only and this job has $SLURM_JOB_NUM_NODES nodes: use ucx-tcp, ucx or tcp" >&2
+  exit 2
+fi
 case "$DTRAIN_TRANSPORT" in
   default) ;;
   tcp) export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_osc=pt2pt ;;
@@ -31,7 +35,8 @@ launch() {
   if [ "$DTRAIN_LAUNCHER" = mpirun ]; then
     mpirun --bind-to none "$@"
   else
-    srun --mpi=pmix --cpu-bind=none "$@"
+    # --kill-on-bad-exit: a rank that dies ends the job step at once, as mpirun does.
+    srun --mpi=pmix --cpu-bind=none --kill-on-bad-exit=1 "$@"
   fi
 }
 
@@ -43,8 +48,12 @@ run_training() {
   echo "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $*"
   launch "$BIN/mnist_train" "$@" &
   local pid=$!
-  trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; kill -TERM "$pid" 2>/dev/null' USR1
-  trap 'echo "$(date +%T) terminated: checkpoint and stop"; kill -TERM "$pid" 2>/dev/null' TERM
+  # srun forwards SIGTERM to the ranks; Open MPI's mpirun kills them on SIGTERM but forwards
+  # SIGUSR2, which dtrain takes as "checkpoint and stop" too.
+  local stop=TERM
+  [ "$DTRAIN_LAUNCHER" = mpirun ] && stop=USR2
+  trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; kill -$stop "$pid" 2>/dev/null' USR1
+  trap 'echo "$(date +%T) terminated: checkpoint and stop"; kill -$stop "$pid" 2>/dev/null' TERM
   while :; do
     wait "$pid" && rc=0 || rc=$?
     kill -0 "$pid" 2>/dev/null || break  # a trap interrupted wait(): wait again
@@ -56,4 +65,22 @@ run_training() {
     sleep 30  # Slurm ends this run now
   fi
   return "$rc"
+}
+
+# train_job MODE ARGS...: the training job of jobs/train_{async,sync}.sbatch. Knobs: EPOCHS
+# (default 5), DATA (a shard directory with train/ and test/; empty: the IDX files in
+# MNIST_DIR), MODEL_DIR (checkpoints, stable across requeues), CHECKPOINT_SECS (300),
+# TRAIN_ARGS (more mnist_train options). Metrics, TensorBoard events and the exported model go
+# to MODEL_DIR too.
+train_job() {
+  local mode=$1
+  shift
+  : "${MODEL_DIR:=$DTRAIN_ROOT/runs/${SLURM_JOB_NAME:-dtrain-$mode}}"
+  local data=(--data-dir "${MNIST_DIR:-$DTRAIN_ROOT/data/mnist}")
+  [ -n "${DATA:-}" ] && data=(--train-data "$DATA/train" --test-data "$DATA/test")
+  # shellcheck disable=SC2086
+  run_training --dist "$mode" --epochs "${EPOCHS:-5}" "${data[@]}" "$@" \
+    --model-dir "$MODEL_DIR" --checkpoint-secs "${CHECKPOINT_SECS:-300}" \
+    --metrics-json "$MODEL_DIR/metrics.json" --metrics-csv "$MODEL_DIR/metrics.csv" \
+    --log-dir "$MODEL_DIR/logs" --export "$MODEL_DIR/model.h5" ${TRAIN_ARGS:-}
 }

@@ -271,8 +271,66 @@ def transport(raw, outdir):
                 '"" using 3 title "sync, 2 ranks"\n')
 
 
+GRADIENT_BYTES = 13098536
+
+
+def cluster_model(run, link, compute, cores, overlap=0.3):
+    """The README's alpha-beta model (scripts/scaling_model.py) for one measured run, with the
+    CPU share emulated hosts get: ranks computing at once on `cores` cores each run at
+    cores / ranks of a core. Returns predicted (images/s, compute ms, comm ms, wait ms)."""
+    S, p = GRADIENT_BYTES, run["hosts"]
+    alpha, beta = link["alpha_us"] * 1e-6, link["beta_mb_s"] * 1e6
+    if run["mode"] == "sync":
+        c = compute[100 // p]
+        share = max(1.0, p / cores)
+        t_c, t_adam = (c["compute_ms"] - c["adam_ms"]) / 1e3 * share, c["adam_ms"] / 1e3 * share
+        t_ar = 2 * (p - 1) * alpha + 2 * (p - 1) / p * S / beta
+        wait = max(0.0, t_ar - overlap * t_c)
+        t = t_c + wait + t_adam
+        return 100 / t, 1e3 * (t_c + t_adam), 1e3 * t_ar, 1e3 * wait
+    workers = p - 1
+    c = compute[100]
+    share = max(1.0, workers / cores)
+    t_c = (c["compute_ms"] - c["adam_ms"]) / 1e3 * share
+    t_adam = c["adam_ms"] / 1e3
+    link_time = 2 * (alpha + S / beta)
+    t = max(t_c + link_time, 2 * S * workers / beta, workers * t_adam)
+    return workers * 100 / t, 1e3 * t_c, 1e3 * link_time, 1e3 * (t - t_c - link_time)
+
+
+def cluster(raw, cores, datfile):
+    data = rows(raw)
+    cores = int(cores)
+    links = {r["rate"]: r for r in data if r.get("what") == "link"}
+    compute = {r["batch"]: r for r in data if r.get("what") == "compute"}
+    print("### Links (measured between 2 emulated hosts: bare MPI_Allreduce, least squares)\n")
+    print(table(["link", "alpha (us)", "beta (MB/s)", "allreduce of 13.1 MB (ms)"],
+                [[k, f"{v['alpha_us']:.0f}", f"{v['beta_mb_s']:.1f}", f"{v['allreduce_13mb_ms']:.0f}"]
+                 for k, v in links.items()]))
+    print("\n### Measured against the model (1 rank x 1 thread per host; ms per step: compute / "
+          "communication / waiting)\n")
+    body, dat = [], []
+    for r in (x for x in data if x.get("what") == "run"):
+        img, t_c, t_comm, t_wait = cluster_model(r, links[r["rate"]], compute, cores)
+        err = (img - r["img_s"]) / r["img_s"]
+        busy = r["hosts"] if r["mode"] == "sync" else r["hosts"] - 1
+        label = f"{r['mode']} {r['hosts']} hosts, {r['rate']}"
+        body.append([label, fmt(r["img_s"]), fmt(img), f"{err:+.0%}",
+                     f"{r['compute_ms']:.0f} / {r['comm_ms']:.0f} / {r['wait_ms']:.0f}",
+                     f"{t_c:.0f} / {t_comm:.0f} / {t_wait:.0f}", f"{r['wire_mb_per_step']:.1f}",
+                     "oversubscribed" if busy > cores else ""])
+        dat.append(f'"{label}" {r["img_s"]:.1f} {img:.1f}')
+    print(table(["configuration", "images/s", "model", "model error", "measured split",
+                 "model split", "MB sent/step (per rank)", ""], body))
+    with open(datfile, "w") as f:
+        f.write("\n".join(dat) + "\n")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
+    if cmd == "cluster":
+        cluster(sys.argv[2], sys.argv[3], sys.argv[4])
+        sys.exit(0)
     if cmd == "compute":
         compute(sys.argv[2], sys.argv[3])
     elif cmd == "data":

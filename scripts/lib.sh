@@ -26,7 +26,9 @@ DTRAIN_BUILD_PACKAGES=(
 )
 DTRAIN_TEST_PACKAGES=(
   python3 python3-h5py python3-protobuf python3-numpy   # independent writers/readers in tests
+  python3-crc32c                                        # TFRecord framing in those writers
   clang libclang-rt-14-dev                              # libFuzzer targets
+  clang-format universal-ctags                          # style checks (format, function length)
   gnuplot-nox                                           # plots
 )
 

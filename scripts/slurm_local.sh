@@ -1,46 +1,63 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for the job-script tests: `up` installs Slurm and
-# munge if missing, writes /etc/slurm/slurm.conf for this host, starts munged (as the munge
-# user), slurmctld and slurmd by hand (no systemd) and waits for the node; `down` stops them by
-# their PIDs. Idempotent. SLURM_CPUS=N declares N CPUs on the node (more than the cores, so
-# that a 3- or 4-rank job script runs unchanged on a 2-core machine).
+# A local Slurm for the job scripts and their tests, started by hand (no systemd), stopped by
+# PID, idempotent:
+#   scripts/slurm_local.sh up               one node: this machine
+#   scripts/slurm_local.sh up --nodes N     N nodes: the emulated hosts h1..hN of
+#                                           scripts/cluster_local.sh (brought up if needed),
+#                                           slurmctld on h1, one slurmd per host
+#   scripts/slurm_local.sh run CMD...       a Slurm command where slurmctld can be reached
+#                                           (on h1 for the multi-node Slurm; here otherwise)
+#   scripts/slurm_local.sh down
+# `up` installs Slurm and munge if missing and writes /etc/slurm/slurm.conf. Each node declares
+# SLURM_CPUS CPUs (default: the cores, and at least 4 on one node, so that every job script in
+# jobs/ runs as the README shows it on a 2-core machine; 2 per emulated host), with
+# config_overrides since that is more than the hardware has. munged runs once, as the munge
+# user; its socket is a path, which every emulated host reaches.
 set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CLUSTER="$ROOT/scripts/cluster_local.sh"
+STATE=/run/dtrain-slurm
 cmd=${1:-}
+shift || true
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-up() {
+install_slurm() {
   local need=0
   for b in slurmctld slurmd sbatch munged; do command -v "$b" >/dev/null || need=1; done
-  if [ "$need" = 1 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=900 update -qq
-    apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
-  fi
-  local node hw mem nodeline overrides=""
-  node=$(hostname -s)
+  [ "$need" = 0 ] && return 0
+  (. "$ROOT/scripts/lib.sh" && apt_install slurmctld slurmd slurm-client munge)
+}
+
+# conf NODES: slurm.conf for this machine (NODES=0) or for h1..hNODES.
+conf() {
+  local nodes=$1 hw mem cpus ctl nodelines
   hw=$(slurmd -C | head -n1)
-  mem=$(( $(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw") * 85 / 100 ))
-  if [ -n "${SLURM_CPUS:-}" ]; then
-    nodeline="NodeName=$node NodeAddr=127.0.0.1 CPUs=$SLURM_CPUS RealMemory=$mem State=UNKNOWN"
-    overrides="SlurmdParameters=config_overrides"
+  mem=$(($(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw") * 85 / 100))
+  if [ "$nodes" = 0 ]; then
+    cpus=${SLURM_CPUS:-$(($(nproc) > 4 ? $(nproc) : 4))}
+    ctl="$(hostname -s)(127.0.0.1)"
+    nodelines="NodeName=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN"
   else
-    nodeline="NodeName=$node NodeAddr=127.0.0.1 $(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hw" | tr '\n' ' ')RealMemory=$mem State=UNKNOWN"
+    cpus=${SLURM_CPUS:-2}
+    ctl="h1(198.18.0.1)"
+    nodelines=$(for i in $(seq 1 "$nodes"); do
+      echo "NodeName=h$i NodeAddr=198.18.0.$i CPUs=$cpus RealMemory=$((mem / nodes)) State=UNKNOWN"
+    done)
   fi
-  mkdir -p /etc/slurm
-  local conf
-  conf=$(cat <<CONF
+  cat <<CONF
 ClusterName=dtrain
-SlurmctldHost=$node(127.0.0.1)
+SlurmctldHost=$ctl
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
-SlurmctldPidFile=/run/slurmctld.pid
-SlurmdPidFile=/run/slurmd.pid
+SlurmdSpoolDir=/var/spool/slurmd-%n
+SlurmctldPidFile=$STATE/slurmctld.pid
+SlurmdPidFile=$STATE/slurmd-%n.pid
 SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+SlurmdLogFile=/var/log/slurm/slurmd-%n.log
+TmpFS=/var/tmp/slurm-%n
 SlurmctldPort=6817
 SlurmdPort=6818
 ProctrackType=proctrack/linuxproc
@@ -59,16 +76,20 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 SwitchType=switch/none
 MailProg=/bin/true
-$overrides
-$nodeline
+SlurmdParameters=config_overrides
+$nodelines
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
-)
-  # A changed node (CPUs, memory) needs the daemons restarted to take effect.
-  if [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" != "$conf" ]; then
-    down >/dev/null 2>&1 || true
-    printf '%s\n' "$conf" >/etc/slurm/slurm.conf
-  fi
+}
+
+# on NODE CMD...: CMD on an emulated host, or here for the one-node Slurm.
+on() {
+  local node=$1
+  shift
+  if [ "$(cat "$STATE/nodes" 2>/dev/null || echo 0)" = 0 ]; then "$@"; else bash "$CLUSTER" run "$node" "$@"; fi
+}
+
+start_munge() {
   install -d -o munge -g munge -m 0755 /run/munge
   install -d -o munge -g munge -m 0700 /var/log/munge /var/lib/munge /etc/munge
   if [ ! -s /etc/munge/munge.key ]; then
@@ -78,23 +99,58 @@ CONF
   fi
   alive /run/munge/munged.pid || runuser -u munge -- /usr/sbin/munged
   munge -n | unmunge >/dev/null
-  mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-  alive /run/slurmctld.pid || slurmctld -c
-  alive /run/slurmd.pid || slurmd
+}
+
+wait_idle() {  # until every node is idle; a drained or invalid node fails at once
+  local want=$1
   for _ in $(seq 1 120); do
-    local st
-    st=$(sinfo -h -N -o %T 2>/dev/null | head -n1 || true)
-    case "$st" in
-      idle|mixed|allocated) sinfo; return 0 ;;
-      *drain*|*inval*|*fail*|down*)
-        echo "slurm node state: $st" >&2; scontrol show node >&2
-        tail -n 20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2; return 1 ;;
-    esac
+    local states
+    states=$(on h1 sinfo -h -N -o %T 2>/dev/null | sort | uniq -c | tr '\n' ' ' || true)
+    if [ "$(on h1 sinfo -h -N -o %T 2>/dev/null | grep -cE '^(idle|mixed|allocated)$')" = "$want" ]; then
+      on h1 sinfo
+      return 0
+    fi
+    if grep -qE 'drain|inval|fail|down' <<<"$states" && ! grep -q unknown <<<"$states"; then
+      echo "slurm node states: $states" >&2
+      on h1 scontrol show node >&2
+      tail -n 20 /var/log/slurm/*.log >&2
+      return 1
+    fi
     sleep 0.5
   done
-  echo "the slurm node did not become idle in 60 s" >&2
-  tail -n 20 /var/log/slurm/slurmctld.log /var/log/slurm/slurmd.log >&2
+  echo "the slurm nodes did not become idle in 60 s" >&2
+  tail -n 20 /var/log/slurm/*.log >&2
   return 1
+}
+
+up() {
+  local nodes=0
+  [ "${1:-}" = --nodes ] && nodes=$2
+  install_slurm
+  if [ "$nodes" != 0 ] && [ "$(bash "$CLUSTER" status | grep -c '^  h')" != "$nodes" ]; then
+    bash "$CLUSTER" up "$nodes"
+  fi
+  local c
+  c=$(conf "$nodes")
+  if [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" != "$c" ]; then
+    down >/dev/null 2>&1 || true  # a changed cluster needs the daemons restarted
+    mkdir -p /etc/slurm
+    printf '%s\n' "$c" >/etc/slurm/slurm.conf
+  fi
+  mkdir -p "$STATE" /var/spool/slurmctld /var/log/slurm
+  echo "$nodes" >"$STATE/nodes"
+  start_munge
+  alive "$STATE/slurmctld.pid" || on h1 slurmctld -c
+  if [ "$nodes" = 0 ]; then
+    mkdir -p "/var/spool/slurmd-$(hostname -s)" "/var/tmp/slurm-$(hostname -s)"
+    alive "$STATE/slurmd-$(hostname -s).pid" || slurmd
+  else
+    for i in $(seq 1 "$nodes"); do
+      mkdir -p "/var/spool/slurmd-h$i" "/var/tmp/slurm-h$i"
+      alive "$STATE/slurmd-h$i.pid" || on "h$i" slurmd -N "h$i"
+    done
+  fi
+  wait_idle "$([ "$nodes" = 0 ] && echo 1 || echo "$nodes")"
 }
 
 stop_pids() {  # SIGTERM, wait up to 15 s, then SIGKILL
@@ -115,12 +171,14 @@ stop_pids() {  # SIGTERM, wait up to 15 s, then SIGKILL
 }
 
 down() {
-  stop_pids /run/slurmd.pid /run/slurmctld.pid
+  stop_pids "$STATE"/slurmd-*.pid "$STATE/slurmctld.pid"
   stop_pids /run/munge/munged.pid
+  rm -rf "$STATE"
 }
 
 case "$cmd" in
-  up) up ;;
+  up) up "$@" ;;
   down) down ;;
-  *) echo "usage: slurm_local.sh up|down" >&2; exit 2 ;;
+  run) on h1 "$@" ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

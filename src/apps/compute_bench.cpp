@@ -9,10 +9,10 @@
 
 #include "data/memory_source.h"
 #include "dtrain/nn/replica.h"
+#include "dtrain/util/compute_pool.h"
 #include "optim/adam.h"
 #include "util/args.h"
 #include "util/clock.h"
-#include "dtrain/util/compute_pool.h"
 
 using namespace dtrain;
 

@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "data/memory_source.h"
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
-#include "data/memory_source.h"
 #include "util/args.h"
 #include "util/clock.h"
 
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     const double open_seconds = now_seconds() - t_open;
     data::ShardConfig cfg;
     cfg.policy = arg("--policy", "files") == "global" ? data::ShardPolicy::kGlobal
-                                                     : data::ShardPolicy::kFiles;
+                                                      : data::ShardPolicy::kFiles;
     cfg.workers = mpi.size();
     cfg.global_batch = std::stoll(arg("--batch", "100")) * mpi.size();
     data::ShardPlan plan(source->unit_sizes(), cfg);

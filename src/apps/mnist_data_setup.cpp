@@ -8,13 +8,13 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "data/memory_source.h"
+#include "data/shard_writer.h"
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/dataset.h"
 #include "dtrain/train/options.h"
-#include "data/memory_source.h"
-#include "data/shard_writer.h"
-#include "util/mpi_call.h"
 #include "dtrain/util/error.h"
+#include "util/mpi_call.h"
 
 namespace po = boost::program_options;
 using namespace dtrain;
@@ -125,9 +125,8 @@ int inspect(const SetupOptions& o) {
   d.num_classes = o.num_classes;
   d.skip_corrupt = o.skip_corrupt;
   const auto files = data::expand_paths(o.input);
-  const std::string format =
-      data::to_string(o.read_format == data::Format::kAuto ? data::detect_format(files)
-                                                           : o.read_format);
+  const std::string format = data::to_string(
+      o.read_format == data::Format::kAuto ? data::detect_format(files) : o.read_format);
   auto src = data::open_dataset(d);
   const auto shape = src->image_shape();
   std::vector<int64_t> histogram(static_cast<std::size_t>(o.num_classes), 0);

@@ -1,6 +1,7 @@
 #include "comm/allreduce_exchange.h"
 
 #include <algorithm>
+#include <exception>
 
 #include "dtrain/util/error.h"
 #include "util/clock.h"
@@ -34,6 +35,12 @@ AllreduceExchange::~AllreduceExchange() {
     stop_ = true;
   }
   cv_.notify_all();
+  // Unwinding an error (this rank is about to abort the job), the thread may sit in an
+  // allreduce that the other ranks will never complete: do not wait for it.
+  if (std::uncaught_exceptions() > 0) {
+    thread_.detach();
+    return;
+  }
   thread_.join();
 }
 

@@ -22,10 +22,10 @@
 #include <thread>
 #include <vector>
 
-#include "dtrain/comm/gradient_exchange.h"
 #include "comm/heartbeat.h"
 #include "comm/stall.h"
 #include "comm/watchdog.h"
+#include "dtrain/comm/gradient_exchange.h"
 
 namespace dtrain::comm {
 

@@ -35,13 +35,29 @@ std::vector<int> ranks_differing(std::uint64_t digest, MPI_Comm comm) {
   int size = 1;
   mpi_call("MPI_Comm_size", MPI_Comm_size, comm, &size);
   std::vector<std::uint64_t> all(static_cast<std::size_t>(size));
-  mpi_call("MPI_Allgather (options digest)", MPI_Allgather, &digest, 1, MPI_UINT64_T, all.data(),
-           1, MPI_UINT64_T, comm);
+  mpi_call("MPI_Allgather (options digest)", MPI_Allgather, &digest, 1, MPI_UINT64_T, all.data(), 1,
+           MPI_UINT64_T, comm);
   std::vector<int> differ;
   for (int r = 1; r < size; ++r) {
     if (all[static_cast<std::size_t>(r)] != all[0]) differ.push_back(r);
   }
   return differ;
+}
+
+std::vector<int> node_of_each_rank(MPI_Comm comm) {
+  int rank = 0, size = 1;
+  mpi_call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank);
+  mpi_call("MPI_Comm_size", MPI_Comm_size, comm, &size);
+  MPI_Comm node = MPI_COMM_NULL;
+  mpi_call("MPI_Comm_split_type (node)", MPI_Comm_split_type, comm, MPI_COMM_TYPE_SHARED, rank,
+           MPI_INFO_NULL, &node);
+  int leader = rank;
+  mpi_call("MPI_Allreduce (node leader)", MPI_Allreduce, &rank, &leader, 1, MPI_INT, MPI_MIN, node);
+  mpi_call("MPI_Comm_free", MPI_Comm_free, &node);
+  std::vector<int> all(static_cast<std::size_t>(size));
+  mpi_call("MPI_Allgather (node of each rank)", MPI_Allgather, &leader, 1, MPI_INT, all.data(), 1,
+           MPI_INT, comm);
+  return all;
 }
 
 int count_on_node(bool counted, MPI_Comm comm) {

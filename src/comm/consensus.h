@@ -19,6 +19,9 @@ std::optional<std::string> first_error(const std::optional<std::string>& mine, M
 // The ranks whose `digest` differs from rank 0's (empty on every rank when all agree).
 std::vector<int> ranks_differing(std::uint64_t digest, MPI_Comm comm);
 
+// A node id for every rank (the lowest world rank on that node), the same on every rank.
+std::vector<int> node_of_each_rank(MPI_Comm comm);
+
 // How many ranks on this rank's node (MPI_COMM_TYPE_SHARED) pass `counted` = true.
 int count_on_node(bool counted, MPI_Comm comm);
 

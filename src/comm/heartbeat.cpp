@@ -1,5 +1,6 @@
 #include "comm/heartbeat.h"
 
+#include <exception>
 #include <thread>
 
 #include "comm/stall.h"
@@ -21,6 +22,9 @@ Heartbeat::Heartbeat(MPI_Comm comm) : comm_(comm) {
 }
 
 Heartbeat::~Heartbeat() {
+  // Freeing is collective: a rank unwinding an error is about to abort the job, and must not
+  // wait for ranks that are waiting for it.
+  if (std::uncaught_exceptions() > 0) return;
   MpiLock lock(mpi_mutex());
   MPI_Win_unlock_all(win_);
   MPI_Win_free(&win_);

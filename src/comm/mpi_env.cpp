@@ -2,14 +2,69 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "dtrain/util/error.h"
 #include "util/mpi_call.h"
 
 namespace dtrain::comm {
 
+namespace {
+
+std::string g_osc_note;
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::atoi(v) : 0;
+}
+
+// How many nodes the launcher put this job on, from what it tells every process before
+// MPI_Init: Open MPI's mpirun (local size against world size) or Slurm's srun.
+int launcher_nodes() {
+  const int world = env_int("OMPI_COMM_WORLD_SIZE"), local = env_int("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (world > 0 && local > 0) return local < world ? 2 : 1;
+  return std::max(1, env_int("SLURM_STEP_NUM_NODES"));
+}
+
+// Open MPI picks its one-sided component per window, from those the MCA settings allow. With
+// Debian's defaults (osc = ^ucx,pt2pt) only sm and rdma are left, and between nodes without an
+// RDMA network neither can create a window: MPI_Win_allocate fails. So, unless the user chose,
+// a job whose ranks span nodes gets osc pt2pt (over the PML), or osc ucx when the PML is UCX.
+void choose_one_sided_component() {
+  if (std::getenv("OMPI_MCA_osc") || launcher_nodes() < 2) return;
+  const char* pml = std::getenv("OMPI_MCA_pml");
+  const bool ucx = pml && std::string(pml) == "ucx";
+  setenv("OMPI_MCA_osc", ucx ? "ucx" : "pt2pt", 1);
+  g_osc_note = std::string("osc ") + (ucx ? "ucx" : "pt2pt") +
+               " chosen by dtrain: the ranks span nodes, where the default one-sided "
+               "components cannot make windows (give --mca osc to choose another)";
+}
+
+// UCX limited to shared memory cannot reach another node; without this check the job dies in
+// MPI_Init with "Destination is unreachable".
+void check_ucx_reaches_nodes() {
+  const char* tls = std::getenv("UCX_TLS");
+  if (!tls || launcher_nodes() < 2) return;
+  const std::string t = tls;
+  for (const char* net : {"tcp", "rc", "ud", "dc", "ib", "all"}) {
+    if (t.find(net) != std::string::npos) return;
+  }
+  throw Error("UCX_TLS=" + t +
+              " has no transport between hosts, and the ranks span several nodes: add tcp (or "
+              "rc/ud/dc on InfiniBand), or use DTRAIN_TRANSPORT=ucx-tcp");
+}
+
+}  // namespace
+
+const std::string& one_sided_note() {
+  return g_osc_note;
+}
+
 MpiEnv::MpiEnv(int* argc, char*** argv) {
+  check_ucx_reaches_nodes();
+  choose_one_sided_component();
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
   if (provided < MPI_THREAD_SERIALIZED) {
@@ -22,8 +77,8 @@ MpiEnv::MpiEnv(int* argc, char*** argv) {
   mpi_call("MPI_Comm_rank", MPI_Comm_rank, MPI_COMM_WORLD, &rank_);
   mpi_call("MPI_Comm_size", MPI_Comm_size, MPI_COMM_WORLD, &size_);
   MPI_Comm local = MPI_COMM_NULL;
-  mpi_call("MPI_Comm_split_type (node)", MPI_Comm_split_type, MPI_COMM_WORLD,
-           MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
+  mpi_call("MPI_Comm_split_type (node)", MPI_Comm_split_type, MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED,
+           rank_, MPI_INFO_NULL, &local);
   mpi_call("MPI_Comm_size", MPI_Comm_size, local, &local_size_);
   mpi_call("MPI_Comm_free", MPI_Comm_free, &local);
   char name[256] = {};

@@ -15,8 +15,8 @@ ParameterServer::ParameterServer(PsWindow& window, std::span<const float> initia
                                  const optim::OptimizerConfig& optimizer, const ServerStart& start,
                                  StallPolicy stall, Watchdog* watchdog)
     : window_(window),
-      layout_(window.layout(window.roles().rank)),
-      self_(window.roles().rank),
+      layout_(window.layout(window.roles().ps_index(window.roles().rank))),
+      self_(window.roles().ps_index(window.roles().rank)),
       params_(initial.size()),
       optimizer_(optim::make_optimizer(optimizer, initial.size())),
       rma_(window, stall, watchdog),
@@ -119,10 +119,11 @@ std::string ParameterServer::unfinished_workers() {
       clocks[static_cast<std::size_t>(i)] = local<int64_t>(layout_.clock(i));
       finished[static_cast<std::size_t>(i)] = local<WorkerRecord>(layout_.record(i)).finished;
     } else {
+      const int server0 = window_.roles().ps_rank(0);
       clocks[static_cast<std::size_t>(i)] =
-          rma_.read(0, window_.layout(0).clock(i), "reading worker clocks");
+          rma_.read(server0, window_.layout(0).clock(i), "reading worker clocks");
       finished[static_cast<std::size_t>(i)] =
-          rma_.read_doubles(0, window_.layout(0).record(i), 1, "reading worker state")[0];
+          rma_.read_doubles(server0, window_.layout(0).record(i), 1, "reading worker state")[0];
     }
   }
   std::vector<int> ranks;

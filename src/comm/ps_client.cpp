@@ -15,7 +15,7 @@ using W = PsLayout::Word;
 namespace {
 
 std::vector<double> to_doubles(const WorkerRecord& r) {
-  return {r.finished,      r.images,         r.train_seconds, r.staleness_sum,
+  return {r.finished,      r.images,          r.train_seconds, r.staleness_sum,
           r.staleness_max, r.staleness_count, r.pull_retries,  r.staleness_wait_seconds};
 }
 
@@ -38,7 +38,8 @@ ParameterServerClient::ParameterServerClient(PsWindow& window, int64_t max_stale
 
 void ParameterServerClient::start_at(int64_t steps) {
   clock_ = steps;
-  rma_.replace(0, window_.layout(0).clock(worker_), clock_, "publishing this worker's clock");
+  rma_.replace(server(0), window_.layout(0).clock(worker_), clock_,
+               "publishing this worker's clock");
 }
 
 std::string ParameterServerClient::workers_behind(int64_t needed) {
@@ -59,13 +60,13 @@ void ParameterServerClient::wait_for_stragglers() {
   const double t0 = now_seconds();
   rma_.stall().wait_until(
       [&] {
-        last_clocks_ =
-            rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+        last_clocks_ = rma_.read_words(server(0), window_.layout(0).clock(0), workers_,
+                                       "reading worker clocks");
         for (int w = 0; w < workers_; ++w) {
           if (last_clocks_[static_cast<std::size_t>(w)] >= needed) continue;
           // A finished worker never holds anyone back.
           const auto finished =
-              rma_.read_doubles(0, window_.layout(0).record(w), 1, "reading worker state");
+              rma_.read_doubles(server(0), window_.layout(0).record(w), 1, "reading worker state");
           if (finished[0] == 0.0) return false;
         }
         return true;
@@ -84,7 +85,8 @@ void ParameterServerClient::pull(float* params) {
     const PsLayout& l = window_.layout(ps);
     for (;;) {
       const int64_t v = server_version(ps);
-      rma_.get(ps, l.slot(v), params + shards[p].begin, shards[p].size(), "pulling weights");
+      rma_.get(server(ps), l.slot(v), params + shards[p].begin, shards[p].size(),
+               "pulling weights");
       const int64_t after = server_version(ps);
       // Slot v%3 is rewritten only for version v+3, begun after v+2 was published.
       if (after - v <= 1) {
@@ -102,25 +104,27 @@ void ParameterServerClient::push(const float* grads) {
   const auto& shards = window_.shards();
   double stale = 0;
   for (std::size_t p = 0; p < shards.size(); ++p) {
-    const int ps = static_cast<int>(p);
+    const int ps = static_cast<int>(p), target = server(ps);
     const PsLayout& l = window_.layout(ps);
-    int64_t b = rma_.read(ps, PsLayout::word(W::kActive), "reading the active accumulator");
+    int64_t b = rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
     for (;;) {
-      rma_.add(ps, PsLayout::word(W::kInflight0 + static_cast<int>(b)), 1, "announcing a push");
+      rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), 1, "announcing a push");
       const int64_t now =
-          rma_.read(ps, PsLayout::word(W::kActive), "reading the active accumulator");
+          rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
       if (now == b) break;
       // The server closed b meanwhile: back out and use the new one.
-      rma_.add(ps, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "withdrawing a push");
+      rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1,
+               "withdrawing a push");
       b = now;
     }
-    rma_.accumulate(ps, l.acc(b), grads + shards[p].begin, shards[p].size(), "pushing gradients");
+    rma_.accumulate(target, l.acc(b), grads + shards[p].begin, shards[p].size(),
+                    "pushing gradients");
     // The version is read before the push is counted: once it is, the server starts its
     // optimizer step and (on transports that need it) cannot serve this read until it ends.
     const int64_t version = server_version(ps);
     stale = std::max(stale, static_cast<double>(version - pulled_version_[p]));
-    rma_.add(ps, PsLayout::word(W::kPushes0 + static_cast<int>(b)), 1, "counting a push");
-    rma_.add(ps, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "completing a push");
+    rma_.add(target, PsLayout::word(W::kPushes0 + static_cast<int>(b)), 1, "counting a push");
+    rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "completing a push");
   }
   staleness_sum_ += stale;
   staleness_max_ = std::max(staleness_max_, stale);
@@ -136,14 +140,15 @@ void ParameterServerClient::before_step(nn::Replica& replica, int64_t) {
 void ParameterServerClient::after_step(nn::Replica& replica, int64_t, float) {
   push(replica.grads().data());
   ++clock_;
-  rma_.replace(0, window_.layout(0).clock(worker_), clock_, "advancing this worker's clock");
+  rma_.replace(server(0), window_.layout(0).clock(worker_), clock_,
+               "advancing this worker's clock");
 }
 
 int64_t ParameterServerClient::read_agreed() {
   int64_t agreed = 0;
   rma_.stall().wait_until(
       [&] {
-        agreed = rma_.read(0, PsLayout::word(W::kAgreed), "reading the agreed step");
+        agreed = rma_.read(server(0), PsLayout::word(W::kAgreed), "reading the agreed step");
         return agreed != PsLayout::kChoosing;
       },
       "worker " + std::to_string(worker_) + " waiting for the chief to choose a step",
@@ -152,15 +157,17 @@ int64_t ParameterServerClient::read_agreed() {
 }
 
 void ParameterServerClient::propose(int64_t done, int64_t kind) {
-  rma_.replace(0, PsLayout::word(W::kAgreed), PsLayout::kChoosing, "announcing a step choice");
+  rma_.replace(server(0), PsLayout::word(W::kAgreed), PsLayout::kChoosing,
+               "announcing a step choice");
   const auto clocks =
-      rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+      rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
   int64_t step = done;
   for (int w = 0; w < workers_; ++w) {
     if (w != worker_) step = std::max(step, clocks[static_cast<std::size_t>(w)] + 1);
   }
   step = std::min(step, total_steps_);
-  rma_.replace(0, PsLayout::word(W::kAgreed), step * 4 + kind, "publishing the agreed step");
+  rma_.replace(server(0), PsLayout::word(W::kAgreed), step * 4 + kind,
+               "publishing the agreed step");
 }
 
 int ParameterServerClient::agree(int requests, int64_t done, bool last) {
@@ -168,15 +175,16 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
   const bool chief = window_.roles().is_chief();
   // Requests go to server 0, where the chief sees them (its own included).
   if ((requests & kStopRequest) && !stop_announced_) {
-    rma_.add(0, PsLayout::word(W::kStopRequests), 1, "announcing a stop request");
+    rma_.add(server(0), PsLayout::word(W::kStopRequests), 1, "announcing a stop request");
     stop_announced_ = true;
   }
   if (requests & kCheckpointRequest)
-    rma_.add(0, PsLayout::word(W::kCheckpointRequests), 1, "announcing a checkpoint request");
+    rma_.add(server(0), PsLayout::word(W::kCheckpointRequests), 1,
+             "announcing a checkpoint request");
   int64_t agreed = read_agreed();
   if (chief && agreed == 0) {
-    const auto asked =
-        rma_.read_words(0, PsLayout::word(W::kStopRequests), 2, "reading stop/checkpoint requests");
+    const auto asked = rma_.read_words(server(0), PsLayout::word(W::kStopRequests), 2,
+                                       "reading stop/checkpoint requests");
     int64_t kind = 0;
     if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
     if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
@@ -198,8 +206,8 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
       if (!chief && !last) {
         rma_.stall().wait_until(
             [&] {
-              return rma_.read(0, PsLayout::word(W::kCheckpointDone), "reading checkpoint state") >=
-                     done;
+              return rma_.read(server(0), PsLayout::word(W::kCheckpointDone),
+                               "reading checkpoint state") >= done;
             },
             "worker " + std::to_string(worker_) + " waiting for the checkpoint of step " +
                 std::to_string(done),
@@ -214,8 +222,8 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
 void ParameterServerClient::wait_for_clocks(int64_t steps) {
   rma_.stall().wait_until(
       [&] {
-        last_clocks_ =
-            rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+        last_clocks_ = rma_.read_words(server(0), window_.layout(0).clock(0), workers_,
+                                       "reading worker clocks");
         return std::all_of(last_clocks_.begin(), last_clocks_.end(),
                            [&](int64_t c) { return c >= steps; });
       },
@@ -230,8 +238,9 @@ void ParameterServerClient::wait_for_clocks(int64_t steps) {
 }
 
 void ParameterServerClient::checkpoint_written(int64_t steps) {
-  rma_.replace(0, PsLayout::word(W::kCheckpointDone), steps, "announcing a written checkpoint");
-  rma_.replace(0, PsLayout::word(W::kAgreed), 0, "clearing the agreed step");
+  rma_.replace(server(0), PsLayout::word(W::kCheckpointDone), steps,
+               "announcing a written checkpoint");
+  rma_.replace(server(0), PsLayout::word(W::kAgreed), 0, "clearing the agreed step");
 }
 
 void ParameterServerClient::finish() {
@@ -244,19 +253,21 @@ void ParameterServerClient::finish() {
   r.staleness_count = staleness_count_;
   r.pull_retries = pull_retries_;
   r.staleness_wait_seconds = ssp_wait_seconds_;
-  rma_.replace_doubles(0, window_.layout(0).record(worker_), to_doubles(r),
+  rma_.replace_doubles(server(0), window_.layout(0).record(worker_), to_doubles(r),
                        "recording worker statistics");
   for (std::size_t p = 0; p < window_.shards().size(); ++p) {
-    rma_.add(static_cast<int>(p), PsLayout::word(W::kDone), 1, "announcing the end of training");
+    rma_.add(server(static_cast<int>(p)), PsLayout::word(W::kDone), 1,
+             "announcing the end of training");
   }
 }
 
 int64_t ParameterServerClient::server_version(int ps) {
-  return rma_.read(ps, PsLayout::word(W::kVersion), "reading the weights version");
+  return rma_.read(server(ps), PsLayout::word(W::kVersion), "reading the weights version");
 }
 
 std::optional<float> ParameterServerClient::applied_learning_rate() {
-  const int64_t bits = rma_.read(0, PsLayout::word(W::kLearningRate), "reading the learning rate");
+  const int64_t bits =
+      rma_.read(server(0), PsLayout::word(W::kLearningRate), "reading the learning rate");
   return std::bit_cast<float>(static_cast<int32_t>(bits));
 }
 
@@ -265,10 +276,11 @@ void ParameterServerClient::pull_final(float* params) {
     const int ps = static_cast<int>(p);
     rma_.stall().wait_until(
         [&] {
-          return rma_.read(ps, PsLayout::word(W::kFinished), "reading the server state") == 1;
+          return rma_.read(server(ps), PsLayout::word(W::kFinished), "reading the server state") ==
+                 1;
         },
         "chief waiting for parameter server " + std::to_string(ps) + " to apply the last gradients",
-        [&] { return "parameter server rank " + std::to_string(ps) + " or a worker"; });
+        [&] { return "parameter server rank " + std::to_string(server(ps)) + " or a worker"; });
   }
   pull(params);
 }
@@ -301,7 +313,7 @@ GatheredState ParameterServerClient::gather_state(int64_t steps, std::size_t tot
   ++checkpoint_requests_;
   const auto& shards = window_.shards();
   for (std::size_t p = 0; p < shards.size(); ++p) {
-    rma_.replace(static_cast<int>(p), PsLayout::word(W::kCheckpoint), checkpoint_requests_,
+    rma_.replace(server(static_cast<int>(p)), PsLayout::word(W::kCheckpoint), checkpoint_requests_,
                  "requesting a checkpoint");
   }
   for (std::size_t p = 0; p < shards.size(); ++p) {
@@ -310,17 +322,18 @@ GatheredState ParameterServerClient::gather_state(int64_t steps, std::size_t tot
     std::vector<MPI_Request> reqs(2 + state_names.size(), MPI_REQUEST_NULL);
     const char* what = "MPI_Irecv (server state for a checkpoint)";
     const auto count = static_cast<int>(shards[p].size());
-    mpi_call(what, MPI_Irecv, header, 4, MPI_INT64_T, ps, ParameterServer::kCheckpointTag,
+    const int from = server(ps);
+    mpi_call(what, MPI_Irecv, header, 4, MPI_INT64_T, from, ParameterServer::kCheckpointTag,
              MPI_COMM_WORLD, &reqs[0]);
-    mpi_call(what, MPI_Irecv, g.params.data() + shards[p].begin, count, MPI_FLOAT, ps,
+    mpi_call(what, MPI_Irecv, g.params.data() + shards[p].begin, count, MPI_FLOAT, from,
              ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[1]);
     for (std::size_t i = 0; i < state_names.size(); ++i) {
       mpi_call(what, MPI_Irecv, g.optimizer[i].second.data() + shards[p].begin, count, MPI_FLOAT,
-               ps, ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[2 + i]);
+               from, ParameterServer::kCheckpointTag, MPI_COMM_WORLD, &reqs[2 + i]);
     }
     rma_.stall().wait(
         reqs, "receiving parameter server " + std::to_string(ps) + "'s state for a checkpoint",
-        [&] { return "parameter server rank " + std::to_string(ps); });
+        [&] { return "parameter server rank " + std::to_string(from); });
     if (header[3] != static_cast<int64_t>(state_names.size())) {
       throw Error("parameter server " + std::to_string(ps) + " sent " + std::to_string(header[3]) +
                   " optimizer state arrays, expected " + std::to_string(state_names.size()));
@@ -328,7 +341,7 @@ GatheredState ParameterServerClient::gather_state(int64_t steps, std::size_t tot
     g.servers.push_back({shards[p], header[0], header[1], header[2]});
   }
   g.worker_steps =
-      rma_.read_words(0, window_.layout(0).clock(0), workers_, "reading worker clocks");
+      rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
   return g;
 }
 

@@ -73,6 +73,8 @@ class ParameterServerClient final : public GradientExchange {
   // Chief: chooses the agreed step for `kind` (ps_window.h) and publishes it.
   void propose(int64_t done, int64_t kind);
   int64_t read_agreed();
+  // The rank serving shard `ps` (server 0 keeps the clocks, records and agreement words).
+  int server(int ps) const { return window_.roles().ps_rank(ps); }
 
   PsWindow& window_;
   mutable RmaAgent rma_;

@@ -1,6 +1,7 @@
 #include "comm/ps_window.h"
 
 #include <cstring>
+#include <exception>
 
 #include "util/mpi_call.h"
 
@@ -10,7 +11,8 @@ PsWindow::PsWindow(MPI_Comm comm, const Roles& roles, std::vector<nn::ParamRange
     : roles_(roles), shards_(std::move(shards)) {
   for (const auto& s : shards_) layouts_.push_back(PsLayout{s.size(), roles.num_workers()});
   const MPI_Aint bytes =
-      roles.is_ps() ? layouts_[static_cast<std::size_t>(roles.rank)].total_bytes() : 0;
+      roles.is_ps() ? layouts_[static_cast<std::size_t>(roles.ps_index(roles.rank))].total_bytes()
+                    : 0;
   mpi_call("MPI_Win_allocate (parameter server)", MPI_Win_allocate, bytes, 1, MPI_INFO_NULL, comm,
            &base_, &win_);
   return_errors(win_);
@@ -24,6 +26,9 @@ PsWindow::PsWindow(MPI_Comm comm, const Roles& roles, std::vector<nn::ParamRange
 }
 
 PsWindow::~PsWindow() {
+  // Freeing is collective: a rank unwinding an error is about to abort the job, and must not
+  // wait for ranks that are waiting for it.
+  if (std::uncaught_exceptions() > 0) return;
   MpiLock lock(mpi_mutex());
   MPI_Win_unlock_all(win_);
   MPI_Win_free(&win_);

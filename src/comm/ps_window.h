@@ -76,15 +76,15 @@ struct PsLayout {
     kInflight1 = 3,
     kPushes0 = 4,  // pushes completed into acc 0 / acc 1 (SUM; zeroed by the server)
     kPushes1 = 5,
-    kDone = 6,                // workers that have finished (SUM)
-    kFinished = 7,            // 1 once the server has applied everything (server)
-    kApplied = 8,             // pushes applied so far (server)
-    kCheckpoint = 9,          // checkpoint request number (chief)
-    kLearningRate = 10,       // float bits of the rate of the last drain (server)
-    kStopRequests = 11,       // server 0: stop requests from schedulers (SUM)
-    kCheckpointRequests = 12, // server 0: checkpoint requests from schedulers (SUM)
-    kAgreed = 13,             // server 0: 0, kChoosing, or S * 4 + AgreedKind (chief)
-    kCheckpointDone = 14,     // server 0: step of the last agreed checkpoint written (chief)
+    kDone = 6,                 // workers that have finished (SUM)
+    kFinished = 7,             // 1 once the server has applied everything (server)
+    kApplied = 8,              // pushes applied so far (server)
+    kCheckpoint = 9,           // checkpoint request number (chief)
+    kLearningRate = 10,        // float bits of the rate of the last drain (server)
+    kStopRequests = 11,        // server 0: stop requests from schedulers (SUM)
+    kCheckpointRequests = 12,  // server 0: checkpoint requests from schedulers (SUM)
+    kAgreed = 13,              // server 0: 0, kChoosing, or S * 4 + AgreedKind (chief)
+    kCheckpointDone = 14,      // server 0: step of the last agreed checkpoint written (chief)
     kWords = 16
   };
   static constexpr int64_t kChoosing = -1;

@@ -78,8 +78,8 @@ void RmaAgent::accumulate(int target, MPI_Aint disp, const float* in, std::size_
                           const char* what) {
   check_count(n, what);
   Watchdog::Scope guard(watchdog_, describe(what, target));
-  mpi_call(describe(what, target), MPI_Accumulate, in, static_cast<int>(n), MPI_FLOAT, target,
-           disp, static_cast<int>(n), MPI_FLOAT, MPI_SUM, window_.win());
+  mpi_call(describe(what, target), MPI_Accumulate, in, static_cast<int>(n), MPI_FLOAT, target, disp,
+           static_cast<int>(n), MPI_FLOAT, MPI_SUM, window_.win());
   mpi_call(describe(what, target), MPI_Win_flush, target, window_.win());
 }
 

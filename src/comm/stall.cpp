@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "dtrain/comm/mpi_env.h"
-#include "util/mpi_call.h"
 #include "util/clock.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::comm {
 

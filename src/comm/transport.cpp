@@ -1,5 +1,7 @@
 #include "comm/transport.h"
 
+#include "dtrain/comm/mpi_env.h"
+
 #include <mpi.h>
 
 #include <cstdlib>
@@ -65,6 +67,7 @@ std::string TransportInfo::summary() const {
   std::string s = "pml " + pml + ", osc " + osc + ", btl " + btl;
   if (!requested.empty()) s += " (MCA selections: " + requested + ")";
   if (!ucx_tls.empty()) s += ", UCX_TLS=" + ucx_tls;
+  if (!note.empty()) s += "; " + note;
   return s;
 }
 
@@ -82,6 +85,7 @@ TransportInfo describe_transport() {
     MPI_T_finalize();
   }
   if (const char* tls = std::getenv("UCX_TLS")) t.ucx_tls = tls;
+  t.note = one_sided_note();
   return t;
 }
 

@@ -12,6 +12,7 @@ struct TransportInfo {
   std::string btl;        // loaded BTLs
   std::string requested;  // MCA pml/osc/btl selections as MPI_T reports them
   std::string ucx_tls;    // UCX_TLS if set
+  std::string note;       // a choice dtrain made (see one_sided_note())
   std::string summary() const;
 };
 

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "util/clock.h"
 #include "dtrain/util/error.h"
+#include "util/clock.h"
 
 namespace dtrain::data {
 

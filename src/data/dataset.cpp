@@ -24,14 +24,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Files a directory holds that can be data: not hidden, not Spark/Hadoop markers.
+bool has_data_extension(const std::string& name);
+
+// Files a directory holds that can be data: not hidden, not Spark/Hadoop markers; and when
+// some carry a data extension (.h5, .tfrecord, ...), only those. Other programs leave files
+// beside data (Open MPI's MPI-IO, for one, creates <file>.locktest.<n> while it opens a file).
 std::vector<std::string> list_dir(const fs::path& dir) {
-  std::vector<std::string> out;
+  std::vector<std::string> all, typed;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (!e.is_regular_file() || name.empty() || name[0] == '.' || name[0] == '_') continue;
-    out.push_back(e.path().string());
+    all.push_back(e.path().string());
+    if (has_data_extension(name)) typed.push_back(e.path().string());
   }
+  auto& out = typed.empty() ? all : typed;
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -44,8 +50,8 @@ std::string head(const std::string& path, std::size_t n) {
   return s;
 }
 
-// kAuto when the file is none of the formats.
-Format format_of(const std::string& path) {
+// The format a file name says, kAuto if none.
+Format format_of_name(const std::string& path) {
   for (const char* ext : {".h5", ".hdf5", ".hdf", ".he5"}) {
     if (ends_with(path, ext)) return Format::kHdf5;
   }
@@ -53,6 +59,16 @@ Format format_of(const std::string& path) {
     if (ends_with(path, ext)) return Format::kTfrecord;
   }
   if (ends_with(path, ".csv")) return Format::kCsv;
+  return Format::kAuto;
+}
+
+bool has_data_extension(const std::string& name) {
+  return format_of_name(name) != Format::kAuto;
+}
+
+// kAuto when the file is none of the formats.
+Format format_of(const std::string& path) {
+  if (const Format f = format_of_name(path); f != Format::kAuto) return f;
   const std::string h = head(path, 12);
   if (h.size() >= 8 && h.compare(0, 8, "\x89HDF\r\n\x1a\n") == 0) return Format::kHdf5;
   if (h.size() >= 4 && h[0] == 0 && h[1] == 0 && h[2] == 0x08) return Format::kIdx;
@@ -130,8 +146,8 @@ Format detect_format(const std::vector<std::string>& files) {
           f + ": cannot tell the data format (not HDF5, TFRecord, CSV or IDX); give --format");
     }
     if (found != Format::kAuto && fmt != found) {
-      throw DataError(f + ": is " + to_string(fmt) + " but earlier files are " +
-                      to_string(found) + "; use one format per data set");
+      throw DataError(f + ": is " + to_string(fmt) + " but earlier files are " + to_string(found) +
+                      "; use one format per data set");
     }
     found = fmt;
   }

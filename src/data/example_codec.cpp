@@ -128,71 +128,66 @@ ImageShape example_image_shape(std::span<const std::uint8_t> record, const Featu
   return shape;
 }
 
-void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
-                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label,
-                    bool label_optional) {
-  tensorflow::Example ex;
-  if (!ex.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
-    throw DataError("not a valid tf.train.Example protobuf");
-  }
-  const auto& img = find(ex, names.image, "image");
+namespace {
+
+// The image feature into `pixels` floats in [0, 1].
+void decode_image(const tensorflow::Feature& img, const std::string& name, std::int64_t pixels,
+                  float* image) {
   const std::string expected = std::to_string(pixels) + " values";
   constexpr float kScale = 1.0f / 255.0f;
   switch (img.kind_case()) {
     case tensorflow::Feature::kInt64List: {
       const auto& v = img.int64_list().value();
       if (v.size() != pixels) {
-        throw DataError("image feature '" + names.image + "' has " + std::to_string(v.size()) +
+        throw DataError("image feature '" + name + "' has " + std::to_string(v.size()) +
                         " int64 values; expected " + expected);
       }
       for (std::int64_t i = 0; i < pixels; ++i) {
         const std::int64_t x = v[static_cast<int>(i)];
         if (x < 0 || x > 255) {
-          throw DataError("image feature '" + names.image + "' value " + std::to_string(x) +
+          throw DataError("image feature '" + name + "' value " + std::to_string(x) +
                           " outside 0..255");
         }
         image[i] = static_cast<float>(x) * kScale;
       }
-      break;
+      return;
     }
     case tensorflow::Feature::kFloatList: {
       const auto& v = img.float_list().value();
       if (v.size() != pixels) {
-        throw DataError("image feature '" + names.image + "' has " + std::to_string(v.size()) +
+        throw DataError("image feature '" + name + "' has " + std::to_string(v.size()) +
                         " float values; expected " + expected);
       }
       for (std::int64_t i = 0; i < pixels; ++i) {
         const float x = v[static_cast<int>(i)];
-        if (!(x >= 0.f && x <= 1.f)) {
-          throw DataError("image feature '" + names.image + "' float value outside [0, 1]");
-        }
+        if (!(x >= 0.f && x <= 1.f))
+          throw DataError("image feature '" + name + "' float value outside [0, 1]");
         image[i] = x;
       }
-      break;
+      return;
     }
     case tensorflow::Feature::kBytesList: {
       const auto& v = img.bytes_list().value();
       if (v.size() != 1 || static_cast<std::int64_t>(v[0].size()) != pixels) {
         throw DataError(
-            "image feature '" + names.image + "' must be one bytes value of " +
-            std::to_string(pixels) + " bytes (got " + std::to_string(v.size()) + " value(s)" +
+            "image feature '" + name + "' must be one bytes value of " + std::to_string(pixels) +
+            " bytes (got " + std::to_string(v.size()) + " value(s)" +
             (v.size() == 1 ? " of " + std::to_string(v[0].size()) + " bytes" : "") + ")");
       }
       const auto* b = reinterpret_cast<const std::uint8_t*>(v[0].data());
       for (std::int64_t i = 0; i < pixels; ++i) image[i] = static_cast<float>(b[i]) * kScale;
-      break;
+      return;
     }
     default:
-      throw DataError("image feature '" + names.image + "' is empty");
+      throw DataError("image feature '" + name + "' is empty");
   }
-  if (label_optional && ex.features().feature().count(names.label) == 0) {
-    *label = -1;
-    return;
-  }
-  const auto& lab = find(ex, names.label, "label");
-  if (lab.kind_case() != tensorflow::Feature::kInt64List) {
-    throw DataError("label feature '" + names.label + "' must be an int64_list");
-  }
+}
+
+// The label feature: one class index, or a one-hot vector of num_classes values.
+std::int32_t decode_label(const tensorflow::Feature& lab, const std::string& name,
+                          int num_classes) {
+  if (lab.kind_case() != tensorflow::Feature::kInt64List)
+    throw DataError("label feature '" + name + "' must be an int64_list");
   const auto& v = lab.int64_list().value();
   std::int64_t y = -1;
   if (v.size() == 1) {
@@ -208,10 +203,9 @@ void decode_example(std::span<const std::uint8_t> record, const FeatureNames& na
         break;
       }
     }
-    if (ones != 1)
-      throw DataError("label feature '" + names.label + "' is not a valid one-hot vector");
+    if (ones != 1) throw DataError("label feature '" + name + "' is not a valid one-hot vector");
   } else {
-    throw DataError("label feature '" + names.label + "' has " + std::to_string(v.size()) +
+    throw DataError("label feature '" + name + "' has " + std::to_string(v.size()) +
                     " values; expected 1 (class index) or " + std::to_string(num_classes) +
                     " (one-hot)");
   }
@@ -219,7 +213,24 @@ void decode_example(std::span<const std::uint8_t> record, const FeatureNames& na
     throw DataError("label " + std::to_string(y) + " outside [0, " + std::to_string(num_classes) +
                     ")");
   }
-  *label = static_cast<std::int32_t>(y);
+  return static_cast<std::int32_t>(y);
+}
+
+}  // namespace
+
+void decode_example(std::span<const std::uint8_t> record, const FeatureNames& names,
+                    std::int64_t pixels, int num_classes, float* image, std::int32_t* label,
+                    bool label_optional) {
+  tensorflow::Example ex;
+  if (!ex.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    throw DataError("not a valid tf.train.Example protobuf");
+  }
+  decode_image(find(ex, names.image, "image"), names.image, pixels, image);
+  if (label_optional && ex.features().feature().count(names.label) == 0) {
+    *label = -1;
+    return;
+  }
+  *label = decode_label(find(ex, names.label, "label"), names.label, num_classes);
 }
 
 }  // namespace dtrain::data

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "util/mpi_call.h"
 #include "dtrain/util/error.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::data {
 

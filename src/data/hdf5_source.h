@@ -11,8 +11,8 @@
 
 #include <mpi.h>
 
-#include "dtrain/data/example_source.h"
 #include "data/hdf5_util.h"
+#include "dtrain/data/example_source.h"
 
 namespace dtrain::data {
 

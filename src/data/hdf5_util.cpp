@@ -11,17 +11,30 @@ void quiet_hdf5_errors() {
 }
 
 std::string hdf5_error_detail() {
-  std::string detail;
+  // The outermost message says what failed in terms of the call; a system error further down
+  // (a full disk, a lost file system) says why.
+  struct Found {
+    std::string outer, system;
+  } found;
   H5Ewalk2(
       H5E_DEFAULT, H5E_WALK_DOWNWARD,
       [](unsigned n, const H5E_error2_t* e, void* out) -> herr_t {
-        auto* s = static_cast<std::string*>(out);
-        if (n == 0 && e->desc) *s = e->desc;  // the outermost, most specific to the call
+        auto* f = static_cast<Found*>(out);
+        if (!e->desc) return 0;
+        const std::string desc = e->desc;
+        if (n == 0) f->outer = desc;
+        const auto at = desc.find("error message = '");
+        if (at != std::string::npos && f->system.empty()) {
+          const auto begin = at + 17, end = desc.find('\'', begin);
+          f->system = desc.substr(begin, end == std::string::npos ? end : end - begin);
+        }
         return 0;
       },
-      &detail);
+      &found);
   H5Eclear2(H5E_DEFAULT);
-  return detail;
+  if (found.system.empty() || found.outer.find(found.system) != std::string::npos)
+    return found.outer;
+  return found.outer + " (" + found.system + ")";
 }
 
 hid_t h5_check(hid_t id, const std::string& context) {

@@ -4,11 +4,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "util/mpi_call.h"
 #include "data/hdf5_util.h"
 #include "data/tfrecord.h"
-#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
+#include "util/atomic_file.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::data {
 

@@ -3,15 +3,15 @@
 // Opening a file indexes it: the 12-byte header of every record is read and its length CRC
 // checked (no data is read). A read fetches the records it needs with pread, checks their data
 // CRC and parses them. The image shape comes from the first record (see example_image_shape);
-// every other record must hold as many values. GZIP files (TFRecordOptions GZIP, detected from the content) have no
-// random access, so they are decompressed into memory when opened.
+// every other record must hold as many values. GZIP files (TFRecordOptions GZIP, detected from the
+// content) have no random access, so they are decompressed into memory when opened.
 #pragma once
 
 #include <atomic>
 
 #include "data/example_codec.h"
-#include "dtrain/data/example_source.h"
 #include "data/tfrecord.h"
+#include "dtrain/data/example_source.h"
 
 namespace dtrain::data {
 

@@ -1,8 +1,8 @@
 #include "nn/dense.h"
 
+#include "dtrain/util/error.h"
 #include "nn/init.h"
 #include "nn/relu_backward.h"
-#include "dtrain/util/error.h"
 
 namespace dtrain::nn {
 

@@ -14,8 +14,8 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "dtrain/nn/batch.h"
-#include "nn/dnnl_context.h"
 #include "dtrain/nn/parameter_layout.h"
+#include "nn/dnnl_context.h"
 
 namespace dtrain {
 class Rng;

@@ -1,7 +1,7 @@
 #include "nn/max_pool2d.h"
 
-#include "nn/relu_backward.h"
 #include "dtrain/util/error.h"
+#include "nn/relu_backward.h"
 
 namespace dtrain::nn {
 

@@ -2,11 +2,11 @@
 
 #include <sstream>
 
+#include "dtrain/util/error.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
 #include "nn/max_pool2d.h"
-#include "dtrain/util/error.h"
 #include "util/rng.h"
 
 namespace dtrain::nn {

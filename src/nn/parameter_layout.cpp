@@ -54,13 +54,4 @@ std::string ParameterLayout::describe() const {
   return out.str();
 }
 
-bool ParameterLayout::same_shapes(const ParameterLayout& other) const {
-  if (tensors_.size() != other.tensors_.size()) return false;
-  for (std::size_t i = 0; i < tensors_.size(); ++i) {
-    if (tensors_[i].name != other.tensors_[i].name) return false;
-    if (tensors_[i].shape != other.tensors_[i].shape) return false;
-  }
-  return true;
-}
-
 }  // namespace dtrain::nn

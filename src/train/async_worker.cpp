@@ -22,8 +22,8 @@ int AsyncWorker::run() {
   std::unique_ptr<comm::PsWindow> window;
   {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the parameter-server window");
-    window = std::make_unique<comm::PsWindow>(
-        MPI_COMM_WORLD, ctx_.roles, comm::split_parameters(total, ctx_.roles.num_ps));
+    window = std::make_unique<comm::PsWindow>(MPI_COMM_WORLD, ctx_.roles,
+                                              comm::split_parameters(total, ctx_.roles.num_ps));
     mpi_call("MPI_Barrier (servers ready)", MPI_Barrier, MPI_COMM_WORLD);
   }
   nn::Replica replica(*ctx_.model);
@@ -32,9 +32,17 @@ int AsyncWorker::run() {
   print_roles(ctx_, window->shards());
   client.start_at(start_step());
   ChiefOutputs outputs(ctx_, chief);
-  TrainerSetup s{&o, &replica, &client, ctx_.train, ctx_.test, comm::Mode::kAsync,
-                 ctx_.roles.worker_index(), ctx_.roles.num_workers(), MPI_COMM_NULL,
-                 start_step(), outputs.hooks()};
+  TrainerSetup s{&o,
+                 &replica,
+                 &client,
+                 ctx_.train,
+                 ctx_.test,
+                 comm::Mode::kAsync,
+                 ctx_.roles.worker_index(),
+                 ctx_.roles.num_workers(),
+                 MPI_COMM_NULL,
+                 start_step(),
+                 outputs.hooks()};
   if (chief && !o.output.model_dir.empty()) {
     s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
       TrainingState st = ctx_.state_header(done, epoch);
@@ -44,8 +52,8 @@ int AsyncWorker::run() {
       st.optimizer_steps = g.servers.front().optimizer_steps;
       st.worker_steps = std::move(g.worker_steps);
       for (const auto& srv : g.servers)
-        st.servers.push_back({srv.range.begin, srv.range.end, srv.pushes_applied,
-                              srv.optimizer_steps});
+        st.servers.push_back(
+            {srv.range.begin, srv.range.end, srv.pushes_applied, srv.optimizer_steps});
       ctx_.save_checkpoint(st);
       client.checkpoint_written(done);
     };
@@ -58,9 +66,10 @@ int AsyncWorker::run() {
   client.finish();
   if (chief) {
     client.pull_final(replica.params().data());
-    trainer.evaluate_now(result.last_step, result.metrics);
+    // A stopped job is being preempted: report and go, the resumed run evaluates.
+    if (!result.stopped) trainer.evaluate_now(result.last_step, result.metrics);
     report(ctx_, {&result, client.stats(), client.all_workers()});
-    export_model(ctx_, replica, result);
+    if (!result.stopped) export_model(ctx_, replica, result);
   }
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");
   window.reset();

@@ -81,8 +81,7 @@ optim::NamedArrays read_optimizer_state(hid_t f, const std::string& path,
                                         const nn::ParameterLayout& layout) {
   optim::NamedArrays out;
   if (!data::has_link(f, "/optimizer")) return out;
-  H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"),
-                 H5Gclose);
+  H5Handle group(h5_check(H5Gopen2(f, "/optimizer", H5P_DEFAULT), path + ": /optimizer"), H5Gclose);
   H5G_info_t info;
   h5_check(H5Gget_info(group.get(), &info), path + ": /optimizer");
   for (hsize_t i = 0; i < info.nlinks; ++i) {
@@ -167,8 +166,7 @@ TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout
   s.model = data::read_string_attribute(f, "model", path);
   s.input = parse_shape(data::read_string_attribute(f, "input_shape", path), path);
   const std::string optimizer = data::read_string_attribute(f, "optimizer", path);
-  s.optimizer =
-      optimizer == "sgd" ? optim::OptimizerKind::kSgd : optim::OptimizerKind::kAdam;
+  s.optimizer = optimizer == "sgd" ? optim::OptimizerKind::kSgd : optim::OptimizerKind::kAdam;
   s.optimizer_steps = data::read_int_attribute(f, "optimizer_steps", path);
   s.run = read_run_info(f, path);
   s.params.assign(layout.total(), 0.f);

@@ -4,14 +4,15 @@
 #include <numeric>
 #include <vector>
 
+#include "comm/stall.h"
 #include "dtrain/util/aligned_buffer.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
 
 namespace dtrain::train {
 
-EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch,
-                    MPI_Comm comm) {
+EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch, MPI_Comm comm,
+                    double stall_timeout) {
   const double t0 = now_seconds();
   int rank = 0, size = 1;
   if (comm != MPI_COMM_NULL) {
@@ -38,8 +39,12 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
   }
   if (comm != MPI_COMM_NULL) {
     double sums[3] = {static_cast<double>(r.examples), static_cast<double>(r.correct), r.loss_sum};
-    mpi_call("MPI_Allreduce (evaluation)", MPI_Allreduce, MPI_IN_PLACE, sums, 3, MPI_DOUBLE,
-             MPI_SUM, comm);
+    MPI_Request req = MPI_REQUEST_NULL;
+    mpi_call("MPI_Iallreduce (evaluation)", MPI_Iallreduce, MPI_IN_PLACE, sums, 3, MPI_DOUBLE,
+             MPI_SUM, comm, &req);
+    comm::StallPolicy(stall_timeout, rank).wait(req, "the evaluation's sum over the ranks", [] {
+      return "a rank evaluating";
+    });
     r.examples = static_cast<int64_t>(sums[0]);
     r.correct = static_cast<int64_t>(sums[1]);
     r.loss_sum = sums[2];

@@ -21,8 +21,10 @@ struct EvalResult {
   double loss() const { return examples ? loss_sum / examples : 0.0; }
 };
 
-// comm == MPI_COMM_NULL: this rank evaluates everything.
+// comm == MPI_COMM_NULL: this rank evaluates everything. Otherwise the sums are reduced with a
+// polled MPI_Iallreduce that gives up after stall_timeout seconds (the job is aborted, naming
+// the wait), like every other wait on other ranks.
 EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch,
-                    MPI_Comm comm = MPI_COMM_NULL);
+                    MPI_Comm comm = MPI_COMM_NULL, double stall_timeout = 300);
 
 }  // namespace dtrain::train

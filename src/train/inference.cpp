@@ -6,17 +6,18 @@
 #include <sstream>
 
 #include "comm/consensus.h"
+#include "comm/watchdog.h"
+#include "data/memory_source.h"
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
 #include "dtrain/nn/replica.h"
-#include "data/memory_source.h"
 #include "dtrain/train/checkpoint.h"
-#include "train/job_context.h"
 #include "dtrain/train/model_file.h"
-#include "util/atomic_file.h"
-#include "util/clock.h"
 #include "dtrain/util/compute_pool.h"
 #include "dtrain/util/error.h"
+#include "train/job_context.h"
+#include "util/atomic_file.h"
+#include "util/clock.h"
 #include "util/mpi_call.h"
 
 namespace dtrain::train {
@@ -116,7 +117,7 @@ struct InferenceSetup {
   Fields fields;
 };
 
-InferenceSetup prepare_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
+InferenceSetup prepare_inference(const TrainOptions& o, comm::Watchdog& watchdog) {
   InferenceSetup s;
   std::optional<std::string> error;
   try {
@@ -138,6 +139,7 @@ InferenceSetup prepare_inference(const TrainOptions& o, const comm::MpiEnv& mpi)
   } catch (const std::exception& e) {
     error = e.what();
   }
+  comm::Watchdog::Scope guard(&watchdog, "the start-up checks of every rank");
   if (auto first = comm::first_error(error, MPI_COMM_WORLD)) throw StartupError(*first);
   return s;
 }
@@ -213,7 +215,8 @@ data::BatchStream this_ranks_part(const TrainOptions& o, const comm::MpiEnv& mpi
 int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   use_compute_threads(compute_threads(o.dist.threads, mpi.local_size()));
   const double t0 = now_seconds();
-  const InferenceSetup setup = prepare_inference(o, mpi);
+  comm::Watchdog watchdog(o.dist.stall_timeout, mpi.rank());
+  const InferenceSetup setup = prepare_inference(o, watchdog);
   nn::Replica replica(*setup.model);
   std::copy(setup.params.begin(), setup.params.end(), replica.params().data());
   data::BatchStream stream = this_ranks_part(o, mpi, setup.source);
@@ -225,11 +228,13 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
     std::ofstream out(tmp);
     if (!out) throw Error("cannot write " + tmp);
     out.precision(6);
-    mine = predict(stream, replica, setup.fields, o.output.output_format == OutputFormat::kCsv, out);
+    mine =
+        predict(stream, replica, setup.fields, o.output.output_format == OutputFormat::kCsv, out);
     out.close();
     if (!out) throw Error("error writing " + tmp);
   });
   int64_t counts[3] = {mine.examples, mine.labelled, mine.correct}, total[3] = {0, 0, 0};
+  comm::Watchdog::Scope guard(&watchdog, "summing the predictions of every rank");
   mpi_call("MPI_Reduce (inference counts)", MPI_Reduce, counts, total, 3, MPI_INT64_T, MPI_SUM, 0,
            MPI_COMM_WORLD);
   if (mpi.rank() != 0) return 0;

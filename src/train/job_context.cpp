@@ -47,9 +47,9 @@ void check_same_options(const JobContext& ctx) {
   const auto differ = comm::ranks_differing(comm::fnv1a(all), MPI_COMM_WORLD);
   if (differ.empty()) return;
   std::vector<int> ranks(differ.begin(), differ.end());
-  throw OptionError("ranks " + comm::rank_list(ranks) +
-                    " were started with other options than rank 0 (an MPMD command line?); "
-                    "every rank must get the same options");
+  throw OptionError("rank(s) " + comm::rank_list(ranks) +
+                    " started with other options than rank 0 (an MPMD command line?); every "
+                    "rank must get the same options");
 }
 
 // Test hook: DTRAIN_TEST_DELAY_OPEN=RANK:SECONDS makes one rank slow to open its data, as a
@@ -74,8 +74,8 @@ void open_worker_data(JobContext& ctx) {
   const auto a = ctx.train->image_shape(), b = ctx.test->image_shape();
   if (!(a == b)) {
     throw DataError("the test data " + ctx.test->describe() + " holds " + b.str() +
-                    " images but the training data " + ctx.train->describe() + " holds " +
-                    a.str() + "; they must match");
+                    " images but the training data " + ctx.train->describe() + " holds " + a.str() +
+                    "; they must match");
   }
 }
 
@@ -107,9 +107,9 @@ void check_outputs(const TrainOptions& o) {
 }
 
 nn::Model* build_model(JobContext& ctx, const data::ImageShape& in) {
-  ctx.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(ctx.options.model.arch),
-                                          nn::Shape{in.c, in.h, in.w},
-                                          ctx.options.data.num_classes);
+  ctx.model =
+      std::make_unique<nn::Model>(nn::ModelSpec::parse(ctx.options.model.arch),
+                                  nn::Shape{in.c, in.h, in.w}, ctx.options.data.num_classes);
   return ctx.model.get();
 }
 
@@ -173,9 +173,12 @@ void share_facts(JobContext& ctx, std::string& checkpoint) {
   comm::Watchdog::Scope guard(ctx.watchdog.get(), "sharing the start-up facts");
   const int chief = ctx.roles.chief_rank();
   JobFacts& f = ctx.facts;
-  double numbers[8] = {static_cast<double>(f.input.c), static_cast<double>(f.input.h),
-                       static_cast<double>(f.input.w), static_cast<double>(f.total_steps),
-                       f.schedule.base, f.schedule.decay_rate,
+  double numbers[8] = {static_cast<double>(f.input.c),
+                       static_cast<double>(f.input.h),
+                       static_cast<double>(f.input.w),
+                       static_cast<double>(f.total_steps),
+                       f.schedule.base,
+                       f.schedule.decay_rate,
                        static_cast<double>(f.schedule.decay_steps),
                        f.schedule.staircase ? 1.0 : 0.0};
   mpi_call("MPI_Bcast (start-up facts)", MPI_Bcast, numbers, 8, MPI_DOUBLE, chief, MPI_COMM_WORLD);
@@ -215,8 +218,8 @@ void note_resume(const JobContext& ctx) {
         "note: the checkpoint was written by a %s run on %d ranks (%d server(s)); this run is %s "
         "on %d ranks (%d server(s)): the state is re-sharded and the continuation is not "
         "bit-identical\n",
-        r.mode.c_str(), r.ranks, r.num_ps, comm::to_string(ctx.roles.mode).c_str(),
-        ctx.mpi.size(), ctx.roles.num_ps);
+        r.mode.c_str(), r.ranks, r.num_ps, comm::to_string(ctx.roles.mode).c_str(), ctx.mpi.size(),
+        ctx.roles.num_ps);
   }
   std::fflush(stdout);
 }
@@ -248,8 +251,8 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
   s.model = model->spec().text();
   s.input = facts.input;
   s.optimizer = options.model.optimizer;
-  s.run = {comm::to_string(roles.mode), mpi.size(), roles.num_ps, roles.num_workers(),
-           options.model.seed, options.recorded};
+  s.run = {comm::to_string(roles.mode), mpi.size(),         roles.num_ps,
+           roles.num_workers(),         options.model.seed, options.recorded};
   return s;
 }
 
@@ -268,9 +271,15 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
   install_signal_handlers();
   JobContext& c = *ctx;
   std::string checkpoint;
+  std::vector<int> nodes;
+  {
+    comm::Watchdog::Scope guard(c.watchdog.get(), "finding the node of every rank");
+    nodes = comm::node_of_each_rank(MPI_COMM_WORLD);
+  }
   verdict(attempt([&] {
             check_same_options(c);
-            c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps);
+            c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
+                                          o.dist.ps_placement, nodes);
             if (c.roles.is_worker()) open_worker_data(c);
             if (c.roles.is_chief()) checkpoint = chief_checks(c);
           }),

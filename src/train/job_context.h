@@ -29,7 +29,7 @@ namespace dtrain::train {
 // What the chief tells every rank at start-up (servers read no data).
 struct JobFacts {
   data::ImageShape input;
-  int64_t total_steps = 0;  // per worker
+  int64_t total_steps = 0;     // per worker
   optim::LrSchedule schedule;  // per worker step
 };
 
@@ -40,7 +40,7 @@ struct JobContext {
   comm::Roles roles;
   int threads = 1;
   double wall0 = 0;
-  std::unique_ptr<comm::Watchdog> watchdog;  // blocking collectives and flushes
+  std::unique_ptr<comm::Watchdog> watchdog;          // blocking collectives and flushes
   std::shared_ptr<data::ExampleSource> train, test;  // workers only
   JobFacts facts;
   std::unique_ptr<nn::Model> model;

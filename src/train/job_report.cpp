@@ -116,8 +116,8 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
   std::vector<int> threads(static_cast<std::size_t>(mpi.size()));
   {
     comm::Watchdog::Scope guard(ctx.watchdog.get(), "gathering the role table");
-    mpi_call("MPI_Gather (hosts)", MPI_Gather, host, kHostChars, MPI_CHAR, hosts.data(),
-             kHostChars, MPI_CHAR, 0, MPI_COMM_WORLD);
+    mpi_call("MPI_Gather (hosts)", MPI_Gather, host, kHostChars, MPI_CHAR, hosts.data(), kHostChars,
+             MPI_CHAR, 0, MPI_COMM_WORLD);
     mpi_call("MPI_Gather (threads)", MPI_Gather, &ctx.threads, 1, MPI_INT, threads.data(), 1,
              MPI_INT, 0, MPI_COMM_WORLD);
   }
@@ -127,9 +127,9 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
               async ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str() : "");
   std::printf("  %-5s %-18s %-16s %-7s %s\n", "rank", "role", "host", "threads", "parameters");
   for (int r = 0; r < mpi.size(); ++r) {
-    const std::string params = !async                ? "full replica"
-                               : r < roles.num_ps    ? shard_text(shards[static_cast<std::size_t>(r)])
-                                                     : "-";
+    const std::string params = !async             ? "full replica"
+                               : r < roles.num_ps ? shard_text(shards[static_cast<std::size_t>(r)])
+                                                  : "-";
     std::printf("  %-5d %-18s %-16s %-7d %s\n", r, roles.role_name(r).c_str(),
                 hosts.data() + kHostChars * r, threads[static_cast<std::size_t>(r)],
                 params.c_str());

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
+#include "util/atomic_file.h"
 
 namespace dtrain::train {
 

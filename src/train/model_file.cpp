@@ -2,10 +2,10 @@
 
 #include <filesystem>
 
-#include "util/mpi_call.h"
 #include "data/hdf5_util.h"
-#include "util/atomic_file.h"
 #include "dtrain/util/error.h"
+#include "util/atomic_file.h"
+#include "util/mpi_call.h"
 
 namespace dtrain::train {
 

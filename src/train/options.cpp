@@ -72,16 +72,18 @@ po::typed_value<std::string>* enum_value(const char* option, const Choices<E>& c
 
 const Choices<RunMode> kModes = {
     {"train", RunMode::kTrain}, {"inference", RunMode::kInference}, {"export", RunMode::kExport}};
+const Choices<comm::PsPlacement> kPlacements = {{"spread", comm::PsPlacement::kSpread},
+                                                {"pack", comm::PsPlacement::kPack}};
 const Choices<comm::Mode> kDists = {{"async", comm::Mode::kAsync}, {"sync", comm::Mode::kSync}};
 const Choices<Format> kFormats = {{"auto", Format::kAuto},
-                                      {"idx", Format::kIdx},
-                                      {"hdf5", Format::kHdf5},
-                                      {"tfrecord", Format::kTfrecord}};
+                                  {"idx", Format::kIdx},
+                                  {"hdf5", Format::kHdf5},
+                                  {"tfrecord", Format::kTfrecord}};
 const Choices<Format> kAllFormats = {{"auto", Format::kAuto},
-                                         {"idx", Format::kIdx},
-                                         {"hdf5", Format::kHdf5},
-                                         {"tfrecord", Format::kTfrecord},
-                                         {"csv", Format::kCsv}};
+                                     {"idx", Format::kIdx},
+                                     {"hdf5", Format::kHdf5},
+                                     {"tfrecord", Format::kTfrecord},
+                                     {"csv", Format::kCsv}};
 const Choices<OutputFormat> kOutputFormats = {{"jsonl", OutputFormat::kJsonl},
                                               {"csv", OutputFormat::kCsv}};
 const Choices<OptimizerKind> kOptimizers = {{"adam", OptimizerKind::kAdam},
@@ -163,8 +165,7 @@ po::options_description training_group(TrainingOptions& t) {
       "epochs",
       po::value(&t.epochs)->default_value(t.epochs)->notifier(at_least<int64_t>("epochs", 1)),
       "passes over the training set")(
-      "steps",
-      po::value(&t.steps)->default_value(t.steps)->notifier(at_least<int64_t>("steps", 0)),
+      "steps", po::value(&t.steps)->default_value(t.steps)->notifier(at_least<int64_t>("steps", 0)),
       "train this many steps instead (0: use --epochs)")(
       "eval-every",
       po::value(&t.eval_every)
@@ -175,10 +176,11 @@ po::options_description training_group(TrainingOptions& t) {
       po::value(&t.eval_batch_size)
           ->default_value(t.eval_batch_size)
           ->notifier(at_least<int64_t>("eval-batch-size", 1)),
-      "batch size for evaluation and inference")(
-      "log-every",
-      po::value(&t.log_every)->default_value(t.log_every)->notifier(at_least<int64_t>("log-every", 1)),
-      "progress line every N steps");
+      "batch size for evaluation and inference")("log-every",
+                                                 po::value(&t.log_every)
+                                                     ->default_value(t.log_every)
+                                                     ->notifier(at_least<int64_t>("log-every", 1)),
+                                                 "progress line every N steps");
   return g;
 }
 
@@ -189,18 +191,20 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "async (parameter servers + workers) or sync (allreduce); default async for > 1 rank")(
       "num-ps", po::value(&d.num_ps)->default_value(d.num_ps)->notifier(at_least("num-ps", 1)),
       "parameter-server ranks in async mode")(
+      "ps-placement", enum_value("ps-placement", kPlacements, &d.ps_placement),
+      "spread: servers on different nodes first (the first rank of each node in turn); pack: "
+      "ranks 0..num-ps-1")(
       "max-staleness", po::value(&d.max_staleness)->default_value(d.max_staleness),
       "async: a worker waits while it is more than S steps ahead of the slowest (< 0: no bound)")(
-      "bucket-mb", po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(
-                       positive<double>("bucket-mb")),
+      "bucket-mb",
+      po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(positive<double>("bucket-mb")),
       "sync: allreduce bucket size in MB")(
       "stall-timeout",
       po::value(&d.stall_timeout)->default_value(d.stall_timeout)->notifier([](double v) {
         if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");
       }),
       "abort the job when a wait on other ranks makes no progress for this many seconds")(
-      "threads",
-      po::value(&d.threads)->default_value(d.threads)->notifier(at_least("threads", 0)),
+      "threads", po::value(&d.threads)->default_value(d.threads)->notifier(at_least("threads", 0)),
       "compute threads per rank (0: the node's cores divided among its workers)");
   return g;
 }
@@ -239,8 +243,7 @@ po::options_description output_group(TrainOptions& o) {
           ->default_value(out.summary_steps)
           ->notifier(at_least<int64_t>("summary-steps", 1)),
       "TensorBoard/CSV summary every N steps")(
-      "output", po::value(&out.output_dir),
-      "inference: directory for part-NNNNN prediction files")(
+      "output", po::value(&out.output_dir), "inference: directory for part-NNNNN prediction files")(
       "output-format", enum_value("output-format", kOutputFormats, &out.output_format),
       "inference output: jsonl or csv")(
       "output-mapping", po::value(&out.output_mapping)->default_value(out.output_mapping),

@@ -41,21 +41,21 @@ comm::ServerStart server_start(const JobContext& ctx, const nn::ParamRange& shar
 int ServerRunner::run() {
   const auto& o = ctx_.options;
   const std::size_t total = ctx_.model->layout().total();
-  const int rank = ctx_.roles.rank;
+  const int rank = ctx_.roles.rank, ps = ctx_.roles.ps_index(rank);
   std::unique_ptr<comm::PsWindow> window;
   {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the parameter-server window");
-    window = std::make_unique<comm::PsWindow>(
-        MPI_COMM_WORLD, ctx_.roles, comm::split_parameters(total, ctx_.roles.num_ps));
+    window = std::make_unique<comm::PsWindow>(MPI_COMM_WORLD, ctx_.roles,
+                                              comm::split_parameters(total, ctx_.roles.num_ps));
   }
-  const nn::ParamRange shard = window->shards()[static_cast<std::size_t>(rank)];
+  const nn::ParamRange shard = window->shards()[static_cast<std::size_t>(ps)];
   std::vector<float> init(total);
   ctx_.model->init_params(init, o.model.seed);
   if (ctx_.resumed) init = ctx_.resumed->params;
   const comm::ServerStart start = server_start(ctx_, shard);
   auto server = std::make_unique<comm::ParameterServer>(
-      *window, std::span<const float>(init.data() + shard.begin, shard.size()),
-      optimizer_config(o), start, ctx_.stall(), ctx_.watchdog.get());
+      *window, std::span<const float>(init.data() + shard.begin, shard.size()), optimizer_config(o),
+      start, ctx_.stall(), ctx_.watchdog.get());
   {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "waiting for every rank at start-up");
     mpi_call("MPI_Barrier (servers ready)", MPI_Barrier, MPI_COMM_WORLD);
@@ -64,21 +64,23 @@ int ServerRunner::run() {
   // The servers step the rate by pushes applied: a worker step is one push from each worker.
   optim::LrSchedule schedule = ctx_.facts.schedule;
   schedule.decay_steps *= ctx_.roles.num_workers();
-  std::printf("[rank %d] parameter server: floats [%zu, %zu), starting at %lld pushes applied, "
-              "optimizer step %lld, learning rate %.6g\n",
-              rank, shard.begin, shard.end, static_cast<long long>(start.pushes_applied),
-              static_cast<long long>(start.optimizer_steps),
-              static_cast<double>(schedule.at(start.pushes_applied)));
+  std::printf(
+      "[rank %d] parameter server: floats [%zu, %zu), starting at %lld pushes applied, "
+      "optimizer step %lld, learning rate %.6g\n",
+      rank, shard.begin, shard.end, static_cast<long long>(start.pushes_applied),
+      static_cast<long long>(start.optimizer_steps),
+      static_cast<double>(schedule.at(start.pushes_applied)));
   std::fflush(stdout);
   const comm::ServerStats st = server->serve(schedule);
-  std::printf("[rank %d] parameter server done: %lld pushes applied (%lld this run) in %lld "
-              "drains (at most %lld per drain), optimizer step %lld, learning rate %.6g, busy "
-              "%.0f%% of %.1fs\n",
-              rank, static_cast<long long>(st.pushes_applied),
-              static_cast<long long>(st.pushes_applied - st.first_applied),
-              static_cast<long long>(st.drains), static_cast<long long>(st.max_merged),
-              static_cast<long long>(server->optimizer_steps()),
-              static_cast<double>(st.learning_rate), 100.0 * st.busy_fraction, st.serve_seconds);
+  std::printf(
+      "[rank %d] parameter server done: %lld pushes applied (%lld this run) in %lld "
+      "drains (at most %lld per drain), optimizer step %lld, learning rate %.6g, busy "
+      "%.0f%% of %.1fs\n",
+      rank, static_cast<long long>(st.pushes_applied),
+      static_cast<long long>(st.pushes_applied - st.first_applied),
+      static_cast<long long>(st.drains), static_cast<long long>(st.max_merged),
+      static_cast<long long>(server->optimizer_steps()), static_cast<double>(st.learning_rate),
+      100.0 * st.busy_fraction, st.serve_seconds);
   std::fflush(stdout);
   server.reset();
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");

@@ -44,10 +44,17 @@ int SyncRunner::run() {
   }
   print_roles(ctx_, {});
   ChiefOutputs outputs(ctx_, chief);
-  TrainerSetup s{&o, &replica, exchange.get(), ctx_.train, ctx_.test, ctx_.roles.mode,
-                 ctx_.roles.worker_index(), ctx_.roles.num_workers(),
+  TrainerSetup s{&o,
+                 &replica,
+                 exchange.get(),
+                 ctx_.train,
+                 ctx_.test,
+                 ctx_.roles.mode,
+                 ctx_.roles.worker_index(),
+                 ctx_.roles.num_workers(),
                  sync ? MPI_COMM_WORLD : MPI_COMM_NULL,
-                 ctx_.resumed ? ctx_.resumed->global_step : 0, outputs.hooks()};
+                 ctx_.resumed ? ctx_.resumed->global_step : 0,
+                 outputs.hooks()};
   if (chief && !o.output.model_dir.empty()) {
     // Every rank holds the same state: the chief writes it alone.
     s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
@@ -64,7 +71,7 @@ int SyncRunner::run() {
   exchange->finish();
   if (chief) {
     report(ctx_, {&result, exchange->stats(), std::nullopt});
-    export_model(ctx_, replica, result);
+    if (!result.stopped) export_model(ctx_, replica, result);
   }
   exchange.reset();
   {

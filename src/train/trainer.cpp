@@ -74,8 +74,8 @@ void Trainer::maybe_evaluate(int64_t done, bool last, RunMetrics& metrics) {
 
 void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   const auto& o = *s_.options;
-  const EvalResult r =
-      evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size, s_.eval_comm);
+  const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size,
+                                s_.eval_comm, o.dist.stall_timeout);
   AccuracyPoint p{done, plan_.epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
   if (!chief()) return;
@@ -97,8 +97,7 @@ void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
 
 void Trainer::write_summaries(int64_t done, double loss, double rate) {
   const float lr = learning_rate(done - 1);
-  const std::optional<double> staleness =
-      s_.hooks.staleness ? s_.hooks.staleness() : std::nullopt;
+  const std::optional<double> staleness = s_.hooks.staleness ? s_.hooks.staleness() : std::nullopt;
   if (auto* w = s_.hooks.summaries) {
     w->scalar("train/loss", done, loss);
     w->scalar("train/learning_rate", done, lr);
@@ -140,8 +139,8 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
   const nn::BatchView view{batch->images.data(), batch->labels.data(), batch->ids.data(),
                            batch->rows, batch->real_rows};
   auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
-  const auto stats = s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale,
-                                             ready);
+  const auto stats =
+      s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale, ready);
   s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
   return {stats.loss_sum, batch->real_rows, denominator, now_seconds() - t0};
 }
@@ -149,8 +148,8 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
 bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
   const auto& out = s_.options->output;
   const SignalRequests signals = take_signal_requests();
-  int requests = (signals.checkpoint ? comm::kCheckpointRequest : 0) |
-                 (signals.stop ? comm::kStopRequest : 0);
+  int requests =
+      (signals.checkpoint ? comm::kCheckpointRequest : 0) | (signals.stop ? comm::kStopRequest : 0);
   // The schedule is the chief's: the others follow it through the agreement.
   if (chief() && s_.hooks.save_checkpoint) {
     const bool periodic =

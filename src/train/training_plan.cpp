@@ -11,7 +11,8 @@ data::ShardConfig TrainingPlan::shard_config(const TrainOptions& o, comm::Mode m
   c.global_batch = async ? o.training.batch_size * workers : o.training.batch_size;
   c.seed = o.model.seed;
   c.shuffle_buffer = o.data.shuffle_buffer;
-  c.policy = o.data.shard_by.value_or(async ? data::ShardPolicy::kFiles : data::ShardPolicy::kGlobal);
+  c.policy =
+      o.data.shard_by.value_or(async ? data::ShardPolicy::kFiles : data::ShardPolicy::kGlobal);
   return c;
 }
 

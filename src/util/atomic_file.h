@@ -4,7 +4,10 @@
 // file is left behind either.
 #pragma once
 
+#include <exception>
 #include <string>
+
+#include "dtrain/util/error.h"
 
 namespace dtrain {
 
@@ -27,9 +30,11 @@ template <typename WriteFn>
 void write_atomically(const std::string& path, WriteFn&& write) {
   try {
     write(staging_path(path));
-  } catch (...) {
+  } catch (const std::exception& e) {
     discard_staged(path);
-    throw;
+    const std::string what = e.what();
+    if (what.find(path) != std::string::npos) throw;
+    throw Error("writing " + path + ": " + what);
   }
   publish_file(path);
 }

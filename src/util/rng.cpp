@@ -45,9 +45,4 @@ std::uint64_t Rng::below(std::uint64_t n) {
   return static_cast<std::uint64_t>(m >> 64);
 }
 
-void Rng::set_state(std::span<const std::uint64_t> s) {
-  if (s.size() != 4) throw std::invalid_argument("Rng state must have 4 words");
-  for (int i = 0; i < 4; ++i) s_[i] = s[i];
-}
-
 }  // namespace dtrain

@@ -36,9 +36,6 @@ class Rng {
   // Uniform integer in [0, n) (Lemire's method, unbiased).
   std::uint64_t below(std::uint64_t n);
 
-  std::vector<std::uint64_t> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
-  void set_state(std::span<const std::uint64_t> s);
-
  private:
   std::uint64_t s_[4];
 };

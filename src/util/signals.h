@@ -1,7 +1,8 @@
 // Signals a batch job gets from its scheduler: SIGUSR1 (Slurm's --signal warning before the
 // time limit) asks for a checkpoint and training goes on; SIGTERM and SIGINT (preemption,
-// scancel, Ctrl-C) ask for a checkpoint and a stop. The handlers only set flags; the training
-// loop acts on them between steps, at a step all ranks agree on.
+// scancel, Ctrl-C) ask for a checkpoint and a stop, and so does SIGUSR2, because Open MPI's
+// mpirun forwards only SIGUSR1 and SIGUSR2 to the ranks (it kills them on SIGTERM). The handlers
+// only set flags; the training loop acts on them between steps, at a step all ranks agree on.
 #pragma once
 
 namespace dtrain {

@@ -55,6 +55,6 @@ expect_refusal "1x28x28 images but the training data .*holds 1x32x32" \
   "$BIN" --train-data "$out/h5/train" --test-data "$DTRAIN_WORK/shards/h5-2/test" --steps 10
 "$BIN" --data-dir "$MNIST" --steps 20 --eval-every 1000 --export "$DTRAIN_WORK/image-shape-28.h5" | grep export
 expect_refusal "holds 1x32x32 images but the model .* takes 1x28x28" \
-  mpi 2 "$BIN" --mode inference --model "$DTRAIN_WORK/image-shape-28.h5" \
+  mpirun --oversubscribe --bind-to none -np 2 "$BIN" --mode inference --model "$DTRAIN_WORK/image-shape-28.h5" \
   --test-data "$out/h5/test" --output "$out/pred"
 echo OK

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dtrain/comm/mpi_env.h"
 #include "mpi_test.h"
 
 namespace dtrain::testing {
@@ -24,8 +25,8 @@ class RankVerdict : public ::testing::EmptyTestEventListener {
 
   void OnTestPartResult(const ::testing::TestPartResult& r) override {
     if (rank_ == 0 || !r.failed()) return;
-    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?",
-                 r.line_number(), r.summary());
+    std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank_,
+                 r.file_name() ? r.file_name() : "?", r.line_number(), r.summary());
     std::fflush(stderr);
   }
 
@@ -38,7 +39,8 @@ class RankVerdict : public ::testing::EmptyTestEventListener {
     if (rank_ != 0) return;
     std::string ranks;
     for (int r = 0; r < size; ++r)
-      if (all[static_cast<std::size_t>(r)]) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+      if (all[static_cast<std::size_t>(r)])
+        ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
     if (!ranks.empty())
       std::printf("[  RANKS   ] %s.%s failed on rank(s) %s\n", info.test_suite_name(), info.name(),
                   ranks.c_str());
@@ -73,9 +75,8 @@ int size() {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  int provided = 0;
-  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // MPI as mnist_train starts it (thread level, error handlers, transport choice across nodes).
+  dtrain::comm::MpiEnv mpi(&argc, &argv);
   dtrain::testing::g_argc = argc;
   dtrain::testing::g_argv = argv;
   const int rank = dtrain::testing::rank();
@@ -85,6 +86,5 @@ int main(int argc, char** argv) {
   const int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any = 0;
   MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
   return any;
 }

@@ -68,7 +68,7 @@ TEST(ReadCoverage, EveryExampleExactlyOncePerEpochWithTheRightPixels) {
   d.paths = testing::arg("--data", "");
   auto source = data::open_dataset(d);
   const auto policy = testing::arg("--policy", "global") == "files" ? data::ShardPolicy::kFiles
-                                                                     : data::ShardPolicy::kGlobal;
+                                                                    : data::ShardPolicy::kGlobal;
   const auto all = gather_on_rank0(
       read_my_share(source, policy, std::stoll(testing::arg("--batch", "64")), epochs));
   if (testing::rank() != 0) return;

@@ -42,16 +42,16 @@ TEST(RmaExactSum, EveryPushIsAppliedExactlyOnce) {
   const std::size_t total = std::stoul(testing::arg("--floats", "3274634"));
   const int rounds = std::stoi(testing::arg("--rounds", "40"));
   const int64_t staleness = std::stoll(testing::arg("--max-staleness", "-1"));
-  const auto roles = comm::Roles::decide(testing::rank(), testing::size(), comm::Mode::kAsync,
-                                         num_ps);
+  const auto roles =
+      comm::Roles::decide(testing::rank(), testing::size(), comm::Mode::kAsync, num_ps);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(total, num_ps));
   comm::StallPolicy stall(120, roles.rank);
   comm::Watchdog watchdog(120, roles.rank);
   if (roles.is_ps()) {
-    const auto shard = window.shards()[static_cast<std::size_t>(roles.rank)];
+    const auto shard = window.shards()[static_cast<std::size_t>(roles.ps_index(roles.rank))];
     std::vector<float> zeros(shard.size(), 0.f);
-    comm::ParameterServer server(window, zeros, {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f},
-                                 {}, stall, &watchdog);
+    comm::ParameterServer server(
+        window, zeros, {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f}, {}, stall, &watchdog);
     MPI_Barrier(MPI_COMM_WORLD);
     const auto stats = server.serve(optim::LrSchedule{1.0f});
     EXPECT_EQ(stats.pushes_applied, static_cast<int64_t>(roles.num_workers()) * rounds)
@@ -83,12 +83,13 @@ TEST(RmaExactSum, EveryPushIsAppliedExactlyOnce) {
   for (std::size_t i = 0; i < total; ++i) {
     const double want = -(a_total + c_total * pattern(i));
     if (static_cast<double>(params[i]) != want) {
-      if (wrong < 3) ADD_FAILURE() << "parameter " << i << " is " << params[i] << ", expected " << want;
+      if (wrong < 3)
+        ADD_FAILURE() << "parameter " << i << " is " << params[i] << ", expected " << want;
       ++wrong;
     }
   }
-  EXPECT_EQ(wrong, 0) << roles.num_workers() << " workers x " << rounds << " pushes over "
-                      << num_ps << " server(s)";
+  EXPECT_EQ(wrong, 0) << roles.num_workers() << " workers x " << rounds << " pushes over " << num_ps
+                      << " server(s)";
 }
 
 }  // namespace

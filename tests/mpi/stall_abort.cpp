@@ -59,8 +59,7 @@ void parameter_server_scenario(nn::Replica& replica, const std::string& scenario
     server.serve(optim::LrSchedule{0.01f});
     return;
   }
-  comm::ParameterServerClient client(window, scenario == "ssp" ? 1 : -1, 1000000, stall,
-                                     &watchdog);
+  comm::ParameterServerClient client(window, scenario == "ssp" ? 1 : -1, 1000000, stall, &watchdog);
   MPI_Barrier(MPI_COMM_WORLD);
   client.start_at(0);
   for (int step = 0; step < 1000000; ++step) {

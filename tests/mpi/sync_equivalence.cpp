@@ -62,8 +62,7 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
   const std::string dir = testing::arg("--data-dir", "data/mnist");
   auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "train"));
   auto test = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "t10k"));
-  const auto many =
-      train_params(o, data, test, MPI_COMM_WORLD, testing::rank(), testing::size());
+  const auto many = train_params(o, data, test, MPI_COMM_WORLD, testing::rank(), testing::size());
   // Every rank must hold rank 0's parameters, byte for byte.
   std::vector<float> first = many;
   MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_FLOAT, 0, MPI_COMM_WORLD);
@@ -80,8 +79,8 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
   const double rel = std::sqrt(diff / norm);
   std::printf("%d ranks vs 1 rank, global batch %lld, %lld steps, %s: relative difference %.3g\n",
               testing::size(), static_cast<long long>(o.training.batch_size),
-              static_cast<long long>(o.training.steps),
-              optim::to_string(o.model.optimizer).c_str(), rel);
+              static_cast<long long>(o.training.steps), optim::to_string(o.model.optimizer).c_str(),
+              rel);
   EXPECT_LE(rel, 1e-5);
 }
 

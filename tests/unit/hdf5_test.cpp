@@ -3,9 +3,9 @@
 // shape is refused with the file, the dataset, and what was found and expected.
 #include <gtest/gtest.h>
 
-#include "dtrain/data/dataset.h"
 #include "data/hdf5_source.h"
 #include "data/shard_writer.h"
+#include "dtrain/data/dataset.h"
 #include "dtrain/util/error.h"
 #include "test_files.h"
 

@@ -2,12 +2,12 @@
 // loss = sum(R * layer(x)) for a fixed random R, so d loss/d output = R.
 #include <gtest/gtest.h>
 
+#include "dtrain/util/aligned_buffer.h"
+#include "gradient_check.h"
 #include "nn/conv2d.h"
 #include "nn/dense.h"
 #include "nn/dropout.h"
 #include "nn/max_pool2d.h"
-#include "dtrain/util/aligned_buffer.h"
-#include "gradient_check.h"
 
 namespace dtrain::nn {
 namespace {

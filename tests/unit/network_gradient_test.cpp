@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "dtrain/nn/replica.h"
-#include "nn/softmax_cross_entropy.h"
 #include "dtrain/util/error.h"
 #include "gradient_check.h"
+#include "nn/softmax_cross_entropy.h"
 
 namespace dtrain::nn {
 namespace {

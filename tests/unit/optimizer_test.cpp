@@ -3,10 +3,10 @@
 
 #include <cmath>
 
-#include "optim/adam.h"
 #include "dtrain/optim/lr_schedule.h"
-#include "optim/sgd.h"
 #include "dtrain/util/error.h"
+#include "optim/adam.h"
+#include "optim/sgd.h"
 
 namespace dtrain::optim {
 namespace {

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "dtrain/data/batch_stream.h"
 #include "data/memory_source.h"
+#include "dtrain/data/batch_stream.h"
 #include "dtrain/data/shard_plan.h"
 #include "dtrain/util/error.h"
 

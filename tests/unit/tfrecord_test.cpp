@@ -30,7 +30,8 @@ std::vector<std::uint8_t> image_bytes(int seed) {
 std::string write_records(const TempDir& dir, const std::string& name, int n, ExampleLayout layout,
                           bool gzip = false) {
   TFRecordWriter w(dir.file(name), gzip);
-  for (int i = 0; i < n; ++i) w.write(encode_example(image_bytes(i), i % 10, layout, ImageShape{1, 28, 28}));
+  for (int i = 0; i < n; ++i)
+    w.write(encode_example(image_bytes(i), i % 10, layout, ImageShape{1, 28, 28}));
   w.close();
   return dir.file(name);
 }

@@ -6,9 +6,9 @@
 
 #include "data/memory_source.h"
 #include "dtrain/nn/model.h"
-#include "util/rng.h"
 #include "dtrain/train/trainer.h"
 #include "gradient_check.h"
+#include "util/rng.h"
 
 namespace dtrain::train {
 namespace {

@@ -23,7 +23,7 @@ enum StepRequest : int { kNoRequest = 0, kCheckpointRequest = 1, kStopRequest = 
 // What an exchange measured, per step, for the report and the metrics.
 struct AllreduceStats {
   int buckets = 0;
-  double bytes_per_step = 0;         // gradient bytes reduced
+  double bytes_per_step = 0;           // gradient bytes reduced
   double reduce_seconds_per_step = 0;  // inside MPI_Allreduce
   double span_seconds_per_step = 0;    // first bucket started to last bucket done
   double gbps = 0;

@@ -30,6 +30,10 @@ class MpiEnv {
   std::string host_;
 };
 
+// When dtrain chose the one-sided (osc) component for this job (ranks on several nodes and no
+// choice made by the user), what it chose and why; empty otherwise.
+const std::string& one_sided_note();
+
 // Ends the whole job from any rank with `code`: MPI_Abort, which mpirun and srun turn into the
 // end of every rank. Prints nothing itself.
 [[noreturn]] void abort_job(int code);

@@ -43,8 +43,6 @@ class ParameterLayout {
   std::size_t parameter_count() const;
   // A one-line-per-tensor table for logs: name, shape, offset, size.
   std::string describe() const;
-  // Identity of the architecture: names and shapes (offsets follow from them).
-  bool same_shapes(const ParameterLayout& other) const;
 
  private:
   std::vector<TensorInfo> tensors_;

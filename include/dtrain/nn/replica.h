@@ -13,7 +13,7 @@
 
 namespace dtrain::nn {
 
-class Network;      // src/nn/network.h: a model compiled into oneDNN primitives
+class Network;       // src/nn/network.h: a model compiled into oneDNN primitives
 struct DnnlContext;  // src/nn/dnnl_context.h
 
 class Replica {

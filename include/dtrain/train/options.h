@@ -68,6 +68,7 @@ struct TrainingOptions {
 struct DistributionOptions {
   std::optional<comm::Mode> dist;  // --dist; default: async for > 1 rank, else local
   int num_ps = 1;
+  comm::PsPlacement ps_placement = comm::PsPlacement::kSpread;
   int64_t max_staleness = -1;  // < 0: unbounded
   double bucket_mb = 4.0;
   double stall_timeout = 300.0;

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Emulated hosts on this machine, for running dtrain across "nodes":
+#   scripts/cluster_local.sh up N [--rate RATE]   N hosts h1..hN (RATE: tc rate, e.g. 1gbit)
+#   scripts/cluster_local.sh mpirun ARGS...        mpirun from h1 over the hosts (one slot each
+#                                                  unless SLOTS=k), ranks started by an rsh
+#                                                  agent that enters each host
+#   scripts/cluster_local.sh run HOST CMD...       a command on one host (h1, h2, ...)
+#   scripts/cluster_local.sh status | down
+#
+# Each host is a network namespace (address 198.18.0.N/24 on veth ve0, joined to the others by
+# a bridge in a switch namespace, no route anywhere else, IPv6 off) with its own hostname (UTS
+# namespace), its own /etc/hosts and a fresh /sys (mount namespace; UCX finds interfaces in
+# /sys/class/net). One long-lived anchor process per host holds the namespaces; everything
+# that runs "on" a host enters them with nsenter -t ANCHOR, so mounts made on a host stay
+# visible to what starts there later. --rate shapes every host's egress with tc tbf. This
+# kernel has no netem, so no latency can be added: latency is what the veths give (about
+# 10-16 us half round trip here).
+#
+# Addresses come only from 198.18.0.0/15 (the benchmarking range) and exist only inside the
+# namespaces made here. `down` stops the anchors by PID and deletes the namespaces; both `up`
+# and `down` are idempotent. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${DTRAIN_CLUSTER_STATE:-/run/dtrain-cluster}
+SWITCH=dtrain-sw
+MAX_HOSTS=32
+
+die() {
+  echo "cluster_local.sh: $*" >&2
+  exit 1
+}
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || die "needs root (network and mount namespaces: CAP_NET_ADMIN, CAP_SYS_ADMIN)"
+  # shellcheck source=lib.sh
+  (. "$ROOT/scripts/lib.sh" && apt_install iproute2 util-linux)
+  if ! ip netns add dtrain-probe 2>/dev/null; then
+    die "cannot create network namespaces here (ip netns add failed: no CAP_NET_ADMIN?)"
+  fi
+  ip netns del dtrain-probe
+  command -v nsenter >/dev/null && command -v tc >/dev/null ||
+    die "needs nsenter (util-linux) and tc (iproute2)"
+}
+
+host_count() { cat "$STATE/hosts.count" 2>/dev/null || echo 0; }
+anchor_pid() {
+  local f="$STATE/$1.pid"
+  [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null || die "no host '$1' (is the cluster up? $0 status)"
+  cat "$f"
+}
+
+# enter HOST CMD...: CMD in HOST's network, mount and UTS namespaces.
+enter() {
+  local pid
+  pid=$(anchor_pid "$1")
+  shift
+  exec nsenter -t "$pid" --net --mount --uts --wd="$PWD" -- "$@"
+}
+
+write_agent() {
+  # The rsh agent mpirun starts its daemons with: drops ssh-style options, takes the host
+  # name, and runs the command line inside that host.
+  cat >"$STATE/rsh-agent" <<EOF
+#!/bin/bash
+while [ \$# -gt 0 ] && [[ \$1 == -* ]]; do
+  case "\$1" in -l|-p|-o|-i|-F) shift 2 ;; *) shift ;; esac
+done
+host=\$1
+shift
+exec nsenter -t "\$(cat "$STATE/\$host.pid")" --net --mount --uts -- sh -c "\$*"
+EOF
+  chmod 755 "$STATE/rsh-agent"
+}
+
+start_anchor() {  # i: the process holding host hi's namespaces
+  local i=$1 h="h$1"
+  # shellcheck disable=SC2016
+  nsenter --net="/run/netns/dtrain-$h" unshare --mount --uts --propagation private -- sh -c '
+    hostname "$1"
+    mount --bind "$2/hosts" /etc/hosts
+    mkdir -p "$2/cgroup-$1"
+    mount --rbind /sys/fs/cgroup "$2/cgroup-$1" 2>/dev/null || true
+    mount -t sysfs sysfs /sys
+    mount --rbind "$2/cgroup-$1" /sys/fs/cgroup 2>/dev/null || true
+    echo $$ >"$2/$1.pid"
+    exec sleep infinity' anchor "$h" "$STATE" </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 1 100); do
+    [ -s "$STATE/$h.pid" ] && return 0
+    sleep 0.05
+  done
+  die "host $h did not come up"
+}
+
+up() {
+  local n=${1:-}
+  shift || true
+  local rate=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --rate) rate=$2; shift 2 ;;
+      *) die "up: unknown argument $1" ;;
+    esac
+  done
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le $MAX_HOSTS ] || die "up N: N from 1 to $MAX_HOSTS"
+  need_root
+  if [ "$(host_count)" = "$n" ] && [ "$(cat "$STATE/rate" 2>/dev/null)" = "$rate" ] &&
+      kill -0 "$(cat "$STATE/h1.pid" 2>/dev/null)" 2>/dev/null; then
+    echo "cluster: $n hosts already up${rate:+, links at $rate}"
+    return 0
+  fi
+  down >/dev/null
+  mkdir -p "$STATE"
+  {
+    echo "127.0.0.1 localhost"
+    for i in $(seq 1 "$n"); do echo "198.18.0.$i h$i"; done
+  } >"$STATE/hosts"
+  ip netns add $SWITCH
+  ip -n $SWITCH link add br0 type bridge
+  ip -n $SWITCH link set br0 up
+  local i
+  for i in $(seq 1 "$n"); do
+    ip netns add "dtrain-h$i"
+    ip link add ve0 netns "dtrain-h$i" type veth peer name "p$i" netns $SWITCH
+    ip -n $SWITCH link set "p$i" master br0 up
+    ip -n "dtrain-h$i" addr add "198.18.0.$i/24" dev ve0
+    ip -n "dtrain-h$i" link set ve0 up
+    ip -n "dtrain-h$i" link set lo up
+    nsenter --net="/run/netns/dtrain-h$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    if [ -n "$rate" ]; then
+      nsenter --net="/run/netns/dtrain-h$i" tc qdisc add dev ve0 root tbf rate "$rate" burst 256kb latency 20ms
+    fi
+    start_anchor "$i"
+  done
+  for i in $(seq 1 "$n"); do echo "h$i slots=${SLOTS:-1}"; done >"$STATE/hostfile"
+  echo "$n" >"$STATE/hosts.count"
+  echo "$rate" >"$STATE/rate"
+  write_agent
+  echo "cluster: $n hosts up (h1..h$n, 198.18.0.1-$n)${rate:+, links at $rate}"
+}
+
+down() {
+  if [ -d "$STATE" ]; then
+    for f in "$STATE"/h*.pid; do
+      [ -s "$f" ] || continue
+      kill "$(cat "$f")" 2>/dev/null || true
+    done
+  fi
+  local ns
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
+    # Whatever still runs in a host (daemons started there) goes with it.
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  rm -rf "$STATE"
+  echo "cluster: down"
+}
+
+mpirun_on_hosts() {
+  local n
+  n=$(host_count)
+  [ "$n" -ge 1 ] || die "the cluster is not up ($0 up N)"
+  [ -n "${SLOTS:-}" ] && for i in $(seq 1 "$n"); do echo "h$i slots=$SLOTS"; done >"$STATE/hostfile"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  enter h1 mpirun --mca plm_rsh_agent "$STATE/rsh-agent" --mca plm_rsh_no_tree_spawn 1 \
+    --hostfile "$STATE/hostfile" --bind-to none "$@"
+}
+
+status() {
+  local n
+  n=$(host_count)
+  [ "$n" -ge 1 ] || { echo "cluster: down"; return 0; }
+  echo "cluster: $n hosts${STATE:+ (state in $STATE)}, links: $(cat "$STATE/rate" 2>/dev/null || true)"
+  for i in $(seq 1 "$n"); do
+    printf '  h%s  198.18.0.%s  anchor pid %s\n' "$i" "$i" "$(cat "$STATE/h$i.pid" 2>/dev/null || echo '?')"
+  done
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  up) up "$@" ;;
+  down) down ;;
+  mpirun) mpirun_on_hosts "$@" ;;
+  run) [ $# -ge 2 ] || die "run HOST CMD..."; enter "$@" ;;
+  status) status ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
