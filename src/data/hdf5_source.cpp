@@ -5,19 +5,11 @@
 
 #include "dtrain/util/error.h"
 #include "util/mpi_call.h"
+#include "util/text.h"
 
 namespace dtrain::data {
 
 namespace {
-
-std::string dims_string(const std::vector<hsize_t>& d) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(d[i]);
-  }
-  return s + "]";
-}
 
 std::vector<hsize_t> dataset_dims(hid_t dset) {
   H5Handle space(H5Dget_space(dset), H5Sclose);
@@ -81,7 +73,7 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
   const bool rank3 = idims.size() == 3;
   const bool rank4 = idims.size() == 4 && idims[3] == 1;
   if (!rank3 && !rank4) {
-    throw DataError(f.path + ": dataset /" + options_.images + " has shape " + dims_string(idims) +
+    throw DataError(f.path + ": dataset /" + options_.images + " has shape " + bracketed(idims) +
                     "; expected [n, height, width] or [n, height, width, 1]");
   }
   const ImageShape shape{1, static_cast<int64_t>(idims[1]), static_cast<int64_t>(idims[2])};
@@ -109,8 +101,8 @@ void Hdf5Source::open_file(File& f, const H5Handle& fapl) {
   if (unlabelled) return;
   const auto ldims = dataset_dims(f.labels.get());
   if (!(ldims.size() == 1 || (ldims.size() == 2 && ldims[1] == 1)) || ldims[0] != idims[0]) {
-    throw DataError(f.path + ": dataset /" + options_.labels + " has shape " + dims_string(ldims) +
-                    "; expected [" + std::to_string(idims[0]) + "] to match " + dims_string(idims) +
+    throw DataError(f.path + ": dataset /" + options_.labels + " has shape " + bracketed(ldims) +
+                    "; expected [" + std::to_string(idims[0]) + "] to match " + bracketed(idims) +
                     " images");
   }
   f.label_rank = static_cast<int>(ldims.size());

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "dtrain/util/error.h"
+#include "util/text.h"
 
 namespace dtrain::data {
 
@@ -210,16 +211,8 @@ void read_float_dataset(hid_t file, const std::string& path, const std::vector<i
   if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
   const std::vector<int64_t> found(dims.begin(), dims.end());
   if (found != shape) {
-    auto str = [](const std::vector<int64_t>& v) {
-      std::string s = "[";
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        if (i) s += ',';
-        s += std::to_string(v[i]);
-      }
-      return s + "]";
-    };
-    throw DataError(file_name + ": dataset " + path + " has shape " + str(found) +
-                    ", the model needs " + str(shape));
+    throw DataError(file_name + ": dataset " + path + " has shape " + bracketed(found) +
+                    ", the model needs " + bracketed(shape));
   }
   h5_check(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out),
            file_name + ": read " + path);

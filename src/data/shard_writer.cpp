@@ -14,6 +14,31 @@ namespace dtrain::data {
 
 namespace {
 
+// A uint8 dataset of the given dimensions, chunked by `rows_per_chunk` rows (gzip-filtered when
+// compress), holding `data`.
+H5Handle write_u8_dataset(hid_t file, const std::string& path, const char* name,
+                          std::vector<hsize_t> dims, hsize_t rows_per_chunk, bool compress,
+                          const std::uint8_t* data) {
+  const hsize_t n = dims[0];
+  H5Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (n > 0) {
+    std::vector<hsize_t> chunk = dims;
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(n, rows_per_chunk));
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    if (compress) H5Pset_deflate(dcpl.get(), 4);
+  }
+  H5Handle d(h5_check(H5Dcreate2(file, name, H5T_STD_U8LE, space.get(), H5P_DEFAULT, dcpl.get(),
+                                 H5P_DEFAULT),
+                      path + ": create /" + name),
+             H5Dclose);
+  if (n > 0) {
+    h5_check(H5Dwrite(d.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+             path + ": write /" + name);
+  }
+  return d;
+}
+
 void write_hdf5(const std::string& path, bool compress, ImageShape shape,
                 std::span<const std::uint8_t> pixels, std::span<const int32_t> labels) {
   MpiLock lock(mpi_mutex());
@@ -25,44 +50,14 @@ void write_hdf5(const std::string& path, bool compress, ImageShape shape,
                          "/labels uint8 [n] (class index)");
 
   // Chunks of up to 1024 images: large enough for throughput, small enough for random reads.
-  const hsize_t rows_per_chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, 1024));
-  const hsize_t idims[3] = {n, static_cast<hsize_t>(shape.h), static_cast<hsize_t>(shape.w)};
-  const hsize_t ichunk[3] = {rows_per_chunk, idims[1], idims[2]};
-  H5Handle ispace(H5Screate_simple(3, idims, nullptr), H5Sclose);
-  H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (n > 0) {
-    H5Pset_chunk(dcpl.get(), 3, ichunk);
-    if (compress) H5Pset_deflate(dcpl.get(), 4);
-  }
-  H5Handle images(h5_check(H5Dcreate2(file.get(), "images", H5T_STD_U8LE, ispace.get(), H5P_DEFAULT,
-                                      dcpl.get(), H5P_DEFAULT),
-                           path + ": create /images"),
-                  H5Dclose);
-  if (n > 0) {
-    h5_check(H5Dwrite(images.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels.data()),
-             path + ": write /images");
-  }
+  H5Handle images = write_u8_dataset(
+      file.get(), path, "images", {n, static_cast<hsize_t>(shape.h), static_cast<hsize_t>(shape.w)},
+      1024, compress, pixels.data());
   write_string_attribute(images.get(), "description", "images, uint8 0..255, [n, height, width]");
   write_int_attribute(images.get(), "height", shape.h);
   write_int_attribute(images.get(), "width", shape.w);
-
-  const hsize_t ldims[1] = {n};
-  H5Handle lspace(H5Screate_simple(1, ldims, nullptr), H5Sclose);
-  H5Handle ldcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (n > 0) {
-    const hsize_t lchunk[1] = {std::max<hsize_t>(1, std::min<hsize_t>(n, 65536))};
-    H5Pset_chunk(ldcpl.get(), 1, lchunk);
-    if (compress) H5Pset_deflate(ldcpl.get(), 4);
-  }
-  H5Handle lab(h5_check(H5Dcreate2(file.get(), "labels", H5T_STD_U8LE, lspace.get(), H5P_DEFAULT,
-                                   ldcpl.get(), H5P_DEFAULT),
-                        path + ": create /labels"),
-               H5Dclose);
   std::vector<std::uint8_t> l(labels.begin(), labels.end());
-  if (n > 0) {
-    h5_check(H5Dwrite(lab.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.data()),
-             path + ": write /labels");
-  }
+  H5Handle lab = write_u8_dataset(file.get(), path, "labels", {n}, 65536, compress, l.data());
   write_string_attribute(lab.get(), "description", "labels, uint8 class index, [n]");
   h5_check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path + ": flush");
   lab.reset();

@@ -95,10 +95,7 @@ class Conv2DInstance final : public LayerInstance {
     // The flat buffer holds oihw; the kernel wants its blocked layout (a few hundred KB).
     reorder_now(ctx_, user_w_, w_);
     src_ = src_adapter_.adapt(ctx_, src, src_desc_);
-    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_},
-                               {DNNL_ARG_WEIGHTS, w_},
-                               {DNNL_ARG_BIAS, bias_},
-                               {DNNL_ARG_DST, dst_}});
+    run_forward(ctx_, fwd_, src_, w_, bias_, dst_);
     return dst_;
   }
 
@@ -106,17 +103,12 @@ class Conv2DInstance final : public LayerInstance {
     const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst;
     const memory& dy_w = diff_dst_for_weights_.adapt(ctx_, dy, bw_diff_dst_desc_);
     const memory& x = bw_src_adapter_.adapt(ctx_, src_, bw_src_desc_);
-    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, x},
-                                       {DNNL_ARG_DIFF_DST, dy_w},
-                                       {DNNL_ARG_DIFF_WEIGHTS, diff_w_},
-                                       {DNNL_ARG_DIFF_BIAS, diff_bias_}});
+    run_backward_weights(ctx_, bwd_weights_, x, dy_w, diff_w_, diff_bias_);
     reorder_now(ctx_, diff_w_, user_diff_w_);
     if (!diff_src_) return nullptr;
     const memory& w = weights_for_data_.adapt(ctx_, w_, bd_w_desc_);
     const memory& dy_d = diff_dst_for_data_.adapt(ctx_, dy, bd_diff_dst_desc_);
-    bwd_data_.execute(
-        ctx_.stream,
-        {{DNNL_ARG_DIFF_DST, dy_d}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, diff_src_}});
+    run_backward_data(ctx_, bwd_data_, dy_d, w, diff_src_);
     return &diff_src_;
   }
 

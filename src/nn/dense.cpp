@@ -81,24 +81,16 @@ class DenseInstance final : public LayerInstance {
 
   const memory& forward(const memory& src, const StepContext&) override {
     src_ = adapter_.adapt(ctx_, src, src_desc_);
-    fwd_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_},
-                               {DNNL_ARG_WEIGHTS, w_},
-                               {DNNL_ARG_BIAS, bias_},
-                               {DNNL_ARG_DST, dst_}});
+    run_forward(ctx_, fwd_, src_, w_, bias_, dst_);
     return dst_;
   }
 
   const memory* backward(const memory& diff_dst) override {
     const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst)
                              : diff_adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
-    bwd_weights_.execute(ctx_.stream, {{DNNL_ARG_SRC, src_},
-                                       {DNNL_ARG_DIFF_DST, dy},
-                                       {DNNL_ARG_DIFF_WEIGHTS, diff_w_},
-                                       {DNNL_ARG_DIFF_BIAS, diff_bias_}});
+    run_backward_weights(ctx_, bwd_weights_, src_, dy, diff_w_, diff_bias_);
     if (!diff_src_) return nullptr;
-    bwd_data_.execute(
-        ctx_.stream,
-        {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w_}, {DNNL_ARG_DIFF_SRC, diff_src_}});
+    run_backward_data(ctx_, bwd_data_, dy, w_, diff_src_);
     return &diff_src_;
   }
 

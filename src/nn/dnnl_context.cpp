@@ -48,4 +48,28 @@ void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& 
   dnnl::reorder(src, dst).execute(ctx.stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
 }
 
+void run_forward(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& src,
+                 const dnnl::memory& weights, const dnnl::memory& bias, const dnnl::memory& dst) {
+  p.execute(ctx.stream, {{DNNL_ARG_SRC, src},
+                         {DNNL_ARG_WEIGHTS, weights},
+                         {DNNL_ARG_BIAS, bias},
+                         {DNNL_ARG_DST, dst}});
+}
+
+void run_backward_weights(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& src,
+                          const dnnl::memory& diff_dst, const dnnl::memory& diff_weights,
+                          const dnnl::memory& diff_bias) {
+  p.execute(ctx.stream, {{DNNL_ARG_SRC, src},
+                         {DNNL_ARG_DIFF_DST, diff_dst},
+                         {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                         {DNNL_ARG_DIFF_BIAS, diff_bias}});
+}
+
+void run_backward_data(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& diff_dst,
+                       const dnnl::memory& weights, const dnnl::memory& diff_src) {
+  p.execute(
+      ctx.stream,
+      {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diff_src}});
+}
+
 }  // namespace dtrain::nn

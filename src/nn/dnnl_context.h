@@ -31,6 +31,16 @@ class LayoutAdapter {
 // Primitive attributes with a fused ReLU post-op when relu is set (empty attributes otherwise).
 dnnl::primitive_attr relu_attr(bool relu);
 
+// The three passes of a layer with weights and a bias (convolution, inner product), with the
+// arguments oneDNN names.
+void run_forward(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& src,
+                 const dnnl::memory& weights, const dnnl::memory& bias, const dnnl::memory& dst);
+void run_backward_weights(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& src,
+                          const dnnl::memory& diff_dst, const dnnl::memory& diff_weights,
+                          const dnnl::memory& diff_bias);
+void run_backward_data(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& diff_dst,
+                       const dnnl::memory& weights, const dnnl::memory& diff_src);
+
 // Copies src into dst, converting layout (both memories already exist).
 void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst);
 

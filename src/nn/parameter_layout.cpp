@@ -1,5 +1,7 @@
 #include "dtrain/nn/parameter_layout.h"
 
+#include "util/text.h"
+
 #include <sstream>
 
 #include "dtrain/util/error.h"
@@ -35,12 +37,7 @@ std::size_t ParameterLayout::parameter_count() const {
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ",";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
+  return bracketed(shape);
 }
 
 std::string ParameterLayout::describe() const {

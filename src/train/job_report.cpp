@@ -127,9 +127,10 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
               async ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str() : "");
   std::printf("  %-5s %-18s %-16s %-7s %s\n", "rank", "role", "host", "threads", "parameters");
   for (int r = 0; r < mpi.size(); ++r) {
-    const std::string params = !async             ? "full replica"
-                               : r < roles.num_ps ? shard_text(shards[static_cast<std::size_t>(r)])
-                                                  : "-";
+    const int ps = roles.ps_index(r);
+    const std::string params = !async    ? "full replica"
+                               : ps >= 0 ? shard_text(shards[static_cast<std::size_t>(ps)])
+                                         : "-";
     std::printf("  %-5d %-18s %-16s %-7d %s\n", r, roles.role_name(r).c_str(),
                 hosts.data() + kHostChars * r, threads[static_cast<std::size_t>(r)],
                 params.c_str());

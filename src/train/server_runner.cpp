@@ -65,18 +65,18 @@ int ServerRunner::run() {
   optim::LrSchedule schedule = ctx_.facts.schedule;
   schedule.decay_steps *= ctx_.roles.num_workers();
   std::printf(
-      "[rank %d] parameter server: floats [%zu, %zu), starting at %lld pushes applied, "
+      "[rank %d] parameter server %d: floats [%zu, %zu), starting at %lld pushes applied, "
       "optimizer step %lld, learning rate %.6g\n",
-      rank, shard.begin, shard.end, static_cast<long long>(start.pushes_applied),
+      rank, ps, shard.begin, shard.end, static_cast<long long>(start.pushes_applied),
       static_cast<long long>(start.optimizer_steps),
       static_cast<double>(schedule.at(start.pushes_applied)));
   std::fflush(stdout);
   const comm::ServerStats st = server->serve(schedule);
   std::printf(
-      "[rank %d] parameter server done: %lld pushes applied (%lld this run) in %lld "
+      "[rank %d] parameter server %d done: %lld pushes applied (%lld this run) in %lld "
       "drains (at most %lld per drain), optimizer step %lld, learning rate %.6g, busy "
       "%.0f%% of %.1fs\n",
-      rank, static_cast<long long>(st.pushes_applied),
+      rank, ps, static_cast<long long>(st.pushes_applied),
       static_cast<long long>(st.pushes_applied - st.first_applied),
       static_cast<long long>(st.drains), static_cast<long long>(st.max_merged),
       static_cast<long long>(server->optimizer_steps()), static_cast<double>(st.learning_rate),
