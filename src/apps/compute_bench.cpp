@@ -2,6 +2,7 @@
 // inference, for given batch sizes and thread counts, on real MNIST images. One JSON line per
 // measurement; scripts/bench_compute.sh runs it beside the PyTorch reference.
 //   compute_bench --threads 2 --batches 64,100,256 [--infer-batches 64,100,256,1000]
+//                 [--timeline-overhead yes|no]
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "optim/adam.h"
 #include "util/args.h"
 #include "util/clock.h"
+#include "util/timeline.h"
 
 using namespace dtrain;
 
@@ -56,6 +58,55 @@ void print_result(const char* what, int64_t batch, int threads, double img_s,
   std::fflush(stdout);
 }
 
+// What --timeline costs a training step at batch 100: off (a flag test per span, timed over
+// many spans and multiplied by the spans of a step), and on (the step timed both ways, with the
+// spans the trainer records around it: step, data wait, exchange, counter).
+void timeline_overhead(nn::Replica& replica, optim::Adam& adam, data::ExampleSource& data,
+                       int repeats) {
+  const int64_t batch = 100;
+  std::vector<float> images(static_cast<std::size_t>(batch * 784));
+  std::vector<int32_t> labels(static_cast<std::size_t>(batch));
+  std::vector<int64_t> ids(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i);
+  data.read(ids, images.data(), labels.data());
+  auto step = [&](int64_t i) {
+    TimelineSpan s("step", "step", i);
+    { TimelineSpan w("data wait", "data", i); }
+    { TimelineSpan e("exchange: before step", "exchange", i); }
+    replica.train_batch({images.data(), labels.data(), ids.data(), batch, batch}, {1, i, nullptr},
+                        1.0f / static_cast<float>(batch));
+    TimelineSpan e("exchange: apply gradients", "exchange", i);
+    adam.step(replica.params().span(), replica.grads().span(), 1e-4f, 1.f);
+    timeline::counter("images/s", timeline::now_us(), 1.0);
+  };
+  const double off = median_rate(batch, repeats, 6400, step);
+  const int kSpans = 10000000;
+  const double t0 = now_seconds();
+  for (int i = 0; i < kSpans; ++i) TimelineSpan s("x", "y", i);
+  const double ns_per_off_span = (now_seconds() - t0) / kSpans * 1e9;
+  timeline::enable(false);
+  const std::size_t before = timeline::lanes()[0].events.size();
+  for (int i = 0; i < 10; ++i) step(i);
+  const double spans_per_step =
+      static_cast<double>(timeline::lanes()[0].events.size() - before) / 10;
+  const double on = median_rate(batch, repeats, 6400, step);
+  const double step_ns = 1e9 * static_cast<double>(batch) / off;
+  std::printf("%s\n",
+              nlohmann::json{{"what", "timeline_overhead"},
+                             {"engine", "dtrain"},
+                             {"batch", batch},
+                             {"img_s_off", off},
+                             {"img_s_on", on},
+                             {"spans_per_step", spans_per_step},
+                             {"ns_per_span_off", ns_per_off_span},
+                             {"off_percent", 100 * spans_per_step * ns_per_off_span / step_ns},
+                             {"on_percent", 100 * (off / on - 1)}}
+                  .dump()
+                  .c_str());
+  std::fflush(stdout);
+  timeline::g_enabled = false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +145,7 @@ int main(int argc, char** argv) {
     const double rate = median_rate(batch, repeats, window, step);
     print_result("train", batch, threads, rate, train_flops);
   }
+  if (arg("--timeline-overhead", "yes") == "yes") timeline_overhead(replica, adam, *data, repeats);
   for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
     std::vector<float> images(static_cast<std::size_t>(batch * 784));
     std::vector<int32_t> labels(static_cast<std::size_t>(batch));

@@ -26,7 +26,8 @@ struct SetupOptions {
   data::Format format = data::Format::kHdf5, read_format = data::Format::kAuto;
   std::string features;
   int partitions = 10, num_classes = 10, samples = 3;
-  bool compress = false, verify = false, read = false, json = false, skip_corrupt = false;
+  bool compress = false, verify = false, verify_only = false, read = false, json = false,
+       skip_corrupt = false;
 };
 
 // Reads every example of a source in id order (in chunks, to bound memory).
@@ -192,7 +193,9 @@ bool parse(int argc, char** argv, SetupOptions* o) {
       "compress", po::bool_switch(&o->compress), "GZIP TFRecord files / gzip-filtered HDF5 chunks")(
       "verify", po::bool_switch(&o->verify),
       "read the written shards back and compare with the IDX source")(
-      "read", po::bool_switch(&o->read), "inspect the data set given by --input")(
+      "verify-only", po::bool_switch(&o->verify_only),
+      "compare shards already in --output with the IDX source, writing nothing (e.g. from "
+      "another host)")("read", po::bool_switch(&o->read), "inspect the data set given by --input")(
       "input", po::value(&o->input), "file, directory, glob or comma list to inspect")(
       "features", po::value(&o->features),
       "feature/dataset names, e.g. image=image_raw,label=label")(
@@ -245,9 +248,11 @@ int main(int argc, char** argv) {
     comm::MpiEnv mpi(&argc, &argv);
     try {
       if (o.read) return mpi.rank() == 0 ? inspect(o) : 0;
-      convert_split(o, mpi, "train", "train");
-      convert_split(o, mpi, "t10k", "test");
-      if (o.verify) {
+      if (!o.verify_only) {
+        convert_split(o, mpi, "train", "train");
+        convert_split(o, mpi, "t10k", "test");
+      }
+      if (o.verify || o.verify_only) {
         mpi_call("MPI_Barrier (shards written)", MPI_Barrier, MPI_COMM_WORLD);
         if (mpi.rank() == 0) {
           verify_split(o, "train", "train");

@@ -6,6 +6,7 @@
 #include "dtrain/util/error.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
+#include "util/timeline.h"
 
 namespace dtrain::comm {
 
@@ -45,6 +46,7 @@ AllreduceExchange::~AllreduceExchange() {
 }
 
 void AllreduceExchange::communicate() {
+  timeline::name_this_thread("allreduce");
   for (;;) {
     std::size_t bucket;
     float* grads;
@@ -60,6 +62,7 @@ void AllreduceExchange::communicate() {
     }
     const double t0 = now_seconds();
     if (bucket == 0) {
+      TimelineSpan span("arrival barrier", "wait", step);
       // Every rank must arrive before anyone blocks in the reduction: poll a barrier against
       // the stall timeout, naming the ranks that never came.
       MPI_Request arrived = MPI_REQUEST_NULL;
@@ -70,6 +73,8 @@ void AllreduceExchange::communicate() {
     const double t1 = now_seconds();
     {
       const auto& b = buckets_[bucket];
+      TimelineSpan span("allreduce bucket", "exchange", step,
+                        static_cast<double>(b.size() * sizeof(float)));
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
       mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, grads + b.begin,
                static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
@@ -124,6 +129,7 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   double first = 0, last = 0, reducing = 0;
   {
     // The communication thread enforces the stall timeout; this wait only needs the result.
+    TimelineSpan span("allreduce wait", "wait", step);
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return reduced_ == buckets_.size(); });
     first = first_start_;
@@ -131,7 +137,10 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
     reducing = reduce_seconds_step_;
   }
   const double t1 = now_seconds();
-  optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
+  {
+    TimelineSpan span("optimizer", "compute", step);
+    optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
+  }
   const double t2 = now_seconds();
   ++steps_;
   wait_seconds_ += t1 - t0;
@@ -139,7 +148,6 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   reduce_seconds_ += reducing;
   optimizer_seconds_ += t2 - t1;
   overlapped_buckets_ += static_cast<double>(done_before);
-  (void)step;
 }
 
 int AllreduceExchange::agree(int requests, int64_t, bool) {

@@ -6,6 +6,7 @@
 #include "dtrain/util/error.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
+#include "util/timeline.h"
 
 namespace dtrain::comm {
 
@@ -71,6 +72,7 @@ bool ParameterServer::pending() {
 
 void ParameterServer::drain(int64_t old) {
   // Close the buffer: new pushes go to the other one; wait for the pushes under way to land.
+  TimelineSpan span("drain", "server", version_ + 1);
   const double t0 = now_seconds();
   active_ = 1 - old;
   store(W::kActive, active_);
@@ -90,7 +92,10 @@ void ParameterServer::drain(int64_t old) {
   // The accumulator holds the sum of `merged` pushes, each a mean over its batch: one step on
   // the sum applies every pushed gradient exactly once.
   const float lr = schedule_.at(applied_);
-  optimizer_->step(params_.span(), {acc, params_.size()}, lr, 1.0f);
+  {
+    TimelineSpan apply("apply (optimizer)", "compute", version_ + 1, static_cast<double>(merged));
+    optimizer_->step(params_.span(), {acc, params_.size()}, lr, 1.0f);
+  }
   const double t2 = now_seconds();
   std::memset(acc, 0, params_.size() * sizeof(float));
   pushes = 0;
@@ -138,6 +143,7 @@ std::string ParameterServer::unfinished_workers() {
 }
 
 void ParameterServer::send_state() {
+  TimelineSpan span("checkpoint: send state", "io");
   // Every push that completed before the request is applied first; the workers are paused at
   // the agreed step, so this ends.
   while (pending()) {

@@ -7,6 +7,7 @@
 #include "dtrain/util/error.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
+#include "util/timeline.h"
 
 namespace dtrain::comm {
 
@@ -34,7 +35,9 @@ ParameterServerClient::ParameterServerClient(PsWindow& window, int64_t max_stale
       total_steps_(total_steps),
       worker_(window.roles().worker_index()),
       workers_(window.roles().num_workers()),
-      pulled_version_(window.shards().size(), 0) {}
+      pulled_version_(window.shards().size(), 0) {
+  for (const auto& s : window.shards()) bytes_ += static_cast<double>(s.size() * sizeof(float));
+}
 
 void ParameterServerClient::start_at(int64_t steps) {
   clock_ = steps;
@@ -57,6 +60,7 @@ std::string ParameterServerClient::workers_behind(int64_t needed) {
 void ParameterServerClient::wait_for_stragglers() {
   if (max_staleness_ < 0 || clock_ <= max_staleness_) return;
   const int64_t needed = clock_ - max_staleness_;
+  TimelineSpan span("staleness wait", "wait", clock_);
   const double t0 = now_seconds();
   rma_.stall().wait_until(
       [&] {
@@ -78,6 +82,7 @@ void ParameterServerClient::wait_for_stragglers() {
 }
 
 void ParameterServerClient::pull(float* params) {
+  TimelineSpan span("pull", "exchange", clock_, bytes_);
   const double t0 = now_seconds();
   const auto& shards = window_.shards();
   for (std::size_t p = 0; p < shards.size(); ++p) {
@@ -100,6 +105,7 @@ void ParameterServerClient::pull(float* params) {
 }
 
 void ParameterServerClient::push(const float* grads) {
+  TimelineSpan span("push", "exchange", clock_, bytes_);
   const double t0 = now_seconds();
   const auto& shards = window_.shards();
   double stale = 0;
@@ -130,6 +136,7 @@ void ParameterServerClient::push(const float* grads) {
   staleness_max_ = std::max(staleness_max_, stale);
   ++staleness_count_;
   push_seconds_ += now_seconds() - t0;
+  timeline::counter("staleness", timeline::now_us(), stale);
 }
 
 void ParameterServerClient::before_step(nn::Replica& replica, int64_t) {
@@ -171,6 +178,7 @@ void ParameterServerClient::propose(int64_t done, int64_t kind) {
 }
 
 int ParameterServerClient::agree(int requests, int64_t done, bool last) {
+  TimelineSpan span("agree on checkpoint/stop", "wait", done);
   const double t0 = now_seconds();
   const bool chief = window_.roles().is_chief();
   // Requests go to server 0, where the chief sees them (its own included).

@@ -90,6 +90,7 @@ class ParameterServerClient final : public GradientExchange {
   double staleness_sum_ = 0, staleness_max_ = 0, staleness_count_ = 0;
   double pull_retries_ = 0, ssp_wait_seconds_ = 0, pull_seconds_ = 0, push_seconds_ = 0;
   double agree_wait_seconds_ = 0;
+  double bytes_ = 0;  // of the whole model: what a pull or a push moves
   double images_ = 0, train_seconds_ = 0;
 };
 

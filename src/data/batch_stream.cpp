@@ -4,6 +4,7 @@
 
 #include "dtrain/util/error.h"
 #include "util/clock.h"
+#include "util/timeline.h"
 
 namespace dtrain::data {
 
@@ -53,6 +54,7 @@ std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int6
 }
 
 void BatchStream::run() {
+  timeline::name_this_thread("data reader");
   try {
     for (int64_t epoch = options_.start_epoch;
          options_.epochs < 0 || epoch < options_.start_epoch + options_.epochs; ++epoch) {
@@ -60,8 +62,12 @@ void BatchStream::run() {
       const auto rows = plan_.global_rows(epoch);
       const int64_t first = epoch == options_.start_epoch ? options_.start_step : 0;
       for (int64_t s = first; s < static_cast<int64_t>(steps.size()); ++s) {
-        auto batch = read_batch(epoch, s, rows[static_cast<std::size_t>(s)],
-                                steps[static_cast<std::size_t>(s)]);
+        std::shared_ptr<Batch> batch;
+        {
+          TimelineSpan span("read batch", "data");
+          batch = read_batch(epoch, s, rows[static_cast<std::size_t>(s)],
+                             steps[static_cast<std::size_t>(s)]);
+        }
         std::unique_lock lock(mu_);
         cv_.wait(lock,
                  [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });

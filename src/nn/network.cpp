@@ -1,6 +1,7 @@
 #include "nn/network.h"
 
 #include "dtrain/util/error.h"
+#include "util/timeline.h"
 
 namespace dtrain::nn {
 
@@ -29,8 +30,11 @@ const float* Network::forward(const float* images, const StepContext& step) {
   input_.set_data_handle(const_cast<float*>(images));
   const memory* x = &input_;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
+    TimelineSpan span(model_.layers()[i]->name().c_str(), "layer", step.step, 0,
+                      timeline::layers());
     outputs_[i] = layers_[i]->forward(*x, step);
     x = &outputs_[i];
+    if (timeline::layers()) ctx_.stream.wait();  // the span covers the layer's own work
   }
   ctx_.stream.wait();
   return static_cast<const float*>(outputs_.back().get_data_handle());
@@ -41,7 +45,9 @@ void Network::backward(const float* diff_logits, const GradientReadyFn& ready) {
   diff_logits_.set_data_handle(const_cast<float*>(diff_logits));
   const memory* diff = &diff_logits_;
   for (std::size_t i = layers_.size(); i-- > 0;) {
+    TimelineSpan span(model_.layers()[i]->name().c_str(), "layer", -1, 0, timeline::layers());
     diff = layers_[i]->backward(*diff);
+    if (timeline::layers()) ctx_.stream.wait();
     const ParamRange range = model_.layers()[i]->param_range();
     if (!range.empty() && ready) {
       ctx_.stream.wait();

@@ -5,6 +5,7 @@
 #include "nn/dnnl_context.h"
 #include "nn/network.h"
 #include "nn/softmax_cross_entropy.h"
+#include "util/timeline.h"
 
 namespace dtrain::nn {
 
@@ -30,11 +31,20 @@ LossStats Replica::train_batch(const BatchView& b, const StepContext& step, floa
   Network& net = network(b.rows, true);
   StepContext s = step;
   s.example_ids = b.ids;
-  const float* logits = net.forward(b.images, s);
+  const float* logits = nullptr;
+  {
+    TimelineSpan span("forward", "compute", step.step);
+    logits = net.forward(b.images, s);
+  }
   const int classes = model_.num_classes();
   diff_logits_.resize(static_cast<std::size_t>(b.rows * classes));
-  const LossStats stats = softmax_cross_entropy(logits, b.labels, b.rows, b.real_rows, classes,
-                                                grad_scale, diff_logits_.data(), nullptr);
+  LossStats stats;
+  {
+    TimelineSpan span("loss", "compute", step.step);
+    stats = softmax_cross_entropy(logits, b.labels, b.rows, b.real_rows, classes, grad_scale,
+                                  diff_logits_.data(), nullptr);
+  }
+  TimelineSpan span("backward", "compute", step.step);
   net.backward(diff_logits_.data(), ready);
   return stats;
 }

@@ -3,6 +3,7 @@
 #include "train/job_report.h"
 #include "train/runners.h"
 #include "util/mpi_call.h"
+#include "util/timeline.h"
 
 namespace dtrain::train {
 
@@ -16,6 +17,7 @@ int64_t AsyncWorker::start_step() const {
 }
 
 int AsyncWorker::run() {
+  timeline::name_this_thread("training");
   const auto& o = ctx_.options;
   const bool chief = ctx_.roles.is_chief();
   const std::size_t total = ctx_.model->layout().total();
@@ -46,6 +48,7 @@ int AsyncWorker::run() {
   if (chief && !o.output.model_dir.empty()) {
     s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
       TrainingState st = ctx_.state_header(done, epoch);
+      TimelineSpan span("checkpoint: gather", "io", done);
       auto g = client.gather_state(done, total, optim::state_names(o.model.optimizer));
       st.params = std::move(g.params);
       st.optimizer_state = std::move(g.optimizer);

@@ -260,7 +260,7 @@ int run_export(const TrainOptions& o, const comm::MpiEnv& mpi) {
   const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)),
                         nn::Shape{in.c, in.h, in.w}, o.data.num_classes);
   const auto state = read_checkpoint(o.model_path, model.layout());
-  write_model_file(o.output.export_path, model, state.params.data(), state.global_step, 0.0);
+  save_model(o.output.export_path, model, state.params.data(), state.global_step, 0.0);
   std::printf("exported %s (step %lld) to %s\n", o.model_path.c_str(),
               static_cast<long long>(state.global_step), o.output.export_path.c_str());
   return 0;

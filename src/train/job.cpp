@@ -2,6 +2,7 @@
 
 #include "train/inference.h"
 #include "train/runners.h"
+#include "train/timeline_file.h"
 
 namespace dtrain::train {
 
@@ -15,9 +16,22 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
       break;
   }
   const auto ctx = prepare_job(o, mpi);
-  if (ctx->roles.is_ps()) return ServerRunner(*ctx).run();
-  if (ctx->roles.mode == comm::Mode::kAsync) return AsyncWorker(*ctx).run();
-  return SyncRunner(*ctx).run();
+  const auto& timeline = o.output.timeline;
+  if (!timeline.empty()) start_timeline(o.output.timeline_layers, ctx->watchdog.get());
+  const auto& roles = ctx->roles;
+  int code = 0;
+  if (roles.is_ps()) {
+    code = ServerRunner(*ctx).run();
+  } else if (roles.mode == comm::Mode::kAsync) {
+    code = AsyncWorker(*ctx).run();
+  } else {
+    code = SyncRunner(*ctx).run();
+  }
+  if (!timeline.empty()) {
+    const std::string role = roles.is_ps() ? "ps" : roles.is_chief() ? "chief" : "worker";
+    write_timeline(timeline, role, ctx->watchdog.get());
+  }
+  return code;
 }
 
 }  // namespace dtrain::train

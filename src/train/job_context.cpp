@@ -17,6 +17,7 @@
 #include "util/clock.h"
 #include "util/mpi_call.h"
 #include "util/signals.h"
+#include "util/timeline.h"
 
 namespace dtrain::train {
 
@@ -101,6 +102,7 @@ void check_outputs(const TrainOptions& o) {
   if (!out.log_dir.empty()) check_writable("--log-dir", out.log_dir);
   for (const auto& [option, file] : {std::pair{"--metrics-json", out.metrics_json},
                                      {"--metrics-csv", out.metrics_csv},
+                                     {"--timeline", out.timeline},
                                      {"--export", out.export_path}}) {
     if (!file.empty()) check_writable(option, fs::path(file).parent_path().string());
   }
@@ -257,6 +259,7 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
 }
 
 void JobContext::save_checkpoint(const TrainingState& state) const {
+  TimelineSpan span("checkpoint: write", "io", state.global_step);
   CheckpointDir dir(options.output.model_dir, options.output.keep_checkpoints);
   dir.save(model->layout(), state);
   std::printf("checkpoint %s (step %lld)\n", dir.path_for(state.global_step).c_str(),

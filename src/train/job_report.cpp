@@ -206,7 +206,7 @@ void export_model(const JobContext& ctx, const nn::Replica& replica, const Train
   if (path.empty()) return;
   const auto& curve = r.metrics.curve();
   const double acc = curve.empty() ? 0.0 : curve.back().test_accuracy;
-  write_model_file(path, *ctx.model, replica.params().data(), r.last_step, acc);
+  save_model(path, *ctx.model, replica.params().data(), r.last_step, acc);
   std::printf("exported the model to %s\n", path.c_str());
   std::fflush(stdout);
 }

@@ -1,5 +1,7 @@
 #include "dtrain/train/model_file.h"
 
+#include "train/onnx_export.h"
+
 #include <filesystem>
 
 #include "data/hdf5_util.h"
@@ -45,6 +47,15 @@ void write_model_file(const std::string& path, const nn::Model& model, const flo
     h5_check(H5Fflush(f, H5F_SCOPE_GLOBAL), tmp + ": flush");
     file.close(tmp);
   });
+}
+
+void save_model(const std::string& path, const nn::Model& model, const float* params,
+                int64_t trained_steps, double test_accuracy) {
+  if (is_onnx_path(path)) {
+    write_onnx_model(path, model, params);
+  } else {
+    write_model_file(path, model, params, trained_steps, test_accuracy);
+  }
 }
 
 std::vector<float> read_model_params(const std::string& path, const nn::Model& model) {

@@ -234,10 +234,16 @@ po::options_description output_group(TrainOptions& o) {
           ->notifier(at_least("keep-checkpoints", 1)),
       "checkpoints kept in --model-dir")("resume", po::bool_switch(&out.resume),
                                          "require a checkpoint in --model-dir to continue from")(
-      "export", po::value(&out.export_path), "write the trained model to FILE (HDF5) at the end")(
+      "export", po::value(&out.export_path),
+      "write the trained model to FILE at the end: ONNX if FILE ends in .onnx, else HDF5")(
       "metrics-json", po::value(&out.metrics_json), "write the final metrics to FILE as JSON")(
       "metrics-csv", po::value(&out.metrics_csv), "append one row per summary step to FILE (CSV)")(
       "log-dir", po::value(&out.log_dir), "write TensorBoard event files here")(
+      "timeline", po::value(&out.timeline),
+      "write a timeline of every rank's steps to FILE (Chrome trace JSON: chrome://tracing, "
+      "Perfetto; scripts/plot_timeline.sh draws it)")(
+      "timeline-layers", po::bool_switch(&out.timeline_layers),
+      "with --timeline: one span per layer in forward and backward")(
       "summary-steps",
       po::value(&out.summary_steps)
           ->default_value(out.summary_steps)

@@ -5,6 +5,7 @@
 #include "train/job_report.h"
 #include "train/runners.h"
 #include "util/mpi_call.h"
+#include "util/timeline.h"
 
 namespace dtrain::train {
 
@@ -39,6 +40,7 @@ comm::ServerStart server_start(const JobContext& ctx, const nn::ParamRange& shar
 }  // namespace
 
 int ServerRunner::run() {
+  timeline::name_this_thread("parameter server");
   const auto& o = ctx_.options;
   const std::size_t total = ctx_.model->layout().total();
   const int rank = ctx_.roles.rank, ps = ctx_.roles.ps_index(rank);

@@ -4,6 +4,7 @@
 #include "comm/heartbeat.h"
 #include "train/job_report.h"
 #include "train/runners.h"
+#include "util/timeline.h"
 
 namespace dtrain::train {
 
@@ -23,6 +24,7 @@ void SyncRunner::restore(nn::Replica& replica, optim::Optimizer& optimizer) cons
 }
 
 int SyncRunner::run() {
+  timeline::name_this_thread("training");
   const auto& o = ctx_.options;
   const bool sync = ctx_.roles.mode == comm::Mode::kSync;
   const bool chief = ctx_.roles.is_chief();

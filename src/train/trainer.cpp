@@ -1,8 +1,11 @@
 #include "dtrain/train/trainer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/util/error.h"
@@ -10,6 +13,7 @@
 #include "train/summary_writer.h"
 #include "util/clock.h"
 #include "util/signals.h"
+#include "util/timeline.h"
 
 namespace dtrain::train {
 
@@ -50,6 +54,13 @@ TrainingPlan make_plan(const TrainerSetup& s) {
 }  // namespace
 
 Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)) {
+  // Test hook: DTRAIN_TEST_SLOW_WORKER=W:MS makes worker W sleep MS ms in every step, so that a
+  // timeline shows who waits for whom.
+  int who = -1, ms = 0;
+  if (const char* spec = std::getenv("DTRAIN_TEST_SLOW_WORKER");
+      spec && std::sscanf(spec, "%d:%d", &who, &ms) == 2 && who == s_.worker) {
+    slow_ms_ = ms;
+  }
   if (s_.start_step > plan_.total_steps()) {
     throw OptionError("the checkpoint is at step " + std::to_string(s_.start_step) + ", past the " +
                       std::to_string(plan_.total_steps()) +
@@ -73,6 +84,7 @@ void Trainer::maybe_evaluate(int64_t done, bool last, RunMetrics& metrics) {
 }
 
 void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
+  TimelineSpan span("evaluation", "eval", done);
   const auto& o = *s_.options;
   const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size,
                                 s_.eval_comm, o.dist.stall_timeout);
@@ -128,9 +140,21 @@ void Trainer::log_progress(int64_t done, double loss, double rate, int64_t image
 
 Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step) {
   const double t0 = now_seconds();
-  const auto batch = stream.next();
+  TimelineSpan span("step", "step", step);
+  std::shared_ptr<const data::Batch> batch;
+  {
+    TimelineSpan wait("data wait", "data", step);
+    batch = stream.next();
+  }
   if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
-  s_.exchange->before_step(*s_.replica, step);
+  if (slow_ms_ > 0) {
+    TimelineSpan slow("injected delay", "compute", step);
+    std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms_));
+  }
+  {
+    TimelineSpan refresh("exchange: before step", "exchange", step);
+    s_.exchange->before_step(*s_.replica, step);
+  }
   // The mean over the batch this step's gradient stands for: the global batch when ranks sum
   // their gradients (sync, local), this worker's own rows when each push stands alone (async).
   const bool own_rows = s_.mode == comm::Mode::kAsync;
@@ -141,8 +165,13 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
   auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
   const auto stats =
       s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale, ready);
-  s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
-  return {stats.loss_sum, batch->real_rows, denominator, now_seconds() - t0};
+  {
+    TimelineSpan apply("exchange: apply gradients", "exchange", step);
+    s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
+  }
+  const double dt = now_seconds() - t0;
+  timeline::counter("images/s", timeline::now_us(), static_cast<double>(denominator) / dt);
+  return {stats.loss_sum, batch->real_rows, denominator, dt};
 }
 
 bool Trainer::checkpoint_or_stop(int64_t done, bool last) {

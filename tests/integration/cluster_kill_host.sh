@@ -18,7 +18,7 @@ sleep 2
 ranks_on_h3=$(sed -n '/^dtrain:/,/^transport:/p' "$out/log.txt" | awk '$4 == "h3" || $5 == "h3" { print $1 }' | tr '\n' ' ')
 killed_at=$SECONDS
 for p in $(ip netns pids dtrain-h3); do
-  [ "$p" = "$(cat /run/dtrain-cluster/h3.pid)" ] || kill -KILL "$p" 2>/dev/null
+  [ "$p" = "$(cat /var/lib/dtrain-cluster/h3.pid)" ] || kill -KILL "$p" 2>/dev/null
 done
 set +e
 wait $job

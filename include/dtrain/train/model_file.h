@@ -21,6 +21,10 @@ namespace dtrain::train {
 
 void write_model_file(const std::string& path, const nn::Model& model, const float* params,
                       int64_t trained_steps, double test_accuracy);
+// --export: an ONNX model when the path ends in ".onnx" (src/train/onnx_export.h says what it
+// holds), this HDF5 model file otherwise.
+void save_model(const std::string& path, const nn::Model& model, const float* params,
+                int64_t trained_steps, double test_accuracy);
 // Reads /params of a model file or checkpoint into a flat buffer for `model`.
 std::vector<float> read_model_params(const std::string& path, const nn::Model& model);
 

@@ -83,6 +83,8 @@ struct OutputOptions {
   bool resume = false;
   std::string export_path;
   std::string metrics_json, metrics_csv, log_dir;
+  std::string timeline;          // Chrome trace-event JSON of every rank's spans
+  bool timeline_layers = false;  // ... with one span per layer in forward and backward
   int64_t summary_steps = 100;
   // Inference
   std::string output_dir;

@@ -87,6 +87,7 @@ class Trainer {
   TrainerSetup s_;
   TrainingPlan plan_;
   double last_checkpoint_time_ = 0;
+  int slow_ms_ = 0;  // test hook (DTRAIN_TEST_SLOW_WORKER)
 };
 
 }  // namespace dtrain::train
