@@ -1,51 +1,122 @@
 #!/usr/bin/env bash
-# Data benchmark: examples/s and MB/s of every reader (IDX in memory, HDF5 through MPI-IO,
-# TFRecord plain and GZIP) with 1 and 2 ranks, set against how fast training consumes
-# examples, and the time the trainer actually waits for data per step (target: < 1% of the step;
-# readers >= 10x the consumption). Tables to stdout and bench-results/data.md.
+# Data benchmark: examples/s and MB/s of every reader (IDX, HDF5 through MPI-IO, TFRecord plain
+# and GZIP), set against how fast training consumes examples, and the time the trainer actually
+# waits for data per step (targets: readers >= 10x the consumption, waits < 1% of the step).
+#
+#   scripts/bench_data.sh                 local disk, 1 and 2 ranks
+#   scripts/bench_data.sh --fs gluster    also a GlusterFS volume over emulated hosts (needs
+#                                         root): 1, 2 and 3 reading hosts, unshaped and 1 Gbit/s
+#                                         links, cold (caches dropped) and warm; the same
+#                                         figures on local disk in the same table
+# Tables to stdout and bench-results/data.md; raw lines in bench-results/data.jsonl.
 . "$(dirname "$0")/lib.sh"
 apt_install "${DTRAIN_BUILD_PACKAGES[@]}"
 fetch_mnist
 build "$DTRAIN_ROOT/build"
 cd "$DTRAIN_ROOT"
+FS=local
+[ "${1:-}" = --fs ] && FS=$2
 OUT="$DTRAIN_ROOT/bench-results"
 SHARDS="$DTRAIN_ROOT/data/shards"
+CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
 mkdir -p "$OUT"
 raw="$OUT/data.jsonl"
 : >"$raw"
-make_shards() {  # name, converter args
-  local name=$1; shift
-  [ -f "$SHARDS/$name/.complete" ] && return 0
-  log "writing $name shards"
-  rm -rf "${SHARDS:?}/$name"
-  build/mnist_data_setup --data-dir "$MNIST_DIR" --output "$SHARDS/$name" --num-partitions 10 "$@" >/dev/null
-  touch "$SHARDS/$name/.complete"
-}
-make_shards hdf5 --format hdf5
-make_shards tfrecord --format tfrecord
-make_shards tfrecord-gz --format tfrecord --compress
-readers=("idx|" "hdf5|$SHARDS/hdf5/train" "tfrecord|$SHARDS/tfrecord/train" "tfrecord (GZIP)|$SHARDS/tfrecord-gz/train")
-for entry in "${readers[@]}"; do
-  label=${entry%%|*} path=${entry#*|}
-  for np in 1 2; do
-    log "reader $label, $np rank(s)"
-    args=(--epochs 3 --batch 100 --policy files)
-    if [ -n "$path" ]; then args+=(--data "$path"); else args+=(--data-dir "$MNIST_DIR"); fi
-    mpirun --oversubscribe --bind-to none -np "$np" build/data_bench "${args[@]}" |
-      /usr/bin/python3 -c "import json,sys; j=json.loads(sys.stdin.read()); j['label']='$label'; print(json.dumps(j))" | tee -a "$raw"
-  done
-done
-log "training consumption rate"
-build/compute_bench --threads 2 --batches 100 --infer-batches 100 --repeats 3 --data-dir "$MNIST_DIR" |
+emit() { tee -a "$raw"; }
+tag() {  # KEY=VALUE...: adds fields to the JSON line on stdin
   /usr/bin/python3 -c "import json,sys
-rows=[json.loads(l) for l in sys.stdin if l.startswith('{')]
-j=next(r for r in rows if r['what']=='train'); print(json.dumps({'what':'train_rate','img_s':j['img_s']}))" | tee -a "$raw"
-for entry in "${readers[@]}"; do
-  label=${entry%%|*} path=${entry#*|}
-  log "trainer waiting on $label"
-  args=(--steps 400 --eval-every 100000 --log-every 1000 --metrics-json "$OUT/wait.json")
-  if [ -n "$path" ]; then args+=(--train-data "$path" --test-data "${path%/train}/test"); else args+=(--data-dir "$MNIST_DIR"); fi
-  build/mnist_train "${args[@]}" >/dev/null
-  /usr/bin/python3 -c "import json; j=json.load(open('$OUT/wait.json')); print(json.dumps({'what':'trainer_wait','label':'$label','steps':j['steps'],'wait_seconds':j['data_wait_seconds'],'wait_fraction':j['data_wait_fraction']}))" | tee -a "$raw"
+j=json.loads(sys.stdin.read())
+for kv in sys.argv[1:]:
+    k, v = kv.split('=', 1)
+    j[k] = int(v) if v.isdigit() else v
+print(json.dumps(j))" "$@"
+}
+make_shards() {  # dir name converter-args...
+  local dir=$1 name=$2
+  shift 2
+  [ -f "$dir/$name/.complete" ] && return 0
+  log "writing $name shards in $dir"
+  rm -rf "${dir:?}/$name"
+  build/mnist_data_setup --data-dir "$MNIST_DIR" --output "$dir/$name" --num-partitions 10 "$@" >/dev/null
+  touch "$dir/$name/.complete"
+}
+readers() {  # root: label|path lines for the readers over data under root
+  echo "idx|$1/idx/train-images-idx3-ubyte"
+  echo "hdf5|$1/hdf5/train"
+  echo "tfrecord|$1/tfrecord/train"
+  echo "tfrecord (GZIP)|$1/tfrecord-gz/train"
+}
+prepare() {  # root: the four data sets under root
+  mkdir -p "$1/idx"
+  cp -n "$MNIST_DIR"/*-ubyte "$1/idx/"
+  make_shards "$1" hdf5 --format hdf5
+  make_shards "$1" tfrecord --format tfrecord
+  make_shards "$1" tfrecord-gz --format tfrecord --compress
+}
+
+log "training consumption: one rank, one thread, and the defaults (2 threads)"
+for t in 1 2; do
+  build/compute_bench --threads "$t" --batches 100 --infer-batches "" --timeline-overhead no \
+    --repeats 3 --data-dir "$MNIST_DIR" |
+    /usr/bin/python3 -c "import json,sys
+j=next(json.loads(l) for l in sys.stdin if '\"train\"' in l)
+print(json.dumps({'what':'train_rate','threads':$t,'img_s':j['img_s']}))" | emit
 done
+
+# --- local disk ---------------------------------------------------------------------------------
+prepare "$SHARDS"
+while IFS='|' read -r label path; do
+  for np in 1 2; do
+    log "reader $label, $np rank(s), local disk"
+    mpirun --oversubscribe --bind-to none -np "$np" build/data_bench --data "$path" --epochs 2 \
+      --batch 100 --policy files | tag "label=$label" fs=local cache=warm links=- "hosts=$np" | emit
+  done
+done < <(readers "$SHARDS")
+
+trainer_wait() {  # label path fs links [cluster]: the trainer's data wait, one rank per host
+  local label=$1 path=$2 fs=$3 links=$4 hosts=${5:-1}
+  local test=${path%/train}/test data=(--train-data "$path" --test-data "$test")
+  [ "$label" = idx ] && data=(--data-dir "$(dirname "$path")")
+  local run=(build/mnist_train)
+  [ "$fs" = gluster ] && run=(bash "$CLUSTER" mpirun -np "$hosts" build/mnist_train --dist sync)
+  "${run[@]}" "${data[@]}" --threads 1 --steps 200 --eval-every 100000 --log-every 1000 \
+    --metrics-json "$OUT/wait.json" >/dev/null
+  /usr/bin/python3 -c "import json; j=json.load(open('$OUT/wait.json')); print(json.dumps({'what':'trainer_wait','label':'$label','fs':'$fs','links':'$links','hosts':$hosts,'steps':j['steps'],'wait_seconds':j['data_wait_seconds'],'wait_fraction':j['data_wait_fraction']}))" | emit
+}
+while IFS='|' read -r label path; do
+  trainer_wait "$label" "$path" local -
+done < <(readers "$SHARDS")
+
+# --- GlusterFS over emulated hosts --------------------------------------------------------------
+if [ "$FS" = gluster ]; then
+  GV=/mnt/gv/bench
+  for links in none 1gbit; do
+    rate=()
+    [ "$links" != none ] && rate=(--rate "$links")
+    bash "$CLUSTER" up 3 --fs gluster "${rate[@]}"
+    # The data sets on the volume, written from h1.
+    bash "$CLUSTER" run h1 bash -c "$(declare -f log make_shards prepare); MNIST_DIR=$MNIST_DIR; prepare $GV"
+    while IFS='|' read -r label path; do
+      for hosts in 1 2 3; do
+        for cache in cold warm; do
+          # Cold: the page cache dropped (bricks and clients share this machine's) and the FUSE
+          # clients' caches emptied by remounting.
+          if [ "$cache" = cold ]; then
+            sync
+            echo 3 >/proc/sys/vm/drop_caches
+            for h in $(seq 1 3); do
+              bash "$CLUSTER" run "h$h" sh -c "umount -l /mnt/gv && mount -t glusterfs -o backup-volfile-servers=h1:h2:h3 h$h:/gv /mnt/gv"
+            done
+          fi
+          log "reader $label, $hosts host(s), GlusterFS, links $links, $cache"
+          bash "$CLUSTER" mpirun -np "$hosts" build/data_bench --data "$path" --epochs 1 \
+            --batch 100 --policy files |
+            tag "label=$label" fs=gluster "cache=$cache" "links=$links" "hosts=$hosts" | emit
+        done
+      done
+      trainer_wait "$label" "$path" gluster "$links" 3
+    done < <(readers "$GV")
+  done
+  bash "$CLUSTER" down
+fi
 /usr/bin/python3 "$DTRAIN_ROOT/scripts/bench_tables.py" data "$raw" | tee "$OUT/data.md"

@@ -81,9 +81,13 @@ EOF
 
 start_anchor() {  # i fs: the process holding host hi's namespaces
   local i=$1 fs=$2 h="h$1"
-  mkdir -p /run/munge "$STATE/$h/run/munge" "$STATE/$h/glusterd" "$STATE/$h/log" "$GV"
+  mkdir -p /run/munge "$STATE/$h/run/munge" "$STATE/$h/glusterd" "$STATE/$h/log" "$GV" \
+    /var/lib/glusterd /var/log/glusterfs
+  # The package's option groups and hooks, without any host's identity (glusterd.info).
+  [ "$fs" = none ] || (cd /var/lib/glusterd && tar --exclude=./glusterd.info --exclude=./peers \
+    --exclude=./vols -cf - . | tar -C "$STATE/$h/glusterd" -xf -)
   # shellcheck disable=SC2016
-  nsenter --net="/run/netns/dtrain-$h" unshare --mount --uts --propagation private -- sh -c '
+  nsenter --net="/run/netns/dtrain-$h" unshare --mount --uts --propagation private -- sh -ec '
     hostname "$1"
     mount --bind "$2/hosts" /etc/hosts
     mkdir -p "$2/cgroup-$1"
@@ -93,7 +97,7 @@ start_anchor() {  # i fs: the process holding host hi's namespaces
     if [ "$3" != none ]; then
       # glusterd: its state, logs, sockets and pid files are per host; munge stays shared.
       mount --bind /run/munge "$2/$1/run/munge"
-      mount --bind "$2/$1/run" /run
+      mount --rbind "$2/$1/run" /run  # rbind: keeps the munge mount inside it
       mount --bind "$2/$1/glusterd" /var/lib/glusterd
       mount --bind "$2/$1/log" /var/log/glusterfs
     fi
@@ -128,6 +132,8 @@ up() {
     return 0
   fi
   down >/dev/null
+  # Installed before the hosts exist: each host binds its own directories over the package's.
+  [ "$fs" = none ] || (. "$ROOT/scripts/lib.sh" && apt_install glusterfs-server glusterfs-client)
   mkdir -p "$STATE"
   {
     echo "127.0.0.1 localhost"
@@ -194,7 +200,6 @@ on_host() {  # HOST CMD...: like `run`, returning
 # with the caching that lets a file written on one host be read whole on another at once.
 gluster_up() {
   local n=$1 fs=$2 i bricks=()
-  (. "$ROOT/scripts/lib.sh" && apt_install glusterfs-server glusterfs-client)
   for i in $(seq 1 "$n"); do
     mkdir -p "$STATE/h$i/brick"
     on_host "h$i" glusterd --log-level=WARNING

@@ -103,10 +103,12 @@ start_munge() {
 
 wait_idle() {  # until every node is idle; a drained or invalid node fails at once
   local want=$1
-  for _ in $(seq 1 120); do
-    local states
-    states=$(on h1 sinfo -h -N -o %T 2>/dev/null | sort | uniq -c | tr '\n' ' ' || true)
-    if [ "$(on h1 sinfo -h -N -o %T 2>/dev/null | grep -cE '^(idle|mixed|allocated)$')" = "$want" ]; then
+  local deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    local states listed
+    listed=$(on h1 timeout 10 sinfo -h -N -o %T 2>/dev/null || true)
+    states=$(sort <<<"$listed" | uniq -c | tr '\n' ' ')
+    if [ "$(grep -cE '^(idle|mixed|allocated)$' <<<"$listed")" = "$want" ]; then
       on h1 sinfo
       return 0
     fi

@@ -2,12 +2,15 @@
 // inference, for given batch sizes and thread counts, on real MNIST images. One JSON line per
 // measurement; scripts/bench_compute.sh runs it beside the PyTorch reference.
 //   compute_bench --threads 2 --batches 64,100,256 [--infer-batches 64,100,256,1000]
-//                 [--timeline-overhead yes|no]
+//                 [--timeline-overhead yes|no] [--ceiling yes|no]
+// First (unless --ceiling no) this machine's fp32 FMA peak and STREAM-triad bandwidth at the
+// same thread count, the ceilings bench_compute.sh sets each primitive against.
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "apps/machine_ceiling.h"
 #include "data/memory_source.h"
 #include "dtrain/nn/replica.h"
 #include "dtrain/util/compute_pool.h"
@@ -107,6 +110,45 @@ void timeline_overhead(nn::Replica& replica, optim::Adam& adam, data::ExampleSou
   timeline::g_enabled = false;
 }
 
+// This machine's FMA peak and memory bandwidth, the ceilings the other figures are set against.
+void print_ceiling(int threads) {
+  const MachineCeiling c = measure_ceiling(threads);
+  std::printf("%s\n", nlohmann::json{{"what", "ceiling"},
+                                     {"engine", "machine"},
+                                     {"isa", c.isa},
+                                     {"threads", threads},
+                                     {"fma_gflops", c.fma_gflops},
+                                     {"triad_gbps", c.triad_gbps}}
+                          .dump()
+                          .c_str());
+  std::fflush(stdout);
+}
+
+// The optimizer pass alone over the model's flat buffers: Adam reads parameters, gradients and
+// both moments and writes back all but the gradients, 28 bytes per parameter.
+void print_optimizer_pass(optim::Adam& adam, nn::Replica& replica, int threads, int repeats) {
+  auto params = replica.params().span();
+  auto grads = replica.grads().span();
+  std::vector<double> times;
+  for (int r = 0; r < std::max(5, 4 * repeats); ++r) {
+    const double t0 = now_seconds();
+    adam.step(params, grads, 1e-9f, 1.f);
+    times.push_back(now_seconds() - t0);
+  }
+  std::sort(times.begin(), times.end());
+  const double s = times[times.size() / 2];
+  const double bytes = 28.0 * static_cast<double>(params.size());
+  std::printf("%s\n", nlohmann::json{{"what", "optimizer"},
+                                     {"engine", "dtrain"},
+                                     {"threads", threads},
+                                     {"parameters", params.size()},
+                                     {"ms", 1e3 * s},
+                                     {"gbps", bytes / s / 1e9}}
+                          .dump()
+                          .c_str());
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +159,7 @@ int main(int argc, char** argv) {
   const int repeats = std::stoi(arg("--repeats", "3"));
   const double window = std::stod(arg("--window-images", "6400"));
   use_compute_threads(threads);
+  if (arg("--ceiling", "yes") == "yes") print_ceiling(threads);
   auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
   const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
   const double train_flops =
@@ -145,6 +188,7 @@ int main(int argc, char** argv) {
     const double rate = median_rate(batch, repeats, window, step);
     print_result("train", batch, threads, rate, train_flops);
   }
+  print_optimizer_pass(adam, replica, threads, repeats);
   if (arg("--timeline-overhead", "yes") == "yes") timeline_overhead(replica, adam, *data, repeats);
   for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
     std::vector<float> images(static_cast<std::size_t>(batch * 784));

@@ -67,9 +67,18 @@ class Conv2DInstance final : public LayerInstance {
     if (!a.training) return;
 
     if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, fwd_pd.dst_desc());
+    // One input channel (the first layer): with diff_dst in the blocked layout that the rest
+    // of the step uses, backward-weights lands on a kernel at about 7% of the FMA peak;
+    // channels-last src and diff_dst select one 2.3x faster (10.1 -> 4.3 ms at batch 100, 2
+    // threads), for a 0.5 ms reorder of diff_dst.
+    const bool channels_last = in.c == 1;
+    const memory::desc bw_src =
+        channels_last ? memory::desc(activation_dims(a.batch, in), dt::f32, tag::nhwc) : src_any;
+    const memory::desc bw_dst =
+        channels_last ? memory::desc(activation_dims(a.batch, out), dt::f32, tag::nhwc) : dst_any;
     convolution_backward_weights::primitive_desc bw_pd(
-        convolution_backward_weights::desc(algorithm::convolution_direct, src_any, w_any, b_md,
-                                           dst_any, strides, pl, pr),
+        convolution_backward_weights::desc(algorithm::convolution_direct, bw_src, w_any, b_md,
+                                           bw_dst, strides, pl, pr),
         eng, fwd_pd);
     bwd_weights_ = convolution_backward_weights(bw_pd);
     bw_src_desc_ = bw_pd.src_desc();

@@ -21,14 +21,15 @@ out=$(fresh_dir "gluster-$kind")
 bash "$cluster" run h1 mkdir -p "$gv"
 bash "$cluster" mpirun -np 3 "$SETUP" --data-dir "$MNIST" --output "$gv/shards" --format tfrecord \
   --num-partitions 6 >/dev/null
-brick_pid() {  # the brick process of host h3
-  bash "$cluster" run h1 gluster --mode=script volume status gv h3:/var/lib/dtrain-cluster/h3/brick/gv |
-    awk '/^Brick/ { print $NF }'
+brick_pid() {  # the brick process of host h3 (glusterd's pid file, in h3's own /run)
+  bash "$cluster" run h3 sh -c 'cat /run/gluster/vols/gv/h3-*-brick-gv.pid'
 }
 args=(--threads 1 --train-data "$gv/shards/train" --test-data "$gv/shards/test" --log-every 10
       --eval-every 100000 --checkpoint-steps 20 --model-dir "$gv/ckpt" --stall-timeout 60)
 bash "$cluster" mpirun -np 3 "$BIN" "${args[@]}" --steps 160 --metrics-json "$out/m.json" >"$out/run.log" 2>&1 &
 job=$!
+# A failing check must not leave the job behind the cluster it ran on.
+trap 'kill $job 2>/dev/null; bash "$cluster" down >/dev/null' EXIT
 for _ in $(seq 1 600); do
   grep -qE '^step +40/' "$out/run.log" && break
   kill -0 $job 2>/dev/null || break
@@ -36,7 +37,8 @@ for _ in $(seq 1 600); do
 done
 pid=$(brick_pid)
 echo "killing the brick on h3 (pid $pid) at $(grep -oE '^step +[0-9]+' "$out/run.log" | tail -n1)"
-[ -n "$pid" ] && kill -KILL "$pid"
+[ -n "$pid" ] || fail "no brick process found on h3"
+kill -KILL "$pid"
 set +e
 timeout 900 tail --pid=$job -f /dev/null
 wait $job
