@@ -57,9 +57,9 @@ prepare() {  # root: the four data sets under root
 log "training consumption: one rank, one thread, and the defaults (2 threads)"
 for t in 1 2; do
   build/compute_bench --threads "$t" --batches 100 --infer-batches "" --timeline-overhead no \
-    --repeats 3 --data-dir "$MNIST_DIR" |
+    --ceiling no --repeats 3 --data-dir "$MNIST_DIR" |
     /usr/bin/python3 -c "import json,sys
-j=next(json.loads(l) for l in sys.stdin if '\"train\"' in l)
+j=[json.loads(l) for l in sys.stdin if '\"train\"' in l][0]
 print(json.dumps({'what':'train_rate','threads':$t,'img_s':j['img_s']}))" | emit
 done
 

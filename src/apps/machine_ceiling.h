@@ -10,10 +10,10 @@
 namespace dtrain {
 
 struct MachineCeiling {
-  std::string isa;           // the vector ISA of the FMA loop: "avx512", "avx2" or "sse"
-  int threads = 1;           // OpenMP threads, each running the loop
-  double fma_gflops = 0;     // fp32 GFLOP/s, all threads (best of several runs)
-  double triad_gbps = 0;     // a[i] = b[i] + s * c[i], GB/s counting 3 x 4 bytes per element
+  std::string isa;        // the vector ISA of the FMA loop: "avx512", "avx2" or "sse"
+  int threads = 1;        // OpenMP threads, each running the loop
+  double fma_gflops = 0;  // fp32 GFLOP/s, all threads (best of several runs)
+  double triad_gbps = 0;  // a[i] = b[i] + s * c[i], GB/s counting 3 x 4 bytes per element
 };
 
 // Runs both loops on `threads` threads; takes about a second.

@@ -24,7 +24,6 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/nn/model.h"
 #include "dtrain/util/aligned_buffer.h"
-#include "optim/sgd.h"
 #include "util/args.h"
 #include "util/clock.h"
 
@@ -134,9 +133,9 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
   const double bytes = static_cast<double>(floats) * 4;
   {
     comm::Heartbeat heartbeat(MPI_COMM_WORLD);
-    comm::AllreduceExchange ex(MPI_COMM_WORLD, floats, 4.0,
-                               std::make_unique<optim::Sgd>(floats, 0.f, false, 0.f),
-                               comm::StallPolicy(120, rank), &heartbeat);
+    comm::AllreduceExchange ex(
+        MPI_COMM_WORLD, floats, {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f},
+        {.bucket_mb = 4.0, .shard_optimizer = false}, comm::StallPolicy(120, rank), &heartbeat);
     // A replica-shaped stand-in: the exchange only touches the flat buffers.
     const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
     nn::Replica replica(model);

@@ -10,22 +10,68 @@
 
 namespace dtrain::comm {
 
-AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats, double bucket_mb,
-                                     std::unique_ptr<optim::Optimizer> optimizer, StallPolicy stall,
-                                     Heartbeat* heartbeat, Watchdog* watchdog)
+namespace {
+
+constexpr std::size_t kAlign = nn::ParameterLayout::kAlignFloats;
+
+// `ranks` aligned slices of [0, total), in rank order, as even as the alignment allows.
+std::vector<nn::ParamRange> slice_buffer(std::size_t total, int ranks) {
+  const std::size_t units = (total + kAlign - 1) / kAlign, n = static_cast<std::size_t>(ranks);
+  std::vector<nn::ParamRange> slices;
+  for (std::size_t r = 0; r < n; ++r)
+    slices.push_back(
+        {std::min(total, units * r / n * kAlign), std::min(total, units * (r + 1) / n * kAlign)});
+  return slices;
+}
+
+std::size_t overlap(nn::ParamRange a, nn::ParamRange b) {
+  const std::size_t begin = std::max(a.begin, b.begin), end = std::min(a.end, b.end);
+  return end > begin ? end - begin : 0;
+}
+
+std::vector<int> counts_of(const std::vector<nn::ParamRange>& slices) {
+  std::vector<int> counts;
+  for (const auto& s : slices) counts.push_back(static_cast<int>(s.size()));
+  return counts;
+}
+
+std::vector<int> displacements_of(const std::vector<nn::ParamRange>& slices) {
+  std::vector<int> displs;
+  for (const auto& s : slices) displs.push_back(static_cast<int>(s.begin));
+  return displs;
+}
+
+}  // namespace
+
+AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
+                                     const optim::OptimizerConfig& opt, Options options,
+                                     StallPolicy stall, Heartbeat* heartbeat, Watchdog* watchdog)
     : comm_(comm),
-      optimizer_(std::move(optimizer)),
+      sharded_(options.shard_optimizer),
       stall_(stall),
       heartbeat_(heartbeat),
       watchdog_(watchdog),
       total_(total_floats) {
-  constexpr std::size_t kAlign = nn::ParameterLayout::kAlignFloats;
+  int ranks = 1;
+  mpi_call("MPI_Comm_rank (allreduce exchange)", MPI_Comm_rank, comm_, &rank_);
+  mpi_call("MPI_Comm_size (allreduce exchange)", MPI_Comm_size, comm_, &ranks);
+  slices_ = sharded_ ? slice_buffer(total_, ranks)
+                     : std::vector<nn::ParamRange>(static_cast<std::size_t>(ranks), {0, total_});
+  optimizer_ = optim::make_optimizer(opt, owned().size());
   const auto per_bucket = std::max<std::size_t>(
-      kAlign, static_cast<std::size_t>(bucket_mb * 1e6 / sizeof(float)) / kAlign * kAlign);
+      kAlign, static_cast<std::size_t>(options.bucket_mb * 1e6 / sizeof(float)) / kAlign * kAlign);
   for (std::size_t end = total_; end > 0;) {
     const std::size_t begin = end > per_bucket ? end - per_bucket : 0;
     buckets_.push_back({begin, end});
     end = begin;
+  }
+  if (sharded_) {
+    for (const auto& b : buckets_) {
+      std::vector<int> counts;
+      for (const auto& s : slices_) counts.push_back(static_cast<int>(overlap(b, s)));
+      bucket_counts_.push_back(std::move(counts));
+    }
+    owned_grads_.resize(std::max<std::size_t>(1, owned().size()));
   }
   thread_ = std::thread([this] { communicate(); });
 }
@@ -76,8 +122,7 @@ void AllreduceExchange::communicate() {
       TimelineSpan span("allreduce bucket", "exchange", step,
                         static_cast<double>(b.size() * sizeof(float)));
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
-      mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, grads + b.begin,
-               static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
+      reduce_bucket(bucket, grads);
     }
     const double t2 = now_seconds();
     {
@@ -89,6 +134,62 @@ void AllreduceExchange::communicate() {
     }
     cv_.notify_all();
   }
+}
+
+void AllreduceExchange::reduce_bucket(std::size_t bucket, float* grads) {
+  const auto& b = buckets_[bucket];
+  if (!sharded_) {
+    mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, grads + b.begin,
+             static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
+    return;
+  }
+  // The bucket's floats go to their owners in rank order; this rank's share of the bucket
+  // lands at its place in the slice.
+  const nn::ParamRange mine = owned();
+  const std::size_t from = std::clamp(b.begin, mine.begin, mine.end);
+  mpi_call("MPI_Reduce_scatter (gradients)", MPI_Reduce_scatter, grads + b.begin,
+           owned_grads_.data() + (from - mine.begin), bucket_counts_[bucket].data(), MPI_FLOAT,
+           MPI_SUM, comm_);
+}
+
+void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
+  TimelineSpan span("allgather parameters", "exchange", step,
+                    static_cast<double>(total_ * sizeof(float)));
+  Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
+  static_assert(sizeof(int) == 4);
+  const std::vector<int> counts = counts_of(slices_), displs = displacements_of(slices_);
+  mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
+           replica.params().data(), counts.data(), displs.data(), MPI_FLOAT, comm_);
+}
+
+optim::NamedArrays AllreduceExchange::optimizer_state() {
+  optim::NamedArrays mine = optim::snapshot_state(*optimizer_);
+  if (!sharded_) return mine;  // every rank holds all of it
+  const std::vector<int> counts = counts_of(slices_), displs = displacements_of(slices_);
+  optim::NamedArrays whole;
+  for (auto& [name, values] : mine) {
+    std::vector<float> all(rank_ == 0 ? total_ : 0);
+    mpi_call("MPI_Gatherv (optimizer state for a checkpoint)", MPI_Gatherv, values.data(),
+             static_cast<int>(values.size()), MPI_FLOAT, all.data(), counts.data(), displs.data(),
+             MPI_FLOAT, 0, comm_);
+    if (rank_ == 0) whole.emplace_back(name, std::move(all));
+  }
+  return whole;
+}
+
+void AllreduceExchange::restore_optimizer(const optim::NamedArrays& whole, int64_t steps) {
+  const nn::ParamRange mine = owned();
+  optim::NamedArrays part;
+  for (const auto& [name, values] : whole) {
+    if (values.size() != total_) {
+      throw Error("optimizer state '" + name + "' holds " + std::to_string(values.size()) +
+                  " values; the model has " + std::to_string(total_) + " parameters");
+    }
+    const auto first = values.begin() + static_cast<std::ptrdiff_t>(mine.begin);
+    part.emplace_back(name,
+                      std::vector<float>(first, first + static_cast<std::ptrdiff_t>(mine.size())));
+  }
+  optim::restore_state(*optimizer_, part, steps);
 }
 
 void AllreduceExchange::before_step(nn::Replica& replica, int64_t step) {
@@ -139,9 +240,15 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   const double t1 = now_seconds();
   {
     TimelineSpan span("optimizer", "compute", step);
-    optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
+    const nn::ParamRange mine = owned();
+    const std::span<const float> grads =
+        sharded_ ? std::span<const float>(owned_grads_.data(), mine.size())
+                 : std::span<const float>(replica.grads().span());
+    optimizer_->step(replica.params().span().subspan(mine.begin, mine.size()), grads, lr, 1.0f);
   }
   const double t2 = now_seconds();
+  if (sharded_) gather_parameters(replica, step);
+  gather_seconds_ += now_seconds() - t2;
   ++steps_;
   wait_seconds_ += t1 - t0;
   allreduce_seconds_ += last - first;
@@ -174,6 +281,11 @@ ExchangeStats AllreduceExchange::stats() const {
   a.span_seconds_per_step = allreduce_seconds_ / n;
   a.gbps = reduce_seconds_ > 0 ? bytes * n / reduce_seconds_ / 1e9 : 0.0;
   a.buckets_done_before_backward_ended = overlapped_buckets_ / n;
+  a.sharded_optimizer = sharded_;
+  a.gather_seconds_per_step = gather_seconds_ / n;
+  double state = 0;
+  for (auto& [name, buffer] : optimizer_->state()) state += static_cast<double>(buffer->size());
+  a.optimizer_state_bytes = state * sizeof(float);
   return s;
 }
 

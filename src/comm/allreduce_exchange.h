@@ -10,8 +10,18 @@
 // 13 MB gradient here, and it only advances inside MPI calls, which backward does not make.
 // Each step begins with a barrier polled against --stall-timeout, so that a rank that never
 // arrives is named (heartbeats) instead of blocking the others inside a collective.
-// The batch loss was already scaled by 1/global batch, so the sum is the mean; every rank then
-// takes the same optimizer step on the same reduced gradient.
+// The batch loss was already scaled by 1/global batch, so the sum is the mean.
+//
+// Sharded optimizer (ZeRO-1, the default): the flat buffer is cut into one slice per rank
+// (aligned, in rank order). Each bucket is reduce-scattered instead of allreduced, so a rank
+// receives the summed gradient of its own slice only; it runs the optimizer on that slice,
+// with optimizer state for that slice only (1/N of the memory), and an allgather gives every
+// rank the whole new parameters. The traffic equals an allreduce's (a ring allreduce is a
+// reduce-scatter plus an allgather); what goes is the optimizer pass every rank repeated.
+// Element for element the update is the same arithmetic, and every rank ends each step with
+// the owner's bytes. Checkpoints gather the state to rank 0 and hold it whole, so a resume
+// works on any rank count. Unsharded (--no-shard-optimizer): every rank allreduces and takes
+// the same whole step.
 #pragma once
 
 #include <mpi.h>
@@ -31,25 +41,41 @@ namespace dtrain::comm {
 
 class AllreduceExchange final : public GradientExchange {
  public:
-  AllreduceExchange(MPI_Comm comm, std::size_t total_floats, double bucket_mb,
-                    std::unique_ptr<optim::Optimizer> optimizer, StallPolicy stall,
-                    Heartbeat* heartbeat, Watchdog* watchdog = nullptr);
+  struct Options {
+    double bucket_mb = 4.0;
+    bool shard_optimizer = true;
+  };
+  AllreduceExchange(MPI_Comm comm, std::size_t total_floats, const optim::OptimizerConfig& opt,
+                    Options options, StallPolicy stall, Heartbeat* heartbeat,
+                    Watchdog* watchdog = nullptr);
   ~AllreduceExchange() override;
   std::string name() const override { return "allreduce"; }
   void before_step(nn::Replica& replica, int64_t step) override;
   void gradients_ready(nn::ParamRange range) override;
   void after_step(nn::Replica& replica, int64_t step, float lr) override;
-  optim::Optimizer* optimizer() override { return optimizer_.get(); }
+  optim::NamedArrays optimizer_state() override;
+  int64_t optimizer_steps() const override { return optimizer_->steps(); }
+  void restore_optimizer(const optim::NamedArrays& whole, int64_t steps) override;
   int agree(int requests, int64_t done, bool last) override;
   ExchangeStats stats() const override;
 
   const std::vector<nn::ParamRange>& buckets() const { return buckets_; }
+  // The slice of the flat buffers this rank updates (all of it unsharded).
+  nn::ParamRange owned() const { return slices_[static_cast<std::size_t>(rank_)]; }
 
  private:
   void enqueue_ready_buckets();
   void communicate();  // the communication thread
+  void reduce_bucket(std::size_t bucket, float* grads);
+  void gather_parameters(nn::Replica& replica, int64_t step);
 
   MPI_Comm comm_;
+  int rank_ = 0;
+  bool sharded_;
+  std::vector<nn::ParamRange> slices_;  // per rank, in rank order, covering the buffer
+  // Sharded: per bucket, the counts of its floats in each rank's slice (reduce-scatter counts).
+  std::vector<std::vector<int>> bucket_counts_;
+  std::vector<float> owned_grads_;  // the reduced gradient of this rank's slice
   std::unique_ptr<optim::Optimizer> optimizer_;
   StallPolicy stall_;
   Heartbeat* heartbeat_;
@@ -69,7 +95,8 @@ class AllreduceExchange final : public GradientExchange {
   // Main thread only.
   std::size_t ready_from_ = 0;  // [ready_from_, total) holds final gradients
   int64_t steps_ = 0;
-  double wait_seconds_ = 0, allreduce_seconds_ = 0, reduce_seconds_ = 0, optimizer_seconds_ = 0;
+  double wait_seconds_ = 0, allreduce_seconds_ = 0, reduce_seconds_ = 0, optimizer_seconds_ = 0,
+         gather_seconds_ = 0;
   double overlapped_buckets_ = 0;
 };
 

@@ -71,7 +71,7 @@ int AsyncWorker::run() {
     client.pull_final(replica.params().data());
     // A stopped job is being preempted: report and go, the resumed run evaluates.
     if (!result.stopped) trainer.evaluate_now(result.last_step, result.metrics);
-    report(ctx_, {&result, client.stats(), client.all_workers()});
+    report(ctx_, {&result, client.stats(), client.all_workers(), {}});
     if (!result.stopped) export_model(ctx_, replica, result);
   }
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");

@@ -1,5 +1,8 @@
 #include "train/job_report.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -27,7 +30,10 @@ nlohmann::json exchange_json(const comm::ExchangeStats& e) {
   nlohmann::json j = {{"comm_wait_seconds_per_step", e.comm_wait_seconds_per_step},
                       {"optimizer_seconds_per_step", e.optimizer_seconds_per_step}};
   if (const auto& a = e.allreduce) {
-    j.update({{"buckets", a->buckets},
+    j.update({{"sharded_optimizer", a->sharded_optimizer},
+              {"allgather_seconds_per_step", a->gather_seconds_per_step},
+              {"optimizer_state_bytes", a->optimizer_state_bytes},
+              {"buckets", a->buckets},
               {"allreduce_bytes_per_step", a->bytes_per_step},
               {"allreduce_seconds_per_step", a->reduce_seconds_per_step},
               {"allreduce_span_seconds_per_step", a->span_seconds_per_step},
@@ -68,6 +74,10 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
   const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
   auto j = m.to_json();
   j.update(exchange_json(r.exchange));
+  const std::vector<double> rss =
+      r.peak_rss_mb.empty() ? std::vector{peak_rss_mb()} : r.peak_rss_mb;
+  j.update(
+      {{"peak_rss_mb", *std::max_element(rss.begin(), rss.end())}, {"peak_rss_mb_per_rank", rss}});
   if (r.all_workers) j.update(workers_json(*r.all_workers));
   const auto* t = r.result;
   j.update({{"start_step", t->start_step},
@@ -97,6 +107,23 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
 }
 
 }  // namespace
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+std::vector<double> gather_peak_rss(MPI_Comm comm) {
+  int rank = 0, size = 1;
+  mpi_call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank);
+  mpi_call("MPI_Comm_size", MPI_Comm_size, comm, &size);
+  const double mine = peak_rss_mb();
+  std::vector<double> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
+  mpi_call("MPI_Gather (peak memory)", MPI_Gather, &mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE,
+           0, comm);
+  return all;
+}
 
 optim::OptimizerConfig optimizer_config(const TrainOptions& o) {
   optim::OptimizerConfig oc;
@@ -188,9 +215,9 @@ void report(const JobContext& ctx, const RunReport& r) {
     const AccuracyPoint& last = curve.back();
     std::printf(
         "final test accuracy %.2f%%  test loss %.4f  (%lld steps, %.2f epochs, %.0f img/s, wall "
-        "%.1fs)\n",
+        "%.1fs, peak memory %.0f MB)\n",
         100.0 * last.test_accuracy, last.test_loss, static_cast<long long>(m.steps()), last.epoch,
-        rate, wall);
+        rate, wall, peak_rss_mb());
   }
   if (r.all_workers) {
     const auto& w = *r.all_workers;

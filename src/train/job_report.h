@@ -39,7 +39,15 @@ struct RunReport {
   const TrainResult* result = nullptr;
   comm::ExchangeStats exchange;
   std::optional<comm::WorkerRecord> all_workers;  // async: every worker's totals
+  // Peak resident memory (MB) by rank of `comm` where the ranks gathered it (sync), else the
+  // chief's alone.
+  std::vector<double> peak_rss_mb;
 };
+
+// This process's peak resident set size in MB (getrusage).
+double peak_rss_mb();
+// Every rank's peak_rss_mb() on rank 0 of comm (a collective; empty on the other ranks).
+std::vector<double> gather_peak_rss(MPI_Comm comm);
 
 // Prints the final lines and writes --metrics-json.
 void report(const JobContext& ctx, const RunReport& r);

@@ -30,8 +30,8 @@ class GraphBuilder {
     init->set_name(name);
     init->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : dims.empty() ? t.shape : dims) init->add_dims(d);
-    init->set_raw_data(std::string(reinterpret_cast<const char*>(params_ + t.offset),
-                                   t.size * sizeof(float)));
+    init->set_raw_data(
+        std::string(reinterpret_cast<const char*>(params_ + t.offset), t.size * sizeof(float)));
     return name;
   }
 
@@ -65,8 +65,7 @@ class GraphBuilder {
   const float* params_;
 };
 
-void add_value_info(onnx::ValueInfoProto* v, const std::string& name,
-                    std::vector<int64_t> dims) {
+void add_value_info(onnx::ValueInfoProto* v, const std::string& name, std::vector<int64_t> dims) {
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnx::TensorProto::FLOAT);
@@ -85,8 +84,8 @@ void build_layers(GraphBuilder& b, const nn::Model& model) {
     if (c.kind == K::kConv) {
       const std::string name = "conv" + std::to_string(++convs);
       const int64_t lo = (c.size - 1) / 2, hi = c.size - 1 - lo;
-      auto& n = b.node("Conv", {b.tensor, b.initializer(name + "/kernel"), b.initializer(name + "/bias")},
-                       name);
+      auto& n = b.node(
+          "Conv", {b.tensor, b.initializer(name + "/kernel"), b.initializer(name + "/bias")}, name);
       GraphBuilder::ints(n, "kernel_shape", {c.size, c.size});
       GraphBuilder::ints(n, "pads", {lo, lo, hi, hi});
       GraphBuilder::ints(n, "strides", {1, 1});
@@ -143,8 +142,8 @@ void write_onnx_model(const std::string& path, const nn::Model& model, const flo
   try {
     onnx::checker::check_model(m);
   } catch (const std::exception& e) {
-    throw Error("ONNX export of " + model.spec().text() + ": ONNX's checker refused it: " +
-                e.what());
+    throw Error("ONNX export of " + model.spec().text() +
+                ": ONNX's checker refused it: " + e.what());
   }
   write_atomically(path, [&](const std::string& tmp) {
     std::ofstream out(tmp, std::ios::binary);

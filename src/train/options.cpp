@@ -199,6 +199,10 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "bucket-mb",
       po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(positive<double>("bucket-mb")),
       "sync: allreduce bucket size in MB")(
+      "no-shard-optimizer",
+      po::bool_switch()->notifier([&d](bool off) { d.shard_optimizer = !off; }),
+      "sync: every rank runs the whole optimizer step (default: each rank updates its 1/N slice "
+      "of the parameters and keeps optimizer state for it alone, ZeRO-1)")(
       "stall-timeout",
       po::value(&d.stall_timeout)->default_value(d.stall_timeout)->notifier([](double v) {
         if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");

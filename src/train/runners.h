@@ -6,6 +6,7 @@
 // run() returns the process exit code: 0, or 143 after an agreed stop on SIGTERM/SIGINT.
 #pragma once
 
+#include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/nn/replica.h"
 #include "train/job_context.h"
 
@@ -18,7 +19,7 @@ class SyncRunner {
 
  private:
   // The replica starts from the initial weights, or from the checkpoint with its optimizer.
-  void restore(nn::Replica& replica, optim::Optimizer& optimizer) const;
+  void restore(nn::Replica& replica, comm::GradientExchange& exchange) const;
   JobContext& ctx_;
 };
 

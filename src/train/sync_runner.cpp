@@ -8,7 +8,7 @@
 
 namespace dtrain::train {
 
-void SyncRunner::restore(nn::Replica& replica, optim::Optimizer& optimizer) const {
+void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange) const {
   ctx_.model->init_params(replica.params().span(), ctx_.options.model.seed);
   if (!ctx_.resumed) return;
   const TrainingState& s = *ctx_.resumed;
@@ -20,7 +20,7 @@ void SyncRunner::restore(nn::Replica& replica, optim::Optimizer& optimizer) cons
                   optim::to_string(ctx_.options.model.optimizer).c_str());
     return;
   }
-  optim::restore_state(optimizer, s.optimizer_state, s.optimizer_steps);
+  exchange.restore_optimizer(s.optimizer_state, s.optimizer_steps);
 }
 
 int SyncRunner::run() {
@@ -29,8 +29,6 @@ int SyncRunner::run() {
   const bool sync = ctx_.roles.mode == comm::Mode::kSync;
   const bool chief = ctx_.roles.is_chief();
   nn::Replica replica(*ctx_.model);
-  auto optimizer = optim::make_optimizer(optimizer_config(o), replica.params().size());
-  restore(replica, *optimizer);
   std::unique_ptr<comm::Heartbeat> heartbeat;
   if (sync) {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the heartbeat window");
@@ -39,11 +37,14 @@ int SyncRunner::run() {
   std::unique_ptr<comm::GradientExchange> exchange;
   if (sync) {
     exchange = std::make_unique<comm::AllreduceExchange>(
-        MPI_COMM_WORLD, replica.params().size(), o.dist.bucket_mb, std::move(optimizer),
-        ctx_.stall(), heartbeat.get(), ctx_.watchdog.get());
+        MPI_COMM_WORLD, replica.params().size(), optimizer_config(o),
+        comm::AllreduceExchange::Options{o.dist.bucket_mb, o.dist.shard_optimizer}, ctx_.stall(),
+        heartbeat.get(), ctx_.watchdog.get());
   } else {
-    exchange = std::make_unique<comm::LocalExchange>(std::move(optimizer));
+    exchange = std::make_unique<comm::LocalExchange>(
+        optim::make_optimizer(optimizer_config(o), replica.params().size()));
   }
+  restore(replica, *exchange);
   print_roles(ctx_, {});
   ChiefOutputs outputs(ctx_, chief);
   TrainerSetup s{&o,
@@ -57,13 +58,16 @@ int SyncRunner::run() {
                  sync ? MPI_COMM_WORLD : MPI_COMM_NULL,
                  ctx_.resumed ? ctx_.resumed->global_step : 0,
                  outputs.hooks()};
-  if (chief && !o.output.model_dir.empty()) {
-    // Every rank holds the same state: the chief writes it alone.
+  if (!o.output.model_dir.empty()) {
+    // Every rank holds the same parameters; the optimizer state may be spread over the ranks
+    // (sharded), so every rank takes part in gathering it and the chief writes it all.
     s.hooks.save_checkpoint = [&](int64_t done, double epoch) {
+      optim::NamedArrays state = exchange->optimizer_state();
+      if (!chief) return;
       TrainingState st = ctx_.state_header(done, epoch);
       st.params.assign(replica.params().data(), replica.params().data() + replica.params().size());
-      st.optimizer_steps = exchange->optimizer()->steps();
-      st.optimizer_state = optim::snapshot_state(*exchange->optimizer());
+      st.optimizer_steps = exchange->optimizer_steps();
+      st.optimizer_state = std::move(state);
       ctx_.save_checkpoint(st);
     };
   }
@@ -71,8 +75,9 @@ int SyncRunner::run() {
   if (chief) print_header(ctx_, trainer.plan());
   const TrainResult result = trainer.run();
   exchange->finish();
+  std::vector<double> rss = sync ? gather_peak_rss(MPI_COMM_WORLD) : std::vector{peak_rss_mb()};
   if (chief) {
-    report(ctx_, {&result, exchange->stats(), std::nullopt});
+    report(ctx_, {&result, exchange->stats(), std::nullopt, std::move(rss)});
     if (!result.stopped) export_model(ctx_, replica, result);
   }
   exchange.reset();

@@ -53,12 +53,20 @@ nlohmann::json metadata(int rank, const std::string& role, const timeline::Lane&
   gethostname(host, sizeof host - 1);
   nlohmann::json out = nlohmann::json::array();
   if (lane.id == 0) {
-    out.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", rank},
-                   {"args", {{"name", "rank " + std::to_string(rank) + " (" + role + ") @" + host}}}});
-    out.push_back({{"name", "process_sort_index"}, {"ph", "M"}, {"pid", rank},
+    out.push_back(
+        {{"name", "process_name"},
+         {"ph", "M"},
+         {"pid", rank},
+         {"args", {{"name", "rank " + std::to_string(rank) + " (" + role + ") @" + host}}}});
+    out.push_back({{"name", "process_sort_index"},
+                   {"ph", "M"},
+                   {"pid", rank},
                    {"args", {{"sort_index", rank}}}});
   }
-  out.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", rank}, {"tid", lane.id},
+  out.push_back({{"name", "thread_name"},
+                 {"ph", "M"},
+                 {"pid", rank},
+                 {"tid", lane.id},
                  {"args", {{"name", lane.name}}}});
   return out;
 }
@@ -72,14 +80,24 @@ std::string my_events(int rank, const std::string& role) {
     for (const auto& e : lane.events) {
       const double ts = e.start_us + g_offset_us - g_origin_us;
       if (e.counter) {
-        add({{"name", e.name}, {"ph", "C"}, {"ts", ts}, {"pid", rank}, {"args", {{e.name, e.value}}}});
+        add({{"name", e.name},
+             {"ph", "C"},
+             {"ts", ts},
+             {"pid", rank},
+             {"args", {{e.name, e.value}}}});
         continue;
       }
       nlohmann::json args = nlohmann::json::object();
       if (e.step >= 0) args["step"] = e.step;
       if (e.value != 0) args["bytes"] = e.value;
-      add({{"name", e.name}, {"cat", e.category}, {"ph", "X"}, {"ts", ts},
-           {"dur", e.duration_us}, {"pid", rank}, {"tid", lane.id}, {"args", args}});
+      add({{"name", e.name},
+           {"cat", e.category},
+           {"ph", "X"},
+           {"ts", ts},
+           {"dur", e.duration_us},
+           {"pid", rank},
+           {"tid", lane.id},
+           {"args", args}});
     }
   }
   return text;
@@ -129,7 +147,8 @@ void write_timeline(const std::string& path, const std::string& role, comm::Watc
     for (int r = 0; r < size; ++r) {
       if (lengths[static_cast<std::size_t>(r)] == 0) continue;
       out << (first ? "" : ",\n");
-      out.write(all.data() + starts[static_cast<std::size_t>(r)], lengths[static_cast<std::size_t>(r)]);
+      out.write(all.data() + starts[static_cast<std::size_t>(r)],
+                lengths[static_cast<std::size_t>(r)]);
       first = false;
     }
     out << "\n]}\n";

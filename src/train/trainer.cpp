@@ -190,7 +190,8 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
     }
   }
   const int agreed = s_.exchange->agree(requests, done, last);
-  if ((agreed & comm::kCheckpointRequest) && chief() && s_.hooks.save_checkpoint) {
+  // Every rank with the hook calls it: ranks that share the state take part in gathering it.
+  if ((agreed & comm::kCheckpointRequest) && s_.hooks.save_checkpoint) {
     s_.hooks.save_checkpoint(done, plan_.epoch_of(done));
     last_checkpoint_time_ = now_seconds();
   }

@@ -23,8 +23,8 @@ struct Event {
   const char* name;      // static strings only (no copies on the hot path)
   const char* category;  // compute, data, exchange, wait, server, io
   double start_us, duration_us;
-  int64_t step = -1;    // the training step it belongs to, -1 if none
-  double value = 0;     // bytes for exchange spans; the sample for counters
+  int64_t step = -1;  // the training step it belongs to, -1 if none
+  double value = 0;   // bytes for exchange spans; the sample for counters
   bool counter = false;
 };
 

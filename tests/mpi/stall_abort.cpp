@@ -18,7 +18,6 @@
 #include "comm/ps_client.h"
 #include "dtrain/nn/model.h"
 #include "mpi_test.h"
-#include "optim/sgd.h"
 
 namespace dtrain {
 namespace {
@@ -34,9 +33,8 @@ void stop_here(int step) {
 void allreduce_scenario(nn::Replica& replica) {
   comm::Heartbeat heartbeat(MPI_COMM_WORLD);
   comm::AllreduceExchange exchange(
-      MPI_COMM_WORLD, replica.grads().size(), 0.1,
-      std::make_unique<optim::Sgd>(replica.params().size(), 0.f, false, 0.f),
-      comm::StallPolicy(kTimeout, testing::rank()), &heartbeat);
+      MPI_COMM_WORLD, replica.grads().size(), {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f},
+      {.bucket_mb = 0.1}, comm::StallPolicy(kTimeout, testing::rank()), &heartbeat);
   for (int step = 0; step < 10; ++step) {
     if (testing::rank() == testing::size() - 1 && step == 3) stop_here(step);
     exchange.before_step(replica, step);

@@ -1,8 +1,9 @@
 // GradientExchange: how a worker's gradients become new parameters. The training loop is the
 // same for every mode; only this hook differs:
 //  - LocalExchange: one process, the optimizer steps the replica in place.
-//  - AllreduceExchange (sync): buckets of the flat gradient buffer are allreduced while
-//    backpropagation continues, then every rank takes the same optimizer step.
+//  - AllreduceExchange (sync): buckets of the flat gradient buffer are reduced while
+//    backpropagation continues; each rank updates its own slice of the parameters (ZeRO-1)
+//    and the slices are gathered, or every rank takes the same whole step.
 //  - ParameterServerClient (async): weights are pulled from and gradients pushed to the
 //    parameter servers over MPI one-sided RMA; the servers run the optimizer.
 #pragma once
@@ -28,6 +29,9 @@ struct AllreduceStats {
   double span_seconds_per_step = 0;    // first bucket started to last bucket done
   double gbps = 0;
   double buckets_done_before_backward_ended = 0;
+  bool sharded_optimizer = false;      // reduce-scatter, a slice update, allgather
+  double gather_seconds_per_step = 0;  // the parameter allgather (sharded)
+  double optimizer_state_bytes = 0;    // held by this rank
 };
 struct PushPullStats {
   double pull_seconds_per_step = 0, push_seconds_per_step = 0;
@@ -57,8 +61,13 @@ class GradientExchange {
   virtual int agree(int requests, int64_t /*done*/, bool /*last*/) { return requests; }
   // This worker has run its last step.
   virtual void finish() {}
-  // The optimizer whose state belongs to this rank, if it holds one for the whole model.
-  virtual optim::Optimizer* optimizer() { return nullptr; }
+  // The optimizer state of the whole model, for a checkpoint (empty where the parameter
+  // servers keep it). Where ranks share the state (sync with a sharded optimizer) this is a
+  // collective that every rank calls, and only rank 0 of the exchange gets the arrays.
+  virtual optim::NamedArrays optimizer_state() { return {}; }
+  virtual int64_t optimizer_steps() const { return 0; }
+  // Loads state saved for the whole model; each rank keeps the part it updates.
+  virtual void restore_optimizer(const optim::NamedArrays& /*whole*/, int64_t /*steps*/) {}
   // The learning rate the parameters were last updated with, when someone else applies it
   // (the parameter servers); nullopt when it is this rank's own schedule.
   virtual std::optional<float> applied_learning_rate() { return std::nullopt; }
@@ -73,7 +82,11 @@ class LocalExchange final : public GradientExchange {
   void after_step(nn::Replica& replica, int64_t, float lr) override {
     optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
   }
-  optim::Optimizer* optimizer() override { return optimizer_.get(); }
+  optim::NamedArrays optimizer_state() override { return optim::snapshot_state(*optimizer_); }
+  int64_t optimizer_steps() const override { return optimizer_->steps(); }
+  void restore_optimizer(const optim::NamedArrays& whole, int64_t steps) override {
+    optim::restore_state(*optimizer_, whole, steps);
+  }
 
  private:
   std::unique_ptr<optim::Optimizer> optimizer_;

@@ -61,7 +61,9 @@ struct TrainingOptions {
   int64_t epochs = 5;
   int64_t steps = 0;       // > 0 overrides epochs
   int64_t eval_every = 0;  // 0 = once per epoch
-  int64_t eval_batch_size = 1000;
+  // 100, not 1000: activations of a 1000-image batch made evaluation the peak of resident
+  // memory (425 MB against 228 MB for a default 300-step run), for 7% faster evaluation.
+  int64_t eval_batch_size = 100;
   int64_t log_every = 100;
 };
 
@@ -71,6 +73,7 @@ struct DistributionOptions {
   comm::PsPlacement ps_placement = comm::PsPlacement::kSpread;
   int64_t max_staleness = -1;  // < 0: unbounded
   double bucket_mb = 4.0;
+  bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
   double stall_timeout = 300.0;
   int threads = 0;  // 0 = the cores of this node divided among its workers
 };

@@ -30,7 +30,8 @@ class SummaryWriter;  // src/train/summary_writer.h: TensorBoard event files
 
 // What the chief does besides training, supplied by whoever runs the trainer.
 struct TrainerHooks {
-  // Writes a checkpoint of the state after `done` steps (the chief; empty: no checkpoints).
+  // Writes a checkpoint of the state after `done` steps (empty: no checkpoints). Called on
+  // every rank that sets it, when the ranks agreed on a checkpoint; the chief writes.
   std::function<void(int64_t done, double epoch)> save_checkpoint;
   SummaryWriter* summaries = nullptr;
   MetricsCsv* csv = nullptr;
