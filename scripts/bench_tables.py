@@ -7,6 +7,7 @@
 """
 import collections
 import json
+import re
 import sys
 
 
@@ -34,7 +35,7 @@ def fmt(x, digits=0):
 
 def compute(raw, verbose):
     data = rows(raw)
-    ours = {(r["what"], r["batch"], r["threads"]): r for r in data if r.get("engine") == "dtrain"}
+    ours = {(r["what"], r["batch"], r["threads"]): r for r in data if r.get("engine") == "dtrain" and "batch" in r and "threads" in r}
     torch = collections.defaultdict(dict)
     for r in data:
         if r.get("engine") == "pytorch":
@@ -63,6 +64,7 @@ def compute(raw, verbose):
                  "dtrain / best PyTorch"], body))
     # Where the time goes: per-primitive time of the batch-100 training step.
     per = collections.defaultdict(float)
+    work = {}
     steps = 0
     for line in open(verbose):
         f = line.strip().split(",")
@@ -76,8 +78,11 @@ def compute(raw, verbose):
         kind = {"forward_training": "fwd", "forward_inference": "fwd", "backward_data": "bwd-data",
                 "backward_weights": "bwd-weights", "backward": "bwd", "undef": ""}.get(prop, prop)
         layer = problem.split("_")[0] if prim != "reorder" else problem
-        per[f"{prim} {kind} {shorten(problem)}".strip()] += ms
+        name = f"{prim} {kind} {shorten(problem)}".strip()
+        per[name] += ms
+        work[name] = primitive_work(prim, problem)
     train = ours.get(("train", 100, 2))
+    peak = roofline(data, ours)
     if steps and train:
         step_ms = 100.0 / train["img_s"] * 1e3
         print(f"\n### Where the time goes: training step at batch 100, 2 threads ({step_ms:.1f} ms per step)\n")
@@ -86,11 +91,77 @@ def compute(raw, verbose):
         for k, v in sorted(per.items(), key=lambda kv: -kv[1]):
             ms = v / steps
             total += ms
-            body.append([k, f"{ms:.2f}", f"{100 * ms / step_ms:.1f}%"])
+            body.append([k, f"{ms:.2f}", f"{100 * ms / step_ms:.1f}%"] + work_rate(work[k], ms, peak))
         body.append(["outside oneDNN (Adam, loss, dropout, data, threading)", f"{max(0.0, step_ms - total):.2f}",
-                     f"{100 * max(0.0, step_ms - total) / step_ms:.1f}%"])
-        print(table(["primitive", "ms per step", "share"], body))
-        print("\n(primitive times from ONEDNN_VERBOSE=1, which adds a little overhead of its own)")
+                     f"{100 * max(0.0, step_ms - total) / step_ms:.1f}%", "", ""])
+        print(table(["primitive", "ms per step", "share", "rate", "% of ceiling"], body))
+        print("\n(primitive times from ONEDNN_VERBOSE=1, which adds a little overhead of its own; GFLOP/s\n"
+              "against the FMA peak, GB/s -- bytes each pass must read and write once -- against the triad)")
+
+
+def roofline(data, ours):
+    """Prints the step and the optimizer against this machine's measured ceilings (2 threads and
+    1); returns the 2-thread ceilings for the per-primitive table."""
+    ceil = {r["threads"]: r for r in data if r.get("what") == "ceiling"}
+    if not ceil:
+        return None
+    print("\n### Against this machine's ceilings (measured in the same run)\n")
+    body = []
+    for t in sorted(ceil):
+        c = ceil[t]
+        body.append([f"fp32 FMA peak ({c['isa']}), {t} thread(s)", f"{c['fma_gflops']:.1f} GFLOP/s", "", ""])
+        body.append([f"memory bandwidth (STREAM triad), {t} thread(s)", f"{c['triad_gbps']:.1f} GB/s", "", ""])
+        step = ours.get(("train", 100, t))
+        if step:
+            body.append([f"training step, batch 100, {t} thread(s)", f"{step['gflops']:.1f} GFLOP/s",
+                         f"{100 * step['gflops'] / c['fma_gflops']:.0f}% of peak", ">= 65%" if t == 2 else ""])
+        opt = [r for r in data if r.get("what") == "optimizer" and r.get("threads") == t]
+        if opt:
+            o = opt[-1]
+            body.append([f"Adam over {o['parameters']:,} parameters, {t} thread(s)", f"{o['gbps']:.1f} GB/s "
+                         f"({o['ms']:.2f} ms)", f"{100 * o['gbps'] / c['triad_gbps']:.0f}% of triad",
+                         ">= 80%" if t == 2 else ""])
+    print(table(["figure", "measured", "against the ceiling", "target"], body))
+    c = ceil.get(2) or ceil[max(ceil)]
+    return c["fma_gflops"], c["triad_gbps"]
+
+
+def dims(problem, key):
+    m = re.search(key + r"(\d+)", problem)
+    return int(m.group(1)) if m else 1
+
+
+def primitive_work(prim, problem):
+    """(GFLOP, GB) one execution of the primitive needs at least: FLOPs for convolutions and
+    inner products, bytes read and written once for the memory-bound rest."""
+    if prim == "convolution":
+        n = 2.0 * dims(problem, "mb") * dims(problem, "ic") * dims(problem, "oc")
+        return n * dims(problem, "oh") * dims(problem, "ow") * dims(problem, "kh") * dims(problem, "kw") / 1e9, 0
+    if prim == "inner_product":
+        n = 2.0 * dims(problem, "mb") * dims(problem, "ic") * dims(problem, "oc")
+        return n * dims(problem, "ih") * dims(problem, "iw") / 1e9, 0
+    if prim.startswith("pooling"):
+        c = dims(problem, "mb") * dims(problem, "ic")
+        return 0, 4.0 * c * (dims(problem, "ih") * dims(problem, "iw") + dims(problem, "oh") * dims(problem, "ow")) / 1e9
+    if re.fullmatch(r"\d+(x\d+)*", problem):
+        elems = 1
+        for d in problem.split("x"):
+            elems *= int(d)
+        return 0, (12.0 if prim == "eltwise" else 8.0) * elems / 1e9
+    return 0, 0
+
+
+def work_rate(work, ms, peak):
+    if not work or not peak or ms <= 0:
+        return ["", ""]
+    gflop, gb = work
+    if gflop:
+        rate = gflop / (ms / 1e3)
+        return [f"{rate:.1f} GFLOP/s", f"{100 * rate / peak[0]:.0f}%"]
+    if gb:
+        rate = gb / (ms / 1e3)
+        return [f"{rate:.1f} GB/s", f"{100 * rate / peak[1]:.0f}%"]
+    return ["", ""]
 
 
 def shorten(problem):
