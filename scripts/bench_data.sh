@@ -8,6 +8,7 @@
 #                                         root): 1, 2 and 3 reading hosts, unshaped and 1 Gbit/s
 #                                         links, cold (caches dropped) and warm; the same
 #                                         figures on local disk in the same table
+#                                         (LINKS="none" for unshaped links only)
 # Tables to stdout and bench-results/data.md; raw lines in bench-results/data.jsonl.
 . "$(dirname "$0")/lib.sh"
 apt_install "${DTRAIN_BUILD_PACKAGES[@]}"
@@ -90,7 +91,7 @@ done < <(readers "$SHARDS")
 # --- GlusterFS over emulated hosts --------------------------------------------------------------
 if [ "$FS" = gluster ]; then
   GV=/mnt/gv/bench
-  for links in none 1gbit; do
+  for links in ${LINKS:-none 1gbit}; do
     rate=()
     [ "$links" != none ] && rate=(--rate "$links")
     bash "$CLUSTER" up 3 --fs gluster "${rate[@]}"

@@ -173,20 +173,42 @@ down() {
       on_host "$h" umount -l "$GV" 2>/dev/null || true
     done
   fi
+  local pids=() ns p
   if [ -d "$STATE" ]; then
     for f in "$STATE"/h*.pid; do
-      [ -s "$f" ] || continue
-      kill "$(cat "$f")" 2>/dev/null || true
+      [ -s "$f" ] && pids+=("$(cat "$f")")
     done
   fi
-  local ns
+  # Whatever still runs in a host (daemons started there) goes with it.
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
-    # Whatever still runs in a host (daemons started there) goes with it.
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+    for p in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$p"); done
+  done
+  stop_pids "${pids[@]}"
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
-  rm -rf "$STATE"
+  # Bricks live under $STATE: removed only once their daemons are gone (a brick daemon still
+  # writing made `rm -rf` fail with "Directory not empty" on a loaded machine).
+  for _ in 1 2 3 4 5; do
+    rm -rf "$STATE" 2>/dev/null && break
+    sleep 1
+  done
+  [ ! -e "$STATE" ] || die "down: cannot remove $STATE"
   echo "cluster: down"
+}
+
+stop_pids() {  # PID...: SIGTERM, up to 10 s to exit, then SIGKILL and up to 5 s more
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  local i alive
+  for i in $(seq 1 150); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1 && break; done
+    [ $alive = 0 ] && return 0
+    [ "$i" = 100 ] && kill -KILL "$@" 2>/dev/null
+    sleep 0.1
+  done
+  echo "cluster: down: processes still running after SIGKILL: $*" >&2
 }
 
 on_host() {  # HOST CMD...: like `run`, returning

@@ -169,13 +169,25 @@ stop_pids() {  # SIGTERM, wait up to 15 s, then SIGKILL
     sleep 0.1
   done
   for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"; done
+  for _ in $(seq 1 50); do  # SIGKILL is asynchronous too
+    local any=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && any=1; done
+    [ "$any" = 0 ] && break
+    sleep 0.1
+  done
   rm -f "$@"
 }
 
 down() {
   stop_pids "$STATE"/slurmd-*.pid "$STATE/slurmctld.pid"
   stop_pids /run/munge/munged.pid
-  rm -rf "$STATE"
+  # A job step's slurmstepd can outlive slurmd by a moment, still writing under $STATE: on a
+  # loaded machine a single `rm -rf` then failed with "Directory not empty".
+  for _ in 1 2 3 4 5; do
+    rm -rf "$STATE" 2>/dev/null && break
+    sleep 1
+  done
+  [ ! -e "$STATE" ] || { echo "slurm: down: cannot remove $STATE" >&2; return 1; }
 }
 
 case "$cmd" in
