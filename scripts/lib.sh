@@ -44,8 +44,14 @@ apt_install() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq
-  $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # One apt at a time among our scripts: ctest starts slurm.up and cluster.up together on a
+  # fresh machine, and apt-get update does not wait for the lists lock (DPkg::Lock::Timeout
+  # covers only dpkg's): the second one failed with "Could not get lock /var/lib/apt/lists/lock".
+  (
+    flock -w 1800 9 || { echo "apt_install: waited 30 min for another install" >&2; exit 1; }
+    $sudo apt-get -o DPkg::Lock::Timeout=900 update -qq
+    $sudo apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ) 9>"${TMPDIR:-/tmp}/dtrain-apt.lock"
 }
 
 # npm_install DIR NAME@VERSION...: the pinned npm packages in DIR/node_modules, once. Install
