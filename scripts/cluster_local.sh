@@ -16,7 +16,9 @@
 # namespace), its own /etc/hosts and a fresh /sys (mount namespace; UCX finds interfaces in
 # /sys/class/net). One long-lived anchor process per host holds the namespaces; everything
 # that runs "on" a host enters them with nsenter -t ANCHOR, so mounts made on a host stay
-# visible to what starts there later. --rate shapes every host's egress with tc tbf. This
+# visible to what starts there later. --root takes the anchor's root too: entering a mount
+# namespace resets the root to the namespace's, which is not ours inside a chroot (glusterd
+# then ran outside it, every host on one /run). --rate shapes every host's egress with tc tbf. This
 # kernel has no netem, so no latency can be added: latency is what the veths give (about
 # 10-16 us half round trip here).
 #
@@ -61,7 +63,7 @@ enter() {
   local pid
   pid=$(anchor_pid "$1")
   shift
-  exec nsenter -t "$pid" --net --mount --uts --wd="$PWD" -- "$@"
+  exec nsenter -t "$pid" --root --net --mount --uts --wd="$PWD" -- "$@"
 }
 
 write_agent() {
@@ -74,7 +76,7 @@ while [ \$# -gt 0 ] && [[ \$1 == -* ]]; do
 done
 host=\$1
 shift
-exec nsenter -t "\$(cat "$STATE/\$host.pid")" --net --mount --uts -- sh -c "\$*"
+exec nsenter -t "\$(cat "$STATE/\$host.pid")" --root --net --mount --uts -- sh -c "\$*"
 EOF
   chmod 755 "$STATE/rsh-agent"
 }
@@ -215,7 +217,7 @@ on_host() {  # HOST CMD...: like `run`, returning
   local pid
   pid=$(anchor_pid "$1")
   shift
-  nsenter -t "$pid" --net --mount --uts --wd="$PWD" -- "$@"
+  nsenter -t "$pid" --root --net --mount --uts --wd="$PWD" -- "$@"
 }
 
 # A GlusterFS volume "gv" over the hosts (one brick each), mounted at /mnt/gv on every host,
