@@ -25,7 +25,7 @@ RATES=${RATES:-200mbit 1gbit none}
 HOSTS=${HOSTS:-2 3 4}
 CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
 CORES=$(nproc)
-trap 'bash "$CLUSTER" down >/dev/null' EXIT
+trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
 
 emit() { echo "$1" | tee -a "$raw"; }
 

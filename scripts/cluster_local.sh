@@ -76,7 +76,7 @@ while [ \$# -gt 0 ] && [[ \$1 == -* ]]; do
 done
 host=\$1
 shift
-exec nsenter -t "\$(cat "$STATE/\$host.pid")" --root --net --mount --uts -- sh -c "\$*"
+exec nsenter -t "\$(cat "$STATE/\$host.pid")" --root --wd="\$PWD" --net --mount --uts -- sh -c "\$*"
 EOF
   chmod 755 "$STATE/rsh-agent"
 }

@@ -9,7 +9,7 @@ SLOTS=2 bash "$DTRAIN_SOURCE/scripts/cluster_local.sh" mpirun -np 6 "$BIN" --thr
   --data-dir "$MNIST" --num-ps 2 --steps 2000 --log-every 5 --eval-every 100000 \
   --stall-timeout $stall >"$out/log.txt" 2>&1 &
 job=$!
-trap 'kill -KILL $job 2>/dev/null || true' EXIT
+on_exit 'kill -KILL $job 2>/dev/null'
 for _ in $(seq 1 600); do
   grep -qE '^step +[0-9]+' "$out/log.txt" && break
   sleep 0.2

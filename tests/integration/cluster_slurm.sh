@@ -7,7 +7,7 @@
 out=$(fresh_dir cluster-slurm)
 slurm=$DTRAIN_SOURCE/scripts/slurm_local.sh
 bash "$slurm" up --nodes 3
-trap 'bash "$slurm" down' EXIT
+on_exit 'bash "$slurm" down'
 submit() {  # sbatch args...: waits, prints the output, fails unless COMPLETED 0:0
   bash "$slurm" run bash "$DTRAIN_SOURCE/scripts/sbatch_run.sh" --timeout 900 "$@"
 }

@@ -15,7 +15,7 @@ cluster=$DTRAIN_SOURCE/scripts/cluster_local.sh
 fs=gluster
 [ "$kind" = dispersed ] && fs=gluster:dispersed
 bash "$cluster" up 3 --fs "$fs"
-trap 'bash "$cluster" down >/dev/null' EXIT
+on_exit 'bash "$cluster" down >/dev/null'
 gv=/mnt/gv/faults
 out=$(fresh_dir "gluster-$kind")
 bash "$cluster" run h1 mkdir -p "$gv"
@@ -29,7 +29,7 @@ args=(--threads 1 --train-data "$gv/shards/train" --test-data "$gv/shards/test" 
 bash "$cluster" mpirun -np 3 "$BIN" "${args[@]}" --steps 160 --metrics-json "$out/m.json" >"$out/run.log" 2>&1 &
 job=$!
 # A failing check must not leave the job behind the cluster it ran on.
-trap 'kill $job 2>/dev/null; bash "$cluster" down >/dev/null' EXIT
+on_exit 'kill $job 2>/dev/null; bash "$cluster" down >/dev/null'
 for _ in $(seq 1 600); do
   grep -qE '^step +40/' "$out/run.log" && break
   kill -0 $job 2>/dev/null || break

@@ -14,6 +14,13 @@ MNIST=$DTRAIN_MNIST
 PY=/usr/bin/python3
 
 # fresh_dir NAME: an empty scratch directory for this test.
+# on_exit 'COMMANDS': run COMMANDS when the script exits, keeping the script's exit status.
+# A plain EXIT trap under `set -e` exits with the status of the first command in it that
+# fails (a `kill` of a job that already ended): tests that had printed OK failed that way.
+on_exit() {
+  trap "rc=\$?; set +e; $1; exit \$rc" EXIT
+}
+
 fresh_dir() {
   local d="$DTRAIN_WORK/$1"
   rm -rf "$d" && mkdir -p "$d"
