@@ -66,6 +66,8 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
     end = begin;
   }
   if (sharded_) {
+    slice_counts_ = counts_of(slices_);
+    slice_displs_ = displacements_of(slices_);
     for (const auto& b : buckets_) {
       std::vector<int> counts;
       for (const auto& s : slices_) counts.push_back(static_cast<int>(overlap(b, s)));
@@ -156,22 +158,19 @@ void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
   TimelineSpan span("allgather parameters", "exchange", step,
                     static_cast<double>(total_ * sizeof(float)));
   Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
-  static_assert(sizeof(int) == 4);
-  const std::vector<int> counts = counts_of(slices_), displs = displacements_of(slices_);
   mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
-           replica.params().data(), counts.data(), displs.data(), MPI_FLOAT, comm_);
+           replica.params().data(), slice_counts_.data(), slice_displs_.data(), MPI_FLOAT, comm_);
 }
 
 optim::NamedArrays AllreduceExchange::optimizer_state() {
   optim::NamedArrays mine = optim::snapshot_state(*optimizer_);
   if (!sharded_) return mine;  // every rank holds all of it
-  const std::vector<int> counts = counts_of(slices_), displs = displacements_of(slices_);
   optim::NamedArrays whole;
   for (auto& [name, values] : mine) {
     std::vector<float> all(rank_ == 0 ? total_ : 0);
     mpi_call("MPI_Gatherv (optimizer state for a checkpoint)", MPI_Gatherv, values.data(),
-             static_cast<int>(values.size()), MPI_FLOAT, all.data(), counts.data(), displs.data(),
-             MPI_FLOAT, 0, comm_);
+             static_cast<int>(values.size()), MPI_FLOAT, all.data(), slice_counts_.data(),
+             slice_displs_.data(), MPI_FLOAT, 0, comm_);
     if (rank_ == 0) whole.emplace_back(name, std::move(all));
   }
   return whole;

@@ -73,7 +73,9 @@ class AllreduceExchange final : public GradientExchange {
   int rank_ = 0;
   bool sharded_;
   std::vector<nn::ParamRange> slices_;  // per rank, in rank order, covering the buffer
-  // Sharded: per bucket, the counts of its floats in each rank's slice (reduce-scatter counts).
+  // Sharded: each rank's slice as MPI counts and displacements (allgather, state gather), and
+  // per bucket the counts of its floats in each rank's slice (reduce-scatter counts).
+  std::vector<int> slice_counts_, slice_displs_;
   std::vector<std::vector<int>> bucket_counts_;
   std::vector<float> owned_grads_;  // the reduced gradient of this rank's slice
   std::unique_ptr<optim::Optimizer> optimizer_;

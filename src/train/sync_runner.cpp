@@ -75,7 +75,8 @@ int SyncRunner::run() {
   if (chief) print_header(ctx_, trainer.plan());
   const TrainResult result = trainer.run();
   exchange->finish();
-  std::vector<double> rss = sync ? gather_peak_rss(MPI_COMM_WORLD) : std::vector{peak_rss_mb()};
+  // One process: the report takes its own peak.
+  std::vector<double> rss = sync ? gather_peak_rss(MPI_COMM_WORLD) : std::vector<double>{};
   if (chief) {
     report(ctx_, {&result, exchange->stats(), std::nullopt, std::move(rss)});
     if (!result.stopped) export_model(ctx_, replica, result);
