@@ -66,27 +66,28 @@ done
 
 # --- local disk ---------------------------------------------------------------------------------
 prepare "$SHARDS"
-while IFS='|' read -r label path; do
+while IFS='|' read -r label path <&3; do
   for np in 1 2; do
     log "reader $label, $np rank(s), local disk"
     mpirun --oversubscribe --bind-to none -np "$np" build/data_bench --data "$path" --epochs 2 \
-      --batch 100 --policy files | tag "label=$label" fs=local cache=warm links=- "hosts=$np" | emit
+      --batch 100 --policy files </dev/null | tag "label=$label" fs=local cache=warm links=- "hosts=$np" | emit
   done
-done < <(readers "$SHARDS")
+done 3< <(readers "$SHARDS")
 
 trainer_wait() {  # label path fs links [cluster]: the trainer's data wait, one rank per host
   local label=$1 path=$2 fs=$3 links=$4 hosts=${5:-1}
-  local test=${path%/train}/test data=(--train-data "$path" --test-data "$test")
+  local test=${path%/train}/test
+  local data=(--train-data "$path" --test-data "$test")
   [ "$label" = idx ] && data=(--data-dir "$(dirname "$path")")
   local run=(build/mnist_train)
   [ "$fs" = gluster ] && run=(bash "$CLUSTER" mpirun -np "$hosts" build/mnist_train --dist sync)
   "${run[@]}" "${data[@]}" --threads 1 --steps 200 --eval-every 100000 --log-every 1000 \
-    --metrics-json "$OUT/wait.json" >/dev/null
+    --metrics-json "$OUT/wait.json" >/dev/null </dev/null
   /usr/bin/python3 -c "import json; j=json.load(open('$OUT/wait.json')); print(json.dumps({'what':'trainer_wait','label':'$label','fs':'$fs','links':'$links','hosts':$hosts,'steps':j['steps'],'wait_seconds':j['data_wait_seconds'],'wait_fraction':j['data_wait_fraction']}))" | emit
 }
-while IFS='|' read -r label path; do
+while IFS='|' read -r label path <&3; do
   trainer_wait "$label" "$path" local -
-done < <(readers "$SHARDS")
+done 3< <(readers "$SHARDS")
 
 # --- GlusterFS over emulated hosts --------------------------------------------------------------
 if [ "$FS" = gluster ]; then
@@ -97,7 +98,7 @@ if [ "$FS" = gluster ]; then
     bash "$CLUSTER" up 3 --fs gluster "${rate[@]}"
     # The data sets on the volume, written from h1.
     bash "$CLUSTER" run h1 bash -c "$(declare -f log make_shards prepare); MNIST_DIR=$MNIST_DIR; prepare $GV"
-    while IFS='|' read -r label path; do
+    while IFS='|' read -r label path <&3; do
       for hosts in 1 2 3; do
         for cache in cold warm; do
           # Cold: the page cache dropped (bricks and clients share this machine's) and the FUSE
@@ -111,12 +112,12 @@ if [ "$FS" = gluster ]; then
           fi
           log "reader $label, $hosts host(s), GlusterFS, links $links, $cache"
           bash "$CLUSTER" mpirun -np "$hosts" build/data_bench --data "$path" --epochs 1 \
-            --batch 100 --policy files |
+            --batch 100 --policy files </dev/null |
             tag "label=$label" fs=gluster "cache=$cache" "links=$links" "hosts=$hosts" | emit
         done
       done
       trainer_wait "$label" "$path" gluster "$links" 3
-    done < <(readers "$GV")
+    done 3< <(readers "$GV")
   done
   bash "$CLUSTER" down
 fi

@@ -3,9 +3,12 @@
 # and GB/s for 1 process with 2 threads, sync with 2 ranks x 1 thread, and async with 1 PS + 1
 # and + 2 workers, on the default transport (shared memory, osc rdma/sm) and on TCP; beside them,
 # in the same run, the PyTorch DDP (gloo) reference with 2 processes; and the trainer's own
-# allreduce / push / pull against bare MPI operations of the same size (rma_bench).
+# allreduce / push / pull against bare MPI operations of the same size (rma_bench). Then, on 2
+# emulated hosts (scripts/cluster_local.sh, needs root) joined by 1 Gbit/s links, sync training
+# with fp32 and with fp16 gradients on the wire (--compress fp16), side by side
+# (FP16_RATE=... for another link; FP16_RATE=skip to leave it out).
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp
+apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp iproute2
 fetch_mnist
 build "$DTRAIN_ROOT/build"
 cd "$DTRAIN_ROOT"
@@ -73,6 +76,27 @@ for t in default tcp; do
 for l in sys.stdin:
     j=json.loads(l); j['what']='micro'; j['transport']='$t'; print(json.dumps(j))" | tee -a "$raw"
 done
+FP16_RATE=${FP16_RATE:-1gbit}
+if [ "$FP16_RATE" != skip ]; then
+  CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
+  trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
+  rate_args=(--rate "$FP16_RATE")
+  [ "$FP16_RATE" = none ] && rate_args=()
+  bash "$CLUSTER" up 2 "${rate_args[@]}" >/dev/null
+  for shard in sharded whole; do
+    for compress in none fp16; do
+      label="sync 2 hosts x 1 thread, $shard, gradients $([ $compress = fp16 ] && echo fp16 || echo fp32)"
+      log "$label (links $FP16_RATE)"
+      extra=()
+      [ $shard = whole ] && extra=(--no-shard-optimizer)
+      bash "$CLUSTER" mpirun -np 2 build/mnist_train --dist sync --threads 1 --compress "$compress" \
+        "${extra[@]}" --data-dir "$MNIST_DIR" --steps "$STEPS" --eval-every 100000 \
+        --log-every 1000 --metrics-json "$OUT/run.json" >/dev/null </dev/null
+      row "$label" "emulated hosts, $FP16_RATE links" "$OUT/run.json" | tee -a "$raw"
+    done
+  done
+  bash "$CLUSTER" down >/dev/null
+fi
 if [ -f "$PEERS/torch_ddp.py" ]; then
   log "PyTorch DDP (gloo), 2 processes x 50 images"
   (cd "$PEERS" && MNIST_DIR="$MNIST_DIR" /usr/bin/python3 torch_ddp.py train --nproc 2 --batch 50 --window-images 3200 --repeats 3 --max-windows 5) | grep '^RESULT' |

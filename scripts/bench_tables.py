@@ -202,6 +202,59 @@ def data_tables(raw):
                     body))
 
 
+def collectives(raw):
+    """The sync exchange's time per step under each collective choice, in ms (median)."""
+    data = [r for r in rows(raw) if r.get("what") == "exchange"]
+    cells, order, failed = {}, [], {}
+    for r in data:
+        key = (r["label"], r["per_host"])
+        if key not in cells:
+            order.append(key)
+        cells.setdefault(key, {})
+        if r.get("op") == "failed":
+            failed[key] = r.get("error", "")
+            continue
+        cells[key][(r["sharded"], r["compress"])] = 1e3 * r["seconds_median"]
+    if not data:
+        return
+    d = data[0]
+    kinds = [(True, "none"), (False, "none"), (True, "fp16"), (False, "fp16")]
+    print(f"### Sync gradient exchange of the CNN (13.1 MB fp32), {d['hosts']} emulated hosts, links {d['rate']}: ms per step\n")
+    body = []
+    for key in order:
+        c = cells[key]
+        body.append([key[0], d["hosts"] * key[1]] + [f"{c[k]:.0f}" if k in c else ("failed" if key in failed else "–") for k in kinds])
+    print(table(["collectives", "ranks", "sharded (reduce-scatter + allgather)", "whole (allreduce)",
+                 "sharded, fp16", "whole, fp16"], body))
+    base = cells.get(("tuned, Open MPI's default decision", 1), {})
+    print()
+    for key, error in failed.items():
+        print(f"- {key[0]} ({key[1]} ranks per host) failed: {error}")
+    for k, name in zip(kinds, ["sharded", "whole", "sharded fp16", "whole fp16"]):
+        best = min(((cells[key][k], key) for key in order if k in cells[key] and key[1] == 1), default=None)
+        if best and k in base:
+            print(f"- {name}: best {best[1][0]} at {best[0]:.0f} ms, Open MPI's default {base[k]:.0f} ms "
+                  f"({base[k] / best[0]:.2f}x the best)")
+
+
+def mpiio(raw):
+    """HDF5 reader by MPI-IO component and hints: the median over rounds of each figure."""
+    data = [r for r in rows(raw) if "examples_per_sec" in r]
+    groups = {}
+    for r in data:
+        groups.setdefault((r["label"], r["cache"]), []).append(r)
+    base = {}
+    body = []
+    for (label, cache), rs in groups.items():
+        per_reader = sorted(r["examples_per_sec"] / max(1, r["ranks"]) for r in rs)
+        med = per_reader[len(per_reader) // 2]
+        base.setdefault(cache, med)  # the first configuration (ompio, no hints) is the baseline
+        body.append([label, cache, rs[0].get("links", "none"), len(rs), fmt(med), f"{fmt(per_reader[0])}-{fmt(per_reader[-1])}",
+                     f"{med / base[cache]:.2f}"])
+    print("### HDF5 reader on GlusterFS, 3 hosts x 1 reader, by MPI-IO component and hints\n")
+    print(table(["MPI-IO", "cache", "links", "rounds", "examples/s per reader (median)", "range", "vs ompio"], body))
+
+
 def scaling(raw):
     data = rows(raw)
     print("### Training throughput and time per step\n")
@@ -226,6 +279,13 @@ def scaling(raw):
         print(f"- sync 2 ranks with the optimizer not sharded / 1 process: {whole['img_s'] / base['img_s']:.2f}")
     if base and async2:
         print(f"- async 1 PS + 2 workers / 1 process: {async2['img_s'] / base['img_s']:.2f} (target >= 1.0)")
+    for shard in ("sharded", "whole"):
+        fp32 = next((r for r in data if r.get("what") == "run" and r["label"].endswith(f"{shard}, gradients fp32")), None)
+        fp16 = next((r for r in data if r.get("what") == "run" and r["label"].endswith(f"{shard}, gradients fp16")), None)
+        if fp32 and fp16:
+            print(f"- sync on 2 emulated hosts ({fp16['transport']}), {shard} optimizer, fp16 / fp32 gradients on the "
+                  f"wire: {fp16['img_s'] / fp32['img_s']:.2f}x ({fp16['bytes_mb']:.1f} against {fp32['bytes_mb']:.1f} MB "
+                  f"reduced per step; target >= 1.6)")
     if sync2 and ddp:
         print(f"- sync 2 ranks / PyTorch DDP gloo 2 processes ({ddp['img_s']:,.0f} img/s): {sync2['img_s'] / ddp['img_s']:.2f}x (target >= 1.8)")
     micro = {(r["op"], r["transport"]): r for r in data if r.get("what") == "micro"}
@@ -419,6 +479,10 @@ if __name__ == "__main__":
         compute(sys.argv[2], sys.argv[3])
     elif cmd == "data":
         data_tables(sys.argv[2])
+    elif cmd == "collectives":
+        collectives(sys.argv[2])
+    elif cmd == "mpiio":
+        mpiio(sys.argv[2])
     elif cmd == "scaling":
         scaling(sys.argv[2])
     elif cmd == "transport":

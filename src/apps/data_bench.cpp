@@ -2,11 +2,13 @@
 // set through the trainer's BatchStream (background reader, same plan) for a number of epochs,
 // with a consumer that does nothing, and rank 0 prints examples/s and MB/s (file bytes) as JSON.
 //   mpirun -np 2 data_bench --data DIR [--policy files|global] [--batch 100] [--epochs 2]
+//                           [--io-hints KEY=VALUE,...]
 #include <mpi.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "data/memory_source.h"
@@ -35,6 +37,9 @@ int main(int argc, char** argv) {
       data::DatasetOptions d;
       d.paths = paths;
       d.features = arg("--features", "");
+      // MPI-IO hints for HDF5, as mnist_train's --io-hint takes them: KEY=VALUE[,KEY=VALUE...]
+      std::stringstream hints(arg("--io-hints", ""));
+      for (std::string h; std::getline(hints, h, ',');) d.io_hints.push_back(h);
       source = data::open_dataset(d);
       for (const auto& f : data::expand_paths(paths)) {
         struct stat st {};

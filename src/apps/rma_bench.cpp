@@ -6,6 +6,8 @@
 // One JSON line per figure.
 //   mpirun -np 2 [transport flags] rma_bench [--sizes 8,1024,...] [--model-floats 3274634]
 //   mpirun -np N rma_bench --only allreduce        (the bare allreduce on any number of ranks)
+//   mpirun -np N rma_bench --only exchange         (sync mode's exchange: sharded or whole,
+//                                                   fp32 or fp16, at the model's size)
 #include <mpi.h>
 #include <omp.h>
 
@@ -128,37 +130,61 @@ void bare_allreduce(const std::vector<std::size_t>& sizes, int rank, const std::
   }
 }
 
+// The sync exchange of the CNN's gradient, all buckets ready at once, per step: the slowest
+// rank's time without the optimizer step (which follows the reduction).
+std::vector<double> time_exchange(int rank, int iters, comm::AllreduceExchange::Options options) {
+  const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
+  nn::Replica replica(model);  // a stand-in: the exchange only touches the flat buffers
+  comm::Heartbeat heartbeat(MPI_COMM_WORLD);
+  comm::AllreduceExchange ex(MPI_COMM_WORLD, replica.params().size(),
+                             {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f}, options,
+                             comm::StallPolicy(120, rank), &heartbeat);
+  std::vector<double> times;
+  for (int i = 0; i < iters + 3; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const double t0 = now_seconds();
+    ex.before_step(replica, i);
+    ex.gradients_ready({0, replica.grads().size()});
+    ex.after_step(replica, i, 0.f);
+    const double t = now_seconds() - t0 - ex.stats().optimizer_seconds_per_step;
+    double tmax = 0;
+    MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (i >= 3) times.push_back(std::max(0.0, tmax));
+  }
+  return times;
+}
+
+// The exchange as sync training uses it, on any number of ranks: sharded (reduce-scatter +
+// allgather) or whole (allreduce), fp32 or fp16 on the wire. For comparing Open MPI's
+// collective algorithms (--mca coll_tuned_*_algorithm) and components (coll han).
+void exchanges(int rank, int iters, double bucket_mb, const std::string& transport) {
+  const std::size_t bytes = 3274634 * 4;
+  for (const bool shard : {true, false}) {
+    for (const auto compress : {comm::Compression::kNone, comm::Compression::kFp16}) {
+      const auto times = time_exchange(rank, iters, {bucket_mb, shard, compress, 64.f});
+      if (rank != 0) continue;
+      const double t = median(times);
+      std::printf("%s\n", nlohmann::json{{"op", "dtrain_exchange"},
+                                         {"sharded", shard},
+                                         {"compress", comm::to_string(compress)},
+                                         {"bucket_mb", bucket_mb},
+                                         {"bytes", bytes},
+                                         {"seconds_median", t},
+                                         {"transport", transport}}
+                              .dump()
+                              .c_str());
+      std::fflush(stdout);
+    }
+  }
+}
+
 // The trainer's own paths at the model's size.
 void trainer_paths(std::size_t floats, int rank, int iters, const std::string& transport) {
   const double bytes = static_cast<double>(floats) * 4;
   {
-    comm::Heartbeat heartbeat(MPI_COMM_WORLD);
-    comm::AllreduceExchange ex(
-        MPI_COMM_WORLD, floats, {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f},
-        {.bucket_mb = 4.0, .shard_optimizer = false}, comm::StallPolicy(120, rank), &heartbeat);
-    // A replica-shaped stand-in: the exchange only touches the flat buffers.
-    const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
-    nn::Replica replica(model);
-    std::vector<double> times;
-    for (int i = 0; i < iters + 3; ++i) {
-      MPI_Barrier(MPI_COMM_WORLD);
-      const double t0 = now_seconds();
-      ex.before_step(replica, i);
-      ex.gradients_ready({0, replica.grads().size()});
-      ex.after_step(replica, i, 0.f);
-      double t = now_seconds() - t0, tmax = 0;
-      MPI_Allreduce(&t, &tmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-      if (i >= 3) times.push_back(tmax);
-    }
-    const auto stats = ex.stats();
-    if (rank == 0) {
-      // Without the optimizer step (which every rank runs after the reduction).
-      std::vector<double> comm_only;
-      const double opt = stats.optimizer_seconds_per_step;
-      for (double t : times) comm_only.push_back(std::max(0.0, t - opt));
-      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(replica.grads().size()) * 4,
-           comm_only, transport);
-    }
+    const auto times = time_exchange(rank, iters, {.bucket_mb = 4.0, .shard_optimizer = false});
+    if (rank == 0)
+      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(bytes), times, transport);
   }
   const auto roles = comm::Roles::decide(rank, 2, comm::Mode::kAsync, 1);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(floats, 1));
@@ -204,10 +230,11 @@ int main(int argc, char** argv) {
   omp_set_num_threads(1);
   const std::string only = arg_value(argc, argv, "--only", "all");
   // The one-sided figures are for one origin and one target; an allreduce can span any count.
-  if (mpi.size() != 2 && only != "allreduce") {
+  if (mpi.size() != 2 && only != "allreduce" && only != "exchange") {
     if (mpi.rank() == 0)
       std::fprintf(stderr,
-                   "rma_bench: run it on exactly 2 ranks (mpirun -np 2), or --only allreduce\n");
+                   "rma_bench: run it on exactly 2 ranks (mpirun -np 2), or --only allreduce "
+                   "or exchange\n");
     return 2;
   }
   std::vector<std::size_t> sizes;
@@ -225,5 +252,8 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "rma") bare_rma(sizes, mpi.rank(), transport);
   if (only == "all" || only == "allreduce") bare_allreduce(sizes, mpi.rank(), transport);
   if (only == "all" || only == "trainer") trainer_paths(floats, mpi.rank(), model_iters, transport);
+  if (only == "exchange")
+    exchanges(mpi.rank(), model_iters, std::stod(arg_value(argc, argv, "--bucket-mb", "4")),
+              transport);
   return 0;
 }

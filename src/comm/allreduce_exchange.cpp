@@ -24,23 +24,6 @@ std::vector<nn::ParamRange> slice_buffer(std::size_t total, int ranks) {
   return slices;
 }
 
-std::size_t overlap(nn::ParamRange a, nn::ParamRange b) {
-  const std::size_t begin = std::max(a.begin, b.begin), end = std::min(a.end, b.end);
-  return end > begin ? end - begin : 0;
-}
-
-std::vector<int> counts_of(const std::vector<nn::ParamRange>& slices) {
-  std::vector<int> counts;
-  for (const auto& s : slices) counts.push_back(static_cast<int>(s.size()));
-  return counts;
-}
-
-std::vector<int> displacements_of(const std::vector<nn::ParamRange>& slices) {
-  std::vector<int> displs;
-  for (const auto& s : slices) displs.push_back(static_cast<int>(s.begin));
-  return displs;
-}
-
 }  // namespace
 
 AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
@@ -48,6 +31,8 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
                                      StallPolicy stall, Heartbeat* heartbeat, Watchdog* watchdog)
     : comm_(comm),
       sharded_(options.shard_optimizer),
+      fp16_(options.compression == Compression::kFp16),
+      fp16_scale_(options.fp16_scale),
       stall_(stall),
       heartbeat_(heartbeat),
       watchdog_(watchdog),
@@ -55,9 +40,6 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
   int ranks = 1;
   mpi_call("MPI_Comm_rank (allreduce exchange)", MPI_Comm_rank, comm_, &rank_);
   mpi_call("MPI_Comm_size (allreduce exchange)", MPI_Comm_size, comm_, &ranks);
-  slices_ = sharded_ ? slice_buffer(total_, ranks)
-                     : std::vector<nn::ParamRange>(static_cast<std::size_t>(ranks), {0, total_});
-  optimizer_ = optim::make_optimizer(opt, owned().size());
   const auto per_bucket = std::max<std::size_t>(
       kAlign, static_cast<std::size_t>(options.bucket_mb * 1e6 / sizeof(float)) / kAlign * kAlign);
   for (std::size_t end = total_; end > 0;) {
@@ -65,15 +47,30 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
     buckets_.push_back({begin, end});
     end = begin;
   }
+  owned_size_ = total_;
   if (sharded_) {
-    slice_counts_ = counts_of(slices_);
-    slice_displs_ = displacements_of(slices_);
+    owned_size_ = 0;
+    const auto me = static_cast<std::size_t>(rank_);
     for (const auto& b : buckets_) {
-      std::vector<int> counts;
-      for (const auto& s : slices_) counts.push_back(static_cast<int>(overlap(b, s)));
-      bucket_counts_.push_back(std::move(counts));
+      BucketPieces p;
+      for (const auto& piece : slice_buffer(b.size(), ranks)) {
+        p.counts.push_back(static_cast<int>(piece.size()));
+        p.displs.push_back(static_cast<int>(piece.begin));
+      }
+      p.mine = {b.begin + static_cast<std::size_t>(p.displs[me]),
+                b.begin + static_cast<std::size_t>(p.displs[me] + p.counts[me])};
+      p.owned_offset = owned_size_;
+      owned_size_ += p.mine.size();
+      pieces_.push_back(std::move(p));
     }
-    owned_grads_.resize(std::max<std::size_t>(1, owned().size()));
+    owned_grads_.resize(std::max<std::size_t>(1, owned_size_));
+    owned_params_.resize(std::max<std::size_t>(1, owned_size_));
+  }
+  optimizer_ = optim::make_optimizer(opt, owned_size_);
+  if (fp16_) {
+    half_.resize(total_);
+    if (sharded_) owned_half_.resize(std::max<std::size_t>(1, owned_size_));
+    fp16_sum_ = std::make_unique<fp16::Fp16Sum>();
   }
   thread_ = std::thread([this] { communicate(); });
 }
@@ -122,9 +119,13 @@ void AllreduceExchange::communicate() {
     {
       const auto& b = buckets_[bucket];
       TimelineSpan span("allreduce bucket", "exchange", step,
-                        static_cast<double>(b.size() * sizeof(float)));
+                        static_cast<double>(b.size() * (fp16_ ? 2 : sizeof(float))));
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
-      reduce_bucket(bucket, grads);
+      if (fp16_) {
+        reduce_bucket_fp16(bucket, grads);
+      } else {
+        reduce_bucket(bucket, grads);
+      }
     }
     const double t2 = now_seconds();
     {
@@ -145,21 +146,61 @@ void AllreduceExchange::reduce_bucket(std::size_t bucket, float* grads) {
              static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
     return;
   }
-  // The bucket's floats go to their owners in rank order; this rank's share of the bucket
-  // lands at its place in the slice.
-  const nn::ParamRange mine = owned();
-  const std::size_t from = std::clamp(b.begin, mine.begin, mine.end);
+  // The bucket's pieces go to their owners in rank order; this rank's lands at its place in
+  // the owned buffer.
+  const BucketPieces& p = pieces_[bucket];
   mpi_call("MPI_Reduce_scatter (gradients)", MPI_Reduce_scatter, grads + b.begin,
-           owned_grads_.data() + (from - mine.begin), bucket_counts_[bucket].data(), MPI_FLOAT,
-           MPI_SUM, comm_);
+           owned_grads_.data() + p.owned_offset, p.counts.data(), MPI_FLOAT, MPI_SUM, comm_);
+}
+
+void AllreduceExchange::reduce_bucket_fp16(std::size_t bucket, float* grads) {
+  const auto& b = buckets_[bucket];
+  std::uint16_t* half = half_.data() + b.begin;
+  fp16::encode(grads + b.begin, b.size(), fp16_scale_, half);
+  if (!sharded_) {
+    mpi_call("MPI_Allreduce (fp16 gradients)", MPI_Allreduce, MPI_IN_PLACE, half,
+             static_cast<int>(b.size()), MPI_UINT16_T, fp16_sum_->op(), comm_);
+    fp16::decode(half, b.size(), fp16_scale_, grads + b.begin);
+    return;
+  }
+  const BucketPieces& p = pieces_[bucket];
+  std::uint16_t* received = owned_half_.data() + p.owned_offset;
+  mpi_call("MPI_Reduce_scatter (fp16 gradients)", MPI_Reduce_scatter, half, received,
+           p.counts.data(), MPI_UINT16_T, fp16_sum_->op(), comm_);
+  fp16::decode(received, p.mine.size(), fp16_scale_, owned_grads_.data() + p.owned_offset);
+}
+
+std::vector<nn::ParamRange> AllreduceExchange::owned_ranges() const {
+  if (!sharded_) return {{0, total_}};
+  std::vector<nn::ParamRange> ranges;
+  for (const auto& p : pieces_) ranges.push_back(p.mine);
+  return ranges;
+}
+
+void AllreduceExchange::step_owned(nn::Replica& replica, float lr) {
+  if (!sharded_) {
+    optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
+    return;
+  }
+  // The optimizer steps this rank's pieces back to back; the allgather sends them from there.
+  float* params = replica.params().data();
+  for (const auto& p : pieces_)
+    std::copy(params + p.mine.begin, params + p.mine.end, owned_params_.data() + p.owned_offset);
+  optimizer_->step(std::span<float>(owned_params_.data(), owned_size_),
+                   std::span<const float>(owned_grads_.data(), owned_size_), lr, 1.0f);
 }
 
 void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
   TimelineSpan span("allgather parameters", "exchange", step,
                     static_cast<double>(total_ * sizeof(float)));
   Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
-  mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
-           replica.params().data(), slice_counts_.data(), slice_displs_.data(), MPI_FLOAT, comm_);
+  for (std::size_t k = 0; k < buckets_.size(); ++k) {
+    const BucketPieces& p = pieces_[k];
+    mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, owned_params_.data() + p.owned_offset,
+             static_cast<int>(p.mine.size()), MPI_FLOAT,
+             replica.params().data() + buckets_[k].begin, p.counts.data(), p.displs.data(),
+             MPI_FLOAT, comm_);
+  }
 }
 
 optim::NamedArrays AllreduceExchange::optimizer_state() {
@@ -168,25 +209,31 @@ optim::NamedArrays AllreduceExchange::optimizer_state() {
   optim::NamedArrays whole;
   for (auto& [name, values] : mine) {
     std::vector<float> all(rank_ == 0 ? total_ : 0);
-    mpi_call("MPI_Gatherv (optimizer state for a checkpoint)", MPI_Gatherv, values.data(),
-             static_cast<int>(values.size()), MPI_FLOAT, all.data(), slice_counts_.data(),
-             slice_displs_.data(), MPI_FLOAT, 0, comm_);
+    for (std::size_t k = 0; k < buckets_.size(); ++k) {
+      const BucketPieces& p = pieces_[k];
+      mpi_call("MPI_Gatherv (optimizer state for a checkpoint)", MPI_Gatherv,
+               values.data() + p.owned_offset, static_cast<int>(p.mine.size()), MPI_FLOAT,
+               rank_ == 0 ? all.data() + buckets_[k].begin : nullptr, p.counts.data(),
+               p.displs.data(), MPI_FLOAT, 0, comm_);
+    }
     if (rank_ == 0) whole.emplace_back(name, std::move(all));
   }
   return whole;
 }
 
 void AllreduceExchange::restore_optimizer(const optim::NamedArrays& whole, int64_t steps) {
-  const nn::ParamRange mine = owned();
   optim::NamedArrays part;
   for (const auto& [name, values] : whole) {
     if (values.size() != total_) {
       throw Error("optimizer state '" + name + "' holds " + std::to_string(values.size()) +
                   " values; the model has " + std::to_string(total_) + " parameters");
     }
-    const auto first = values.begin() + static_cast<std::ptrdiff_t>(mine.begin);
-    part.emplace_back(name,
-                      std::vector<float>(first, first + static_cast<std::ptrdiff_t>(mine.size())));
+    std::vector<float> mine;
+    mine.reserve(owned_size_);
+    for (const auto& r : owned_ranges())
+      mine.insert(mine.end(), values.begin() + static_cast<std::ptrdiff_t>(r.begin),
+                  values.begin() + static_cast<std::ptrdiff_t>(r.end));
+    part.emplace_back(name, std::move(mine));
   }
   optim::restore_state(*optimizer_, part, steps);
 }
@@ -239,11 +286,7 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
   const double t1 = now_seconds();
   {
     TimelineSpan span("optimizer", "compute", step);
-    const nn::ParamRange mine = owned();
-    const std::span<const float> grads =
-        sharded_ ? std::span<const float>(owned_grads_.data(), mine.size())
-                 : std::span<const float>(replica.grads().span());
-    optimizer_->step(replica.params().span().subspan(mine.begin, mine.size()), grads, lr, 1.0f);
+    step_owned(replica, lr);
   }
   const double t2 = now_seconds();
   if (sharded_) gather_parameters(replica, step);
@@ -269,7 +312,7 @@ int AllreduceExchange::agree(int requests, int64_t, bool) {
 
 ExchangeStats AllreduceExchange::stats() const {
   const double n = static_cast<double>(std::max<int64_t>(1, steps_));
-  const double bytes = static_cast<double>(total_) * sizeof(float);
+  const double bytes = static_cast<double>(total_) * (fp16_ ? 2.0 : sizeof(float));
   ExchangeStats s;
   s.comm_wait_seconds_per_step = wait_seconds_ / n;
   s.optimizer_seconds_per_step = optimizer_seconds_ / n;
@@ -281,6 +324,7 @@ ExchangeStats AllreduceExchange::stats() const {
   a.gbps = reduce_seconds_ > 0 ? bytes * n / reduce_seconds_ / 1e9 : 0.0;
   a.buckets_done_before_backward_ended = overlapped_buckets_ / n;
   a.sharded_optimizer = sharded_;
+  a.compression = fp16_ ? Compression::kFp16 : Compression::kNone;
   a.gather_seconds_per_step = gather_seconds_ / n;
   double state = 0;
   for (auto& [name, buffer] : optimizer_->state()) state += static_cast<double>(buffer->size());

@@ -19,6 +19,10 @@ std::string to_string(Mode m) {
   return "?";
 }
 
+std::string to_string(Compression c) {
+  return c == Compression::kFp16 ? "fp16" : "none";
+}
+
 int Roles::ps_index(int r) const {
   const auto it = std::find(ps_ranks.begin(), ps_ranks.end(), r);
   return it == ps_ranks.end() ? -1 : static_cast<int>(it - ps_ranks.begin());

@@ -157,6 +157,19 @@ std::string choose_checkpoint(const JobContext& ctx) {
                   std::to_string(files.size()) + " file(s): " + reasons);
 }
 
+// --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
+// predefined types and ops only: fp16 there would need a protocol of its own (put slots that
+// the servers sum), and the servers usually sit on the workers' nodes, so it was not built.
+void check_compression(const TrainOptions& o, comm::Mode mode) {
+  if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
+  throw OptionError("--compress " + comm::to_string(o.dist.compress) +
+                    ": compresses the gradient allreduce of --dist sync; this run is " +
+                    comm::to_string(mode) +
+                    (mode == comm::Mode::kAsync
+                         ? " (async pushes use MPI_Accumulate, which has no fp16 type or op)"
+                         : " (one rank exchanges nothing)"));
+}
+
 // Chief, first phase: its data decides the input shape and the step counts everyone uses.
 std::string chief_checks(JobContext& ctx) {
   check_outputs(ctx.options);
@@ -283,6 +296,7 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
             check_same_options(c);
             c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
                                           o.dist.ps_placement, nodes);
+            check_compression(o, c.roles.mode);
             if (c.roles.is_worker()) open_worker_data(c);
             if (c.roles.is_chief()) checkpoint = chief_checks(c);
           }),

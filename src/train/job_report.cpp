@@ -31,6 +31,7 @@ nlohmann::json exchange_json(const comm::ExchangeStats& e) {
                       {"optimizer_seconds_per_step", e.optimizer_seconds_per_step}};
   if (const auto& a = e.allreduce) {
     j.update({{"sharded_optimizer", a->sharded_optimizer},
+              {"gradient_compression", comm::to_string(a->compression)},
               {"allgather_seconds_per_step", a->gather_seconds_per_step},
               {"optimizer_state_bytes", a->optimizer_state_bytes},
               {"buckets", a->buckets},
@@ -150,8 +151,17 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
   }
   if (mpi.rank() != 0) return;
   const bool async = roles.mode == comm::Mode::kAsync;
+  const auto& d = ctx.options.dist;
+  std::string how;
+  if (async) how = ", " + std::to_string(roles.num_ps) + " parameter server(s)";
+  if (roles.mode == comm::Mode::kSync) {
+    how = std::string(", gradients ") + (d.compress == comm::Compression::kFp16 ? "fp16" : "fp32") +
+          " on the wire, " +
+          (d.shard_optimizer ? "optimizer sharded over the ranks (ZeRO-1)"
+                             : "whole optimizer on every rank");
+  }
   std::printf("dtrain: %d ranks, mode %s%s\n", mpi.size(), comm::to_string(roles.mode).c_str(),
-              async ? (", " + std::to_string(roles.num_ps) + " parameter server(s)").c_str() : "");
+              how.c_str());
   std::printf("  %-5s %-18s %-16s %-7s %s\n", "rank", "role", "host", "threads", "parameters");
   for (int r = 0; r < mpi.size(); ++r) {
     const int ps = roles.ps_index(r);

@@ -75,6 +75,8 @@ const Choices<RunMode> kModes = {
 const Choices<comm::PsPlacement> kPlacements = {{"spread", comm::PsPlacement::kSpread},
                                                 {"pack", comm::PsPlacement::kPack}};
 const Choices<comm::Mode> kDists = {{"async", comm::Mode::kAsync}, {"sync", comm::Mode::kSync}};
+const Choices<comm::Compression> kCompressions = {{"none", comm::Compression::kNone},
+                                                  {"fp16", comm::Compression::kFp16}};
 const Choices<Format> kFormats = {{"auto", Format::kAuto},
                                   {"idx", Format::kIdx},
                                   {"hdf5", Format::kHdf5},
@@ -203,6 +205,9 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       po::bool_switch()->notifier([&d](bool off) { d.shard_optimizer = !off; }),
       "sync: every rank runs the whole optimizer step (default: each rank updates its 1/N slice "
       "of the parameters and keeps optimizer state for it alone, ZeRO-1)")(
+      "compress", enum_value("compress", kCompressions, &d.compress),
+      "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
+      "weights, optimizer and the parameter allgather stay fp32)")(
       "stall-timeout",
       po::value(&d.stall_timeout)->default_value(d.stall_timeout)->notifier([](double v) {
         if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");

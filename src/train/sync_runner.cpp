@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 
 #include "comm/allreduce_exchange.h"
@@ -7,6 +8,16 @@
 #include "util/timeline.h"
 
 namespace dtrain::train {
+
+namespace {
+
+// The largest power of two <= the global batch: fp16 then carries the gradient summed over
+// the batch's examples rather than its mean (comm/fp16.h).
+float fp16_scale(int64_t global_batch) {
+  return std::exp2(std::floor(std::log2(static_cast<float>(std::max<int64_t>(1, global_batch)))));
+}
+
+}  // namespace
 
 void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange) const {
   ctx_.model->init_params(replica.params().span(), ctx_.options.model.seed);
@@ -38,8 +49,9 @@ int SyncRunner::run() {
   if (sync) {
     exchange = std::make_unique<comm::AllreduceExchange>(
         MPI_COMM_WORLD, replica.params().size(), optimizer_config(o),
-        comm::AllreduceExchange::Options{o.dist.bucket_mb, o.dist.shard_optimizer}, ctx_.stall(),
-        heartbeat.get(), ctx_.watchdog.get());
+        comm::AllreduceExchange::Options{o.dist.bucket_mb, o.dist.shard_optimizer, o.dist.compress,
+                                         fp16_scale(o.training.batch_size)},
+        ctx_.stall(), heartbeat.get(), ctx_.watchdog.get());
   } else {
     exchange = std::make_unique<comm::LocalExchange>(
         optim::make_optimizer(optimizer_config(o), replica.params().size()));

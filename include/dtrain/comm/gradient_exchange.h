@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "dtrain/comm/roles.h"
 #include "dtrain/nn/replica.h"
 #include "dtrain/optim/optimizer.h"
 
@@ -24,7 +25,8 @@ enum StepRequest : int { kNoRequest = 0, kCheckpointRequest = 1, kStopRequest = 
 // What an exchange measured, per step, for the report and the metrics.
 struct AllreduceStats {
   int buckets = 0;
-  double bytes_per_step = 0;           // gradient bytes reduced
+  double bytes_per_step = 0;  // gradient bytes reduced (as sent: fp16 halves them)
+  Compression compression = Compression::kNone;
   double reduce_seconds_per_step = 0;  // inside MPI_Allreduce
   double span_seconds_per_step = 0;    // first bucket started to last bucket done
   double gbps = 0;
