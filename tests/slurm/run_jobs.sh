@@ -46,7 +46,7 @@ check bench.log "rdma / tcp" "RDMA/TCP ratios"
 echo "ok: plots"
 
 echo "== time-limit warning: checkpoint, requeue, resume"
-jid=$(MODEL_DIR=$work/requeue TRAIN_ARGS="--steps 700 --checkpoint-steps 50 --eval-every 700" \
+jid=$(MODEL_DIR=$work/requeue TRAIN_ARGS="--steps 300 --checkpoint-steps 50 --eval-every 300" \
       sbatch --parsable "$root/jobs/train_sync.sbatch")
 jid=${jid%%;*}
 for _ in $(seq 1 600); do
