@@ -101,15 +101,7 @@ if [ "$FS" = gluster ]; then
     while IFS='|' read -r label path <&3; do
       for hosts in 1 2 3; do
         for cache in cold warm; do
-          # Cold: the page cache dropped (bricks and clients share this machine's) and the FUSE
-          # clients' caches emptied by remounting.
-          if [ "$cache" = cold ]; then
-            sync
-            echo 3 >/proc/sys/vm/drop_caches
-            for h in $(seq 1 3); do
-              bash "$CLUSTER" run "h$h" sh -c "umount -l /mnt/gv && mount -t glusterfs -o backup-volfile-servers=h1:h2:h3 h$h:/gv /mnt/gv"
-            done
-          fi
+          [ "$cache" = cold ] && bash "$CLUSTER" drop-caches </dev/null
           log "reader $label, $hosts host(s), GlusterFS, links $links, $cache"
           bash "$CLUSTER" mpirun -np "$hosts" build/data_bench --data "$path" --epochs 1 \
             --batch 100 --policy files </dev/null |

@@ -35,17 +35,10 @@ configs() {
   echo "romio321, data sieving off|--mca io romio321|romio_ds_read=disable"
   echo "romio321, collective buffering on|--mca io romio321|romio_cb_read=enable,cb_buffer_size=16777216,cb_nodes=3"
 }
-drop_caches() {  # the page cache (bricks and clients share it) and the FUSE clients' caches
-  sync
-  echo 3 >/proc/sys/vm/drop_caches
-  for h in 1 2 3; do
-    bash "$CLUSTER" run "h$h" sh -c "umount -l /mnt/gv && mount -t glusterfs -o backup-volfile-servers=h1:h2:h3 h$h:/gv /mnt/gv" </dev/null
-  done
-}
 for i in $(seq 1 "$REPEATS"); do
   while IFS='|' read -r label mca hints <&3; do
     for cache in cold warm; do
-      [ "$cache" = cold ] && drop_caches
+      [ "$cache" = cold ] && bash "$CLUSTER" drop-caches </dev/null
       log "HDF5 reader, 3 hosts, $label, $cache (round $i)"
       # shellcheck disable=SC2086
       bash "$CLUSTER" mpirun -np 3 $mca build/data_bench --data "$GV/train" --epochs 1 \

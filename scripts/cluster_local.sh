@@ -9,6 +9,8 @@
 #                                                  unless SLOTS=k), ranks started by an rsh
 #                                                  agent that enters each host
 #   scripts/cluster_local.sh run HOST CMD...       a command on one host (h1, h2, ...)
+#   scripts/cluster_local.sh drop-caches           page cache dropped, the volume remounted
+#                                                  on every host (cold reads for benchmarks)
 #   scripts/cluster_local.sh status | down
 #
 # Each host is a network namespace (address 198.18.0.N/24 on veth ve0, joined to the others by
@@ -245,14 +247,31 @@ gluster_up() {
   # A lost brick is noticed in seconds rather than the default 42 s.
   on_host h1 gluster --mode=script volume set gv network.ping-timeout 5 >/dev/null
   on_host h1 gluster --mode=script volume start gv >/dev/null
-  local servers
+  mount_volume "$n"
+  local kind=distributed
+  [ "$fs" = gluster:dispersed ] && kind="dispersed, redundancy 1"
+  echo "cluster: GlusterFS volume gv ($kind; a brick on each of h1..h$n) at $GV on every host"
+}
+
+mount_volume() {  # N: the volume at $GV on every host, each its own server first
+  local n=$1 i servers
   servers=$(seq -s: 1 "$n" | sed 's/\([0-9]*\)/h\1/g')
   for i in $(seq 1 "$n"); do
     on_host "h$i" mount -t glusterfs -o "backup-volfile-servers=$servers" "h$i:/gv" "$GV"
   done
-  local kind=distributed
-  [ "$fs" = gluster:dispersed ] && kind="dispersed, redundancy 1"
-  echo "cluster: GlusterFS volume gv ($kind; a brick on each of h1..h$n) at $GV on every host"
+}
+
+# Cold reads for benchmarks: the page cache dropped (bricks and clients share this machine's)
+# and every FUSE client's cache emptied by unmounting and mounting the volume again.
+drop_caches() {
+  local n i
+  n=$(host_count)
+  [ "$n" -ge 1 ] && [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ] ||
+    die "drop-caches needs a cluster with a GlusterFS volume ($0 up N --fs gluster)"
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  for i in $(seq 1 "$n"); do on_host "h$i" umount -l "$GV"; done
+  mount_volume "$n"
 }
 
 mpirun_on_hosts() {
@@ -283,5 +302,6 @@ case "$cmd" in
   mpirun) mpirun_on_hosts "$@" ;;
   run) [ $# -ge 2 ] || die "run HOST CMD..."; enter "$@" ;;
   status) status ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  drop-caches) drop_caches ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

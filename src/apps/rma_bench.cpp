@@ -131,10 +131,13 @@ void bare_allreduce(const std::vector<std::size_t>& sizes, int rank, const std::
 }
 
 // The sync exchange of the CNN's gradient, all buckets ready at once, per step: the slowest
-// rank's time without the optimizer step (which follows the reduction).
-std::vector<double> time_exchange(int rank, int iters, comm::AllreduceExchange::Options options) {
+// rank's time without the optimizer step (which follows the reduction). *bytes: the fp32
+// gradient's size.
+std::vector<double> time_exchange(int rank, int iters, comm::AllreduceExchange::Options options,
+                                  std::size_t* bytes) {
   const nn::Model model(nn::ModelSpec::parse("cnn"), nn::Shape{1, 28, 28}, 10);
   nn::Replica replica(model);  // a stand-in: the exchange only touches the flat buffers
+  *bytes = replica.grads().size() * sizeof(float);
   comm::Heartbeat heartbeat(MPI_COMM_WORLD);
   comm::AllreduceExchange ex(MPI_COMM_WORLD, replica.params().size(),
                              {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f}, options,
@@ -158,10 +161,10 @@ std::vector<double> time_exchange(int rank, int iters, comm::AllreduceExchange::
 // allgather) or whole (allreduce), fp32 or fp16 on the wire. For comparing Open MPI's
 // collective algorithms (--mca coll_tuned_*_algorithm) and components (coll han).
 void exchanges(int rank, int iters, double bucket_mb, const std::string& transport) {
-  const std::size_t bytes = 3274634 * 4;
   for (const bool shard : {true, false}) {
     for (const auto compress : {comm::Compression::kNone, comm::Compression::kFp16}) {
-      const auto times = time_exchange(rank, iters, {bucket_mb, shard, compress, 64.f});
+      std::size_t bytes = 0;
+      const auto times = time_exchange(rank, iters, {bucket_mb, shard, compress, 64.f}, &bytes);
       if (rank != 0) continue;
       const double t = median(times);
       std::printf("%s\n", nlohmann::json{{"op", "dtrain_exchange"},
@@ -182,9 +185,10 @@ void exchanges(int rank, int iters, double bucket_mb, const std::string& transpo
 void trainer_paths(std::size_t floats, int rank, int iters, const std::string& transport) {
   const double bytes = static_cast<double>(floats) * 4;
   {
-    const auto times = time_exchange(rank, iters, {.bucket_mb = 4.0, .shard_optimizer = false});
-    if (rank == 0)
-      emit("dtrain_bucketed_allreduce", static_cast<std::size_t>(bytes), times, transport);
+    std::size_t exchanged = 0;
+    const auto times =
+        time_exchange(rank, iters, {.bucket_mb = 4.0, .shard_optimizer = false}, &exchanged);
+    if (rank == 0) emit("dtrain_bucketed_allreduce", exchanged, times, transport);
   }
   const auto roles = comm::Roles::decide(rank, 2, comm::Mode::kAsync, 1);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(floats, 1));

@@ -158,8 +158,8 @@ std::string choose_checkpoint(const JobContext& ctx) {
 }
 
 // --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
-// predefined types and ops only: fp16 there would need a protocol of its own (put slots that
-// the servers sum), and the servers usually sit on the workers' nodes, so it was not built.
+// predefined types and ops only: fp16 there would need a push protocol of its own (put slots
+// that the servers sum), replacing the one whose exactly-once accounting the tests check.
 void check_compression(const TrainOptions& o, comm::Mode mode) {
   if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
   throw OptionError("--compress " + comm::to_string(o.dist.compress) +
