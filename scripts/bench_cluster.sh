@@ -2,8 +2,8 @@
 # Scaling on shaped links, measured against the README's alpha-beta model (scripts/
 # scaling_model.py), on emulated hosts (scripts/cluster_local.sh): 2, 3 and 4 hosts with one
 # rank of one thread each, on links of 200 Mbit/s, 1 Gbit/s and unshaped. For each link the
-# script first measures alpha and beta between 2 hosts (bare MPI_Allreduce from 8 B to 16 MB,
-# a least-squares line), then for every host count runs sync (global batch 100) and async
+# script first measures alpha and beta between 2 hosts (bare MPI_Allreduce, and the one-way
+# MPI_Get and MPI_Accumulate, from 8 B to 13 MB, least-squares lines), then for every host count runs sync (global batch 100) and async
 # (1 server + the other hosts as workers, batch 100 each) and prints images/s, the step split
 # into compute, communication and waiting, bytes per step, and the model's prediction of the
 # same figures with its error. Writes bench-results/cluster.jsonl, a table and a plot.
@@ -37,22 +37,39 @@ compute_ms() {  # batch
     "$OUT/compute.json" "$1"
 }
 
-alpha_beta() {  # rate: fit T = a + b n of the bare allreduce between 2 hosts
+alpha_beta() {  # rate: fit T = a + b n of the bare allreduce, MPI_Get and MPI_Accumulate
   bash "$CLUSTER" mpirun -np 2 build/rma_bench --only allreduce \
     --sizes 8,64,4096,65536,262144,1048576,4194304,13098536 >"$OUT/allreduce.jsonl"
-  /usr/bin/python3 - "$OUT/allreduce.jsonl" "$1" <<'PY'
+  bash "$CLUSTER" mpirun -np 2 build/rma_bench --only rma \
+    --sizes 8,65536,262144,1048576,4194304,13098536 >"$OUT/one-way.jsonl"
+  /usr/bin/python3 - "$OUT/allreduce.jsonl" "$OUT/one-way.jsonl" "$1" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
-xs = [r["bytes"] for r in rows if r["bytes"] >= 65536]
-ys = [r["seconds_median"] for r in rows if r["bytes"] >= 65536]
-n = len(xs); mx = sum(xs) / n; my = sum(ys) / n
-slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-small = min(r["seconds_median"] for r in rows if r["bytes"] <= 64)
+def rows(path, op):
+    return [r for r in map(json.loads, (l for l in open(path) if l.startswith("{"))) if r["op"] == op]
+def slope(rs):  # seconds per byte, least squares over the sizes bandwidth bounds
+    xs = [r["bytes"] for r in rs if r["bytes"] >= 65536]
+    ys = [r["seconds_median"] for r in rs if r["bytes"] >= 65536]
+    n = len(xs); mx = sum(xs) / n; my = sum(ys) / n
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+ar = rows(sys.argv[1], "allreduce")
+small = min(r["seconds_median"] for r in ar if r["bytes"] <= 64)
 # Ring allreduce on p = 2: T = 2 (p-1) alpha + 2 (p-1)/p n / beta = 2 alpha + n / beta.
-print(json.dumps({"what": "link", "rate": sys.argv[2], "alpha_us": small / 2 * 1e6,
-                  "beta_mb_s": 1 / slope / 1e6,
-                  "allreduce_13mb_ms": next(r["seconds_median"] for r in rows if r["bytes"] == 13098536) * 1e3}))
+# Pull and push are one-way streams (MPI_Get, MPI_Accumulate): their own beta, the mean of both.
+one_way = (slope(rows(sys.argv[2], "get")) + slope(rows(sys.argv[2], "accumulate"))) / 2
+print(json.dumps({"what": "link", "rate": sys.argv[3], "alpha_us": small / 2 * 1e6,
+                  "beta_mb_s": 1 / slope(ar) / 1e6, "p2p_mb_s": 1 / one_way / 1e6,
+                  "allreduce_13mb_ms": next(r["seconds_median"] for r in ar if r["bytes"] == 13098536) * 1e3}))
 PY
+}
+
+# The CPU cost of moving the gradient between emulated hosts: on unshaped links the kernel's
+# copies bound the allreduce, so its time is CPU time the ranks' compute shares.
+copy_cost() {
+  bash "$CLUSTER" up 2 >/dev/null
+  bash "$CLUSTER" mpirun -np 2 build/rma_bench --only allreduce --sizes 13098536 |
+    /usr/bin/python3 -c "import json,sys
+r = [json.loads(l) for l in sys.stdin if l.startswith('{')][0]
+print(json.dumps({'what': 'copy_cost', 'allreduce_13mb_ms': r['seconds_median'] * 1e3}))"
 }
 
 run() {  # mode hosts rate: one training run across the hosts, one JSON line
@@ -66,8 +83,10 @@ j = json.load(open(sys.argv[1])); mode, hosts, rate = sys.argv[2], int(sys.argv[
 img_s = j["train_images_per_sec"]
 if mode == "sync":
     step = 1000 * 100 / img_s
-    comm = 1000 * j["allreduce_seconds_per_step"]
-    wait = 1000 * j["comm_wait_seconds_per_step"]
+    # The sharded optimizer's parameter allgather follows the update and blocks the step.
+    gather = 1000 * j.get("allgather_seconds_per_step", 0.0)
+    comm = 1000 * j["allreduce_seconds_per_step"] + gather
+    wait = 1000 * j["comm_wait_seconds_per_step"] + gather
     wire = j["allreduce_bytes_per_step"] * 2 * (hosts - 1) / hosts  # ring: sent per rank
     compute = step - wait
 else:
@@ -88,6 +107,8 @@ for hosts in $HOSTS; do
 done
 read -r c a <<<"$(compute_ms 100)"
 emit "{\"what\": \"compute\", \"batch\": 100, \"compute_ms\": $c, \"adam_ms\": $a}"
+log "the CPU cost of moving the gradient (unshaped allreduce between 2 hosts)"
+emit "$(copy_cost)"
 for rate in $RATES; do
   rate_args=()
   [ "$rate" != none ] && rate_args=(--rate "$rate")

@@ -44,20 +44,35 @@ def files(patterns):
     return sorted(f for f in out if os.path.isfile(f))
 
 
+_FILE_OWNERS = {}
+
+
+def file_owners():
+    """Every file dpkg installed, mapped to its package (dpkg's own lists, read once: one
+    `dpkg -S` per file costs a scan of the whole database)."""
+    if not _FILE_OWNERS:
+        for listing in glob.glob("/var/lib/dpkg/info/*.list"):
+            package = os.path.basename(listing)[:-len(".list")].split(":")[0]
+            with open(listing, errors="replace") as f:
+                for line in f:
+                    _FILE_OWNERS.setdefault(line.rstrip("\n"), package)
+    return _FILE_OWNERS
+
+
 def dpkg_owner(path):
     """The package holding `path` (following symlinks), or None."""
+    owners = file_owners()
     for candidate in (path, os.path.realpath(path)):
-        r = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":")[0].split(",")[0].strip()
         # dpkg knows /usr-merged files by their /bin or /lib names, and the reverse
+        names = [candidate]
         for a, b in (("/usr/bin/", "/bin/"), ("/usr/lib/", "/lib/"), ("/usr/sbin/", "/sbin/")):
-            alt = candidate.replace(a, b, 1) if candidate.startswith(a) else (
-                candidate.replace(b, a, 1) if candidate.startswith(b) else None)
-            if alt:
-                r = subprocess.run(["dpkg", "-S", alt], capture_output=True, text=True)
-                if r.returncode == 0:
-                    return r.stdout.split(":")[0].split(",")[0].strip()
+            if candidate.startswith(a):
+                names.append(candidate.replace(a, b, 1))
+            elif candidate.startswith(b):
+                names.append(candidate.replace(b, a, 1))
+        for name in names:
+            if name in owners:
+                return owners[name]
     return None
 
 

@@ -70,6 +70,8 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 EnforcePartLimits=ALL
 ReturnToService=2
 JobRequeue=1
+# A requeued job waits cred_expire before it may start again (120 s by default).
+AuthInfo=cred_expire=30
 KillWait=30
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none

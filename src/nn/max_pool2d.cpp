@@ -1,7 +1,13 @@
 #include "nn/max_pool2d.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
 #include "dtrain/util/error.h"
+#include "nn/max_pool_kernel.h"
 #include "nn/relu_backward.h"
+#include "util/clock.h"
 
 namespace dtrain::nn {
 
@@ -30,9 +36,10 @@ std::string MaxPool2D::describe() const {
 
 namespace {
 
-class MaxPool2DInstance final : public LayerInstance {
+// oneDNN's pooling: any window, any layout.
+class DnnlMaxPool final : public LayerInstance {
  public:
-  MaxPool2DInstance(const MaxPool2D& layer, const CompileArgs& a) : ctx_(*a.ctx) {
+  DnnlMaxPool(const MaxPool2D& layer, const CompileArgs& a) : ctx_(*a.ctx) {
     const int64_t k = layer.window();
     const memory::dims kernel{k, k}, strides{k, k}, pad{0, 0};
     const memory::desc dst_any(activation_dims(a.batch, layer.out_shape()), dt::f32, tag::any);
@@ -87,10 +94,79 @@ class MaxPool2DInstance final : public LayerInstance {
   LayoutAdapter adapter_;
 };
 
+// The model's 2x2 pools on the layouts its convolutions produce (nn/max_pool_kernel.h says
+// why): output in the input's layout, the argmax kept for backward, the ReLU folded into both
+// passes. With ONEDNN_VERBOSE set, each pass prints a line in oneDNN's format, so the
+// per-primitive tables of scripts/bench_compute.sh count it.
+class Pool2x2 final : public LayerInstance {
+ public:
+  Pool2x2(const MaxPool2D& layer, const CompileArgs& a, const PoolGeometry& g)
+      : ctx_(*a.ctx), g_(g), relu_(layer.relu()), training_(a.training) {
+    const memory::dims src_dims = a.src_desc.dims();
+    memory::dims out{src_dims[0], src_dims[1], g.out_h(), g.out_w()};
+    const tag t = g.block == 1 ? tag::nchw : g.block == 8 ? tag::nChw8c : tag::nChw16c;
+    dst_ = memory(memory::desc(out, dt::f32, t), ctx_.engine);
+    problem_ = "mb" + std::to_string(src_dims[0]) + "ic" + std::to_string(src_dims[1]) + "_ih" +
+               std::to_string(g.h) + "oh" + std::to_string(g.out_h()) + "kh2sh2dh0ph0_iw" +
+               std::to_string(g.w) + "ow" + std::to_string(g.out_w()) + "kw2sw2dw0pw0";
+    if (!a.training) return;
+    argmax_.resize(static_cast<std::size_t>(g.out_elements()));
+    if (a.need_diff_src) diff_src_ = memory(a.src_desc, ctx_.engine);
+  }
+
+  memory::desc dst_desc() const override { return dst_.get_desc(); }
+
+  const memory& forward(const memory& src, const StepContext&) override {
+    ctx_.stream.wait();
+    const double t0 = verbose() ? now_ms() : 0;
+    max_pool2x2_forward(g_, static_cast<const float*>(src.get_data_handle()), data(dst_),
+                        training_ ? argmax_.data() : nullptr, relu_);
+    if (verbose()) report(training_ ? "forward_training" : "forward_inference", now_ms() - t0);
+    return dst_;
+  }
+
+  const memory* backward(const memory& diff_dst) override {
+    if (!diff_src_) return nullptr;
+    const memory& dy = adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
+    ctx_.stream.wait();
+    const double t0 = verbose() ? now_ms() : 0;
+    max_pool2x2_backward(g_, static_cast<const float*>(dy.get_data_handle()), data(dst_),
+                         argmax_.data(), data(diff_src_), relu_);
+    if (verbose()) report("backward_data", now_ms() - t0);
+    return &diff_src_;
+  }
+
+ private:
+  static float* data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+  static bool verbose() {
+    static const bool on = [] {
+      const char* v = std::getenv("ONEDNN_VERBOSE");
+      return v != nullptr && std::atoi(v) > 0;
+    }();
+    return on;
+  }
+  static double now_ms() { return 1e3 * now_seconds(); }
+  void report(const char* prop, double ms) const {
+    std::printf("onednn_verbose,exec,cpu,pooling,dtrain:2x2,%s,block%d,%s,alg:pooling_max,%s,%g\n",
+                prop, g_.block, relu_ ? "attr-post-ops:eltwise_relu" : "", problem_.c_str(), ms);
+  }
+
+  DnnlContext& ctx_;
+  PoolGeometry g_;
+  bool relu_, training_;
+  memory dst_, diff_src_;
+  std::vector<uint8_t> argmax_;
+  std::string problem_;
+  LayoutAdapter adapter_;
+};
+
 }  // namespace
 
 std::unique_ptr<LayerInstance> MaxPool2D::compile(const CompileArgs& args) const {
-  return std::make_unique<MaxPool2DInstance>(*this, args);
+  if (const auto g = pool_geometry(args.src_desc); g && window_ == 2) {
+    return std::make_unique<Pool2x2>(*this, args, *g);
+  }
+  return std::make_unique<DnnlMaxPool>(*this, args);
 }
 
 }  // namespace dtrain::nn

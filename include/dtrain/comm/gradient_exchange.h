@@ -8,6 +8,7 @@
 //    parameter servers over MPI one-sided RMA; the servers run the optimizer.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -82,7 +83,17 @@ class LocalExchange final : public GradientExchange {
       : optimizer_(std::move(optimizer)) {}
   std::string name() const override { return "local"; }
   void after_step(nn::Replica& replica, int64_t, float lr) override {
+    const auto t0 = std::chrono::steady_clock::now();
     optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
+    optimizer_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++steps_;
+  }
+  ExchangeStats stats() const override {
+    ExchangeStats s;
+    s.optimizer_seconds_per_step =
+        steps_ > 0 ? optimizer_seconds_ / static_cast<double>(steps_) : 0;
+    return s;
   }
   optim::NamedArrays optimizer_state() override { return optim::snapshot_state(*optimizer_); }
   int64_t optimizer_steps() const override { return optimizer_->steps(); }
@@ -92,6 +103,8 @@ class LocalExchange final : public GradientExchange {
 
  private:
   std::unique_ptr<optim::Optimizer> optimizer_;
+  double optimizer_seconds_ = 0;
+  int64_t steps_ = 0;
 };
 
 }  // namespace dtrain::comm

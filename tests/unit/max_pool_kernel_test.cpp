@@ -1,0 +1,119 @@
+// The hand-written 2x2 max pool (nn/max_pool_kernel.h) against a plain reference computed
+// here on nchw data, in every layout it takes: nchw, nChw8c and nChw16c (channel counts that
+// pad the last block included), even and odd sizes, with and without the fused ReLU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "gradient_check.h"
+#include "nn/dnnl_context.h"
+#include "nn/max_pool_kernel.h"
+
+namespace dtrain::nn {
+namespace {
+
+using dtrain::testing::random_vector;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct PoolCase {
+  int channels, size;
+  tag layout;
+};
+
+// Plain nchw reference: the pooled values and d(src) for a given d(dst).
+struct Reference {
+  std::vector<float> dst, diff_src;
+};
+
+Reference reference(const std::vector<float>& x, const std::vector<float>& dy, int n, int c, int h,
+                    int w, bool relu) {
+  const int oh = h / 2, ow = w / 2;
+  Reference r{std::vector<float>(static_cast<std::size_t>(n * c * oh * ow)),
+              std::vector<float>(x.size(), 0.f)};
+  for (int p = 0; p < n * c; ++p) {
+    for (int i = 0; i < oh; ++i) {
+      for (int j = 0; j < ow; ++j) {
+        int best = (p * h + 2 * i) * w + 2 * j;
+        for (int a = 0; a < 2; ++a)
+          for (int b = 0; b < 2; ++b) {
+            const int at = (p * h + 2 * i + a) * w + 2 * j + b;
+            if (x[static_cast<std::size_t>(at)] > x[static_cast<std::size_t>(best)]) best = at;
+          }
+        const std::size_t o = static_cast<std::size_t>((p * oh + i) * ow + j);
+        const float m = x[static_cast<std::size_t>(best)];
+        r.dst[o] = relu ? std::max(m, 0.f) : m;
+        if (!relu || m > 0.f) r.diff_src[static_cast<std::size_t>(best)] = dy[o];
+      }
+    }
+  }
+  return r;
+}
+
+class MaxPoolKernel : public ::testing::TestWithParam<PoolCase> {};
+
+TEST_P(MaxPoolKernel, MatchesThePlainReference) {
+  const PoolCase pc = GetParam();
+  const int n = 3, c = pc.channels, h = pc.size, w = pc.size;
+  DnnlContext ctx;
+  const dnnl::memory::dims in_dims{n, c, h, w}, out_dims{n, c, h / 2, w / 2};
+  const dnnl::memory::desc in_plain(in_dims, dt::f32, tag::nchw),
+      out_plain(out_dims, dt::f32, tag::nchw);
+  const dnnl::memory::desc in_desc(in_dims, dt::f32, pc.layout),
+      out_desc(out_dims, dt::f32, pc.layout);
+  const auto g = pool_geometry(in_desc);
+  ASSERT_TRUE(g.has_value());
+
+  auto x = random_vector(static_cast<std::size_t>(n * c * h * w), 7);
+  x[5] = x[4];  // a tie: the first maximum wins, in the reference as in the kernel
+  auto dy = random_vector(static_cast<std::size_t>(n * c * (h / 2) * (w / 2)), 8);
+  for (bool relu : {false, true}) {
+    const Reference want = reference(x, dy, n, c, h, w, relu);
+    dnnl::memory x_user(in_plain, ctx.engine, x.data()), x_in(in_desc, ctx.engine);
+    dnnl::memory dy_user(out_plain, ctx.engine, dy.data()), dy_in(out_desc, ctx.engine);
+    reorder_now(ctx, x_user, x_in);
+    reorder_now(ctx, dy_user, dy_in);
+    dnnl::memory y(out_desc, ctx.engine), dx(in_desc, ctx.engine);
+    std::vector<uint8_t> argmax(static_cast<std::size_t>(g->out_elements()));
+    auto* yp = static_cast<float*>(y.get_data_handle());
+    max_pool2x2_forward(*g, static_cast<float*>(x_in.get_data_handle()), yp, argmax.data(), relu);
+    std::fill_n(static_cast<float*>(dx.get_data_handle()), in_desc.get_size() / sizeof(float), 9.f);
+    max_pool2x2_backward(*g, static_cast<float*>(dy_in.get_data_handle()), yp, argmax.data(),
+                         static_cast<float*>(dx.get_data_handle()), relu);
+
+    std::vector<float> got_y(want.dst.size()), got_dx(want.diff_src.size());
+    dnnl::memory y_user(out_plain, ctx.engine, got_y.data()),
+        dx_user(in_plain, ctx.engine, got_dx.data());
+    reorder_now(ctx, y, y_user);
+    reorder_now(ctx, dx, dx_user);
+    EXPECT_EQ(got_y, want.dst) << "forward, relu " << relu;
+    EXPECT_EQ(got_dx, want.diff_src) << "backward, relu " << relu;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, MaxPoolKernel,
+                         ::testing::Values(PoolCase{3, 6, tag::nchw}, PoolCase{3, 7, tag::nchw},
+                                           PoolCase{16, 8, tag::nChw8c},
+                                           PoolCase{12, 7, tag::nChw8c},
+                                           PoolCase{32, 6, tag::nChw16c},
+                                           PoolCase{20, 5, tag::nChw16c}),
+                         [](const ::testing::TestParamInfo<PoolCase>& p) {
+                           const auto& c = p.param;
+                           const char* layout = c.layout == tag::nchw     ? "nchw"
+                                                : c.layout == tag::nChw8c ? "nChw8c"
+                                                                          : "nChw16c";
+                           return std::string(layout) + "_c" + std::to_string(c.channels) + "_" +
+                                  std::to_string(c.size) + "px";
+                         });
+
+TEST(MaxPoolKernel, TakesOnlyLayoutsItReads) {
+  const dnnl::memory::dims d{2, 8, 6, 6};
+  EXPECT_TRUE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nChw8c)).has_value());
+  EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nhwc)).has_value());
+  EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::bf16, tag::nchw)).has_value());
+  EXPECT_EQ(pool_geometry(dnnl::memory::desc({2, 20, 6, 6}, dt::f32, tag::nChw16c))->channel_blocks,
+            2);
+}
+
+}  // namespace
+}  // namespace dtrain::nn
