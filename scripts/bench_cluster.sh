@@ -3,10 +3,10 @@
 # scaling_model.py), on emulated hosts (scripts/cluster_local.sh): 2, 3 and 4 hosts with one
 # rank of one thread each, on links of 200 Mbit/s, 1 Gbit/s and unshaped. For each link the
 # script first measures alpha and beta between 2 hosts (bare MPI_Allreduce, and the one-way
-# MPI_Get and MPI_Accumulate, from 8 B to 13 MB, least-squares lines), then for every host count runs sync (global batch 100) and async
-# (1 server + the other hosts as workers, batch 100 each) and prints images/s, the step split
-# into compute, communication and waiting, bytes per step, and the model's prediction of the
-# same figures with its error. Writes bench-results/cluster.jsonl, a table and a plot.
+# MPI_Get and MPI_Accumulate, from 8 B to 13 MB, least-squares lines), then for every host
+# count runs sync (global batch 100) and async (1 server + the other hosts as workers, batch
+# 100 each) and prints images/s, the step split into compute, communication and waiting,
+# bytes per step, and the model's prediction of the same figures with its error. Writes bench-results/cluster.jsonl, a table and a plot.
 #
 # All emulated hosts share this machine's cores: with more ranks than cores, each rank gets a
 # share of a core, which the model is given (compute time x ranks / cores); those rows are

@@ -104,8 +104,7 @@ class Pool2x2 final : public LayerInstance {
       : ctx_(*a.ctx), g_(g), relu_(layer.relu()), training_(a.training) {
     const memory::dims src_dims = a.src_desc.dims();
     memory::dims out{src_dims[0], src_dims[1], g.out_h(), g.out_w()};
-    const tag t = g.block == 1 ? tag::nchw : g.block == 8 ? tag::nChw8c : tag::nChw16c;
-    dst_ = memory(memory::desc(out, dt::f32, t), ctx_.engine);
+    dst_ = memory(memory::desc(out, dt::f32, g.layout), ctx_.engine);
     problem_ = "mb" + std::to_string(src_dims[0]) + "ic" + std::to_string(src_dims[1]) + "_ih" +
                std::to_string(g.h) + "oh" + std::to_string(g.out_h()) + "kh2sh2dh0ph0_iw" +
                std::to_string(g.w) + "ow" + std::to_string(g.out_w()) + "kw2sw2dw0pw0";

@@ -13,7 +13,7 @@ std::optional<PoolGeometry> pool_geometry(const dnnl::memory::desc& src) {
   if (d.size() != 4 || src.data_type() != dt::f32) return std::nullopt;
   for (auto [t, block] : {std::pair{tag::nchw, 1}, {tag::nChw8c, 8}, {tag::nChw16c, 16}}) {
     if (src != dnnl::memory::desc(d, dt::f32, t)) continue;
-    return PoolGeometry{d[0], (d[1] + block - 1) / block, d[2], d[3], block};
+    return PoolGeometry{d[0], (d[1] + block - 1) / block, d[2], d[3], block, t};
   }
   return std::nullopt;
 }

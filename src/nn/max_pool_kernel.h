@@ -17,6 +17,7 @@ namespace dtrain::nn {
 struct PoolGeometry {
   int64_t batch = 0, channel_blocks = 0, h = 0, w = 0;  // input; channels padded to the block
   int block = 1;                                        // channels innermost: 1, 8 or 16
+  dnnl::memory::format_tag layout = dnnl::memory::format_tag::nchw;  // the tag of that block
   int64_t out_h() const { return h / 2; }
   int64_t out_w() const { return w / 2; }
   int64_t out_elements() const { return batch * channel_blocks * out_h() * out_w() * block; }
