@@ -281,10 +281,10 @@ void JobContext::save_checkpoint(const TrainingState& state) const {
 }
 
 std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
+  start_signal_listener();  // first: the threads started from here on inherit its signal mask
   auto ctx = std::make_unique<JobContext>(o, mpi);
   ctx->wall0 = now_seconds();
   ctx->watchdog = std::make_unique<comm::Watchdog>(o.dist.stall_timeout, mpi.rank());
-  install_signal_handlers();
   JobContext& c = *ctx;
   std::string checkpoint;
   std::vector<int> nodes;
