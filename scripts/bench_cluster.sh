@@ -6,7 +6,8 @@
 # MPI_Get and MPI_Accumulate, from 8 B to 13 MB, least-squares lines), then for every host
 # count runs sync (global batch 100) and async (1 server + the other hosts as workers, batch
 # 100 each) and prints images/s, the step split into compute, communication and waiting,
-# bytes per step, and the model's prediction of the same figures with its error. Writes bench-results/cluster.jsonl, a table and a plot.
+# bytes per step, and the model's prediction of the same figures with its error. Writes
+# bench-results/cluster.jsonl, a table and a plot.
 #
 # All emulated hosts share this machine's cores: with more ranks than cores, each rank gets a
 # share of a core, which the model is given (compute time x ranks / cores); those rows are

@@ -4,7 +4,7 @@
 // mpirun forwards only SIGUSR1 and SIGUSR2 to the ranks (it kills them on SIGTERM). They only
 // set flags; the training loop acts on them between steps, at a step all ranks agree on.
 //
-// The signals must never interrupt a oneDNN kernel. oneDNN up to 3.11 (Debian 12 ships 2.6)
+// The signals must never interrupt a oneDNN kernel. oneDNN before 3.11 (Debian 12 ships 2.6)
 // points rsp into the heap inside its JIT GEMM kernels (oneDNN issue #4845), so a signal frame
 // pushed there corrupts the heap: dense layers aborted in free() a few steps after a SIGTERM.
 // So the signals are blocked in the thread that starts listening, and in every thread it starts
