@@ -70,7 +70,8 @@ class Conv2DInstance final : public LayerInstance {
     // One input channel (the first layer): with diff_dst in the blocked layout that the rest
     // of the step uses, backward-weights lands on a kernel at about 7% of the FMA peak;
     // channels-last src and diff_dst select one 2.3x faster (10.1 -> 4.3 ms at batch 100, 2
-    // threads), for a 0.5 ms reorder of diff_dst.
+    // threads). The 2x2 pool after it writes diff_dst that way (preferred_diff_dst), so no
+    // reorder is needed; other layers get one.
     const bool channels_last = in.c == 1;
     const memory::desc bw_src =
         channels_last ? memory::desc(activation_dims(a.batch, in), dt::f32, tag::nhwc) : src_any;
@@ -99,6 +100,11 @@ class Conv2DInstance final : public LayerInstance {
   }
 
   memory::desc dst_desc() const override { return dst_.get_desc(); }
+
+  // Without a ReLU to undo or a diff_src to compute, backward-weights is diff_dst's only reader.
+  memory::desc preferred_diff_dst() const override {
+    return relu_ || diff_src_ ? dst_desc() : bw_diff_dst_desc_;
+  }
 
   const memory& forward(const memory& src, const StepContext&) override {
     // The flat buffer holds oihw; the kernel wants its blocked layout (a few hundred KB).

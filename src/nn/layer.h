@@ -42,6 +42,11 @@ class LayerInstance {
   // Given d(loss)/d(output), writes parameter gradients into the flat gradient buffer and
   // returns d(loss)/d(input), or nullptr when need_diff_src was false.
   virtual const dnnl::memory* backward(const dnnl::memory& diff_dst) = 0;
+  // The layout this layer's backward reads diff_dst in without a reorder (training only).
+  virtual dnnl::memory::desc preferred_diff_dst() const { return dst_desc(); }
+  // The layer before asks for its diff_dst in `want` (its preferred_diff_dst); a layer that
+  // can write diff_src that way does, and saves that layer a reorder. Others ignore it.
+  virtual void prefer_diff_src(const dnnl::memory::desc& want) { (void)want; }
 };
 
 class Layer {

@@ -101,7 +101,11 @@ class DnnlMaxPool final : public LayerInstance {
 class Pool2x2 final : public LayerInstance {
  public:
   Pool2x2(const MaxPool2D& layer, const CompileArgs& a, const PoolGeometry& g)
-      : ctx_(*a.ctx), g_(g), relu_(layer.relu()), training_(a.training) {
+      : ctx_(*a.ctx),
+        g_(g),
+        diff_src_layout_(g.layout),
+        relu_(layer.relu()),
+        training_(a.training) {
     const memory::dims src_dims = a.src_desc.dims();
     memory::dims out{src_dims[0], src_dims[1], g.out_h(), g.out_w()};
     dst_ = memory(memory::desc(out, dt::f32, g.layout), ctx_.engine);
@@ -114,6 +118,13 @@ class Pool2x2 final : public LayerInstance {
   }
 
   memory::desc dst_desc() const override { return dst_.get_desc(); }
+
+  void prefer_diff_src(const memory::desc& want) override {
+    if (!diff_src_ || !pool_writes_diff_src_as(g_, tag::nhwc)) return;
+    if (want != memory::desc(diff_src_.get_desc().dims(), dt::f32, tag::nhwc)) return;
+    diff_src_ = memory(want, ctx_.engine);
+    diff_src_layout_ = tag::nhwc;
+  }
 
   const memory& forward(const memory& src, const StepContext&) override {
     ctx_.stream.wait();
@@ -129,9 +140,9 @@ class Pool2x2 final : public LayerInstance {
     const memory& dy = adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
     ctx_.stream.wait();
     const double t0 = verbose() ? now_ms() : 0;
-    max_pool2x2_backward(g_, static_cast<const float*>(dy.get_data_handle()), data(dst_),
-                         argmax_.data(), data(diff_src_), relu_);
-    if (verbose()) report("backward_data", now_ms() - t0);
+    max_pool2x2_backward(g_, static_cast<const float*>(dy.get_data_handle()), argmax_.data(),
+                         data(diff_src_), diff_src_layout_);
+    if (verbose()) report("backward_data", now_ms() - t0, diff_src_layout_ == tag::nhwc);
     return &diff_src_;
   }
 
@@ -145,13 +156,16 @@ class Pool2x2 final : public LayerInstance {
     return on;
   }
   static double now_ms() { return 1e3 * now_seconds(); }
-  void report(const char* prop, double ms) const {
-    std::printf("onednn_verbose,exec,cpu,pooling,dtrain:2x2,%s,block%d,%s,alg:pooling_max,%s,%g\n",
-                prop, g_.block, relu_ ? "attr-post-ops:eltwise_relu" : "", problem_.c_str(), ms);
+  void report(const char* prop, double ms, bool diff_nhwc = false) const {
+    std::printf(
+        "onednn_verbose,exec,cpu,pooling,dtrain:2x2,%s,block%d%s,%s,alg:pooling_max,%s,%g\n", prop,
+        g_.block, diff_nhwc ? ">nhwc" : "", relu_ ? "attr-post-ops:eltwise_relu" : "",
+        problem_.c_str(), ms);
   }
 
   DnnlContext& ctx_;
   PoolGeometry g_;
+  tag diff_src_layout_;  // the input's, or nhwc when the layer before reads that best
   bool relu_, training_;
   memory dst_, diff_src_;
   std::vector<uint8_t> argmax_;

@@ -21,6 +21,11 @@ Network::Network(const Model& model, DnnlContext& ctx, int64_t batch, bool train
     layers_.push_back(model.layers()[i]->compile(args));
     desc = layers_.back()->dst_desc();
   }
+  if (training) {
+    for (std::size_t i = 1; i < layers_.size(); ++i) {
+      layers_[i]->prefer_diff_src(layers_[i - 1]->preferred_diff_dst());
+    }
+  }
   outputs_.resize(layers_.size());
   diff_logits_ = memory(memory::desc({batch, model.num_classes()}, dt::f32, memory::format_tag::ab),
                         ctx.engine, DNNL_MEMORY_NONE);

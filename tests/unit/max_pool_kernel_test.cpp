@@ -1,6 +1,7 @@
 // The hand-written 2x2 max pool (nn/max_pool_kernel.h) against a plain reference computed
 // here on nchw data, in every layout it takes: nchw, nChw8c and nChw16c (channel counts that
-// pad the last block included), even and odd sizes, with and without the fused ReLU.
+// pad the last block included), even and odd sizes, with and without the fused ReLU, and
+// diff_src in the input's layout and in nhwc where the kernel writes that.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -73,21 +74,29 @@ TEST_P(MaxPoolKernel, MatchesThePlainReference) {
     dnnl::memory dy_user(out_plain, ctx.engine, dy.data()), dy_in(out_desc, ctx.engine);
     reorder_now(ctx, x_user, x_in);
     reorder_now(ctx, dy_user, dy_in);
-    dnnl::memory y(out_desc, ctx.engine), dx(in_desc, ctx.engine);
+    dnnl::memory y(out_desc, ctx.engine);
     std::vector<uint8_t> argmax(static_cast<std::size_t>(g->out_elements()));
-    auto* yp = static_cast<float*>(y.get_data_handle());
-    max_pool2x2_forward(*g, static_cast<float*>(x_in.get_data_handle()), yp, argmax.data(), relu);
-    std::fill_n(static_cast<float*>(dx.get_data_handle()), in_desc.get_size() / sizeof(float), 9.f);
-    max_pool2x2_backward(*g, static_cast<float*>(dy_in.get_data_handle()), yp, argmax.data(),
-                         static_cast<float*>(dx.get_data_handle()), relu);
-
-    std::vector<float> got_y(want.dst.size()), got_dx(want.diff_src.size());
-    dnnl::memory y_user(out_plain, ctx.engine, got_y.data()),
-        dx_user(in_plain, ctx.engine, got_dx.data());
+    max_pool2x2_forward(*g, static_cast<float*>(x_in.get_data_handle()),
+                        static_cast<float*>(y.get_data_handle()), argmax.data(), relu);
+    std::vector<float> got_y(want.dst.size());
+    dnnl::memory y_user(out_plain, ctx.engine, got_y.data());
     reorder_now(ctx, y, y_user);
-    reorder_now(ctx, dx, dx_user);
     EXPECT_EQ(got_y, want.dst) << "forward, relu " << relu;
-    EXPECT_EQ(got_dx, want.diff_src) << "backward, relu " << relu;
+
+    for (const tag dx_layout : {pc.layout, tag::nhwc}) {
+      if (!pool_writes_diff_src_as(*g, dx_layout)) continue;
+      const dnnl::memory::desc dx_desc(in_dims, dt::f32, dx_layout);
+      dnnl::memory dx(dx_desc, ctx.engine);
+      std::fill_n(static_cast<float*>(dx.get_data_handle()), dx_desc.get_size() / sizeof(float),
+                  9.f);
+      max_pool2x2_backward(*g, static_cast<float*>(dy_in.get_data_handle()), argmax.data(),
+                           static_cast<float*>(dx.get_data_handle()), dx_layout);
+      std::vector<float> got_dx(want.diff_src.size());
+      dnnl::memory dx_user(in_plain, ctx.engine, got_dx.data());
+      reorder_now(ctx, dx, dx_user);
+      EXPECT_EQ(got_dx, want.diff_src)
+          << "backward, relu " << relu << ", diff_src nhwc " << (dx_layout == tag::nhwc);
+    }
   }
 }
 
@@ -111,8 +120,11 @@ TEST(MaxPoolKernel, TakesOnlyLayoutsItReads) {
   EXPECT_TRUE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nChw8c)).has_value());
   EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nhwc)).has_value());
   EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::bf16, tag::nchw)).has_value());
-  EXPECT_EQ(pool_geometry(dnnl::memory::desc({2, 20, 6, 6}, dt::f32, tag::nChw16c))->channel_blocks,
-            2);
+  const auto padded = pool_geometry(dnnl::memory::desc({2, 20, 6, 6}, dt::f32, tag::nChw16c));
+  EXPECT_EQ(padded->channel_blocks, 2);
+  EXPECT_FALSE(pool_writes_diff_src_as(*padded, tag::nhwc));  // 20 channels: a partial block
+  EXPECT_TRUE(pool_writes_diff_src_as(*padded, tag::nChw16c));
+  EXPECT_FALSE(pool_writes_diff_src_as(*padded, tag::nchw));
 }
 
 }  // namespace
