@@ -64,7 +64,6 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
       pieces_.push_back(std::move(p));
     }
     owned_grads_.resize(std::max<std::size_t>(1, owned_size_));
-    owned_params_.resize(std::max<std::size_t>(1, owned_size_));
   }
   optimizer_ = optim::make_optimizer(opt, owned_size_);
   if (fp16_) {
@@ -182,12 +181,15 @@ void AllreduceExchange::step_owned(nn::Replica& replica, float lr) {
     optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
     return;
   }
-  // The optimizer steps this rank's pieces back to back; the allgather sends them from there.
-  float* params = replica.params().data();
-  for (const auto& p : pieces_)
-    std::copy(params + p.mine.begin, params + p.mine.end, owned_params_.data() + p.owned_offset);
-  optimizer_->step(std::span<float>(owned_params_.data(), owned_size_),
-                   std::span<const float>(owned_grads_.data(), owned_size_), lr, 1.0f);
+  // This rank's pieces are stepped where they sit in the flat parameters, and the allgather
+  // sends them from there (in place): no copy of them is kept to go stale.
+  std::vector<std::span<float>> params;
+  std::vector<std::span<const float>> grads;
+  for (const auto& p : pieces_) {
+    params.emplace_back(replica.params().data() + p.mine.begin, p.mine.size());
+    grads.emplace_back(owned_grads_.data() + p.owned_offset, p.mine.size());
+  }
+  optimizer_->step_pieces(params, grads, lr, 1.0f);
 }
 
 void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
@@ -196,8 +198,7 @@ void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
   Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
   for (std::size_t k = 0; k < buckets_.size(); ++k) {
     const BucketPieces& p = pieces_[k];
-    mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, owned_params_.data() + p.owned_offset,
-             static_cast<int>(p.mine.size()), MPI_FLOAT,
+    mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
              replica.params().data() + buckets_[k].begin, p.counts.data(), p.displs.data(),
              MPI_FLOAT, comm_);
   }

@@ -101,8 +101,7 @@ class AllreduceExchange final : public GradientExchange {
   };
   std::vector<BucketPieces> pieces_;
   std::size_t owned_size_ = 0;
-  std::vector<float> owned_grads_;   // the reduced gradient of this rank's pieces
-  std::vector<float> owned_params_;  // their parameters, stepped by the optimizer
+  std::vector<float> owned_grads_;  // the reduced gradient of this rank's pieces
   // fp16: the encoded buffer (as the flat buffer), the reduced slice, and the sum.
   bool fp16_ = false;
   float fp16_scale_ = 1.f;

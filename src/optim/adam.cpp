@@ -14,11 +14,9 @@ Adam::Adam(std::size_t size, float beta1, float beta2, float epsilon, float weig
       m_(size),
       v_(size) {}
 
-void Adam::step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale) {
-  if (params.size() != m_.size() || grads.size() != m_.size()) {
-    throw Error("Adam: range of " + std::to_string(params.size()) + " parameters, built for " +
-                std::to_string(m_.size()));
-  }
+void Adam::step_pieces(std::span<const std::span<float>> params,
+                       std::span<const std::span<const float>> grads, float lr, float grad_scale) {
+  check_pieces("Adam", params, grads, m_.size());
   ++steps_;
   const double t = static_cast<double>(steps_);
   const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1_), t));
@@ -27,17 +25,21 @@ void Adam::step(std::span<float> params, std::span<const float> grads, float lr,
   const float step_size = lr / bias1;
   const float inv_sqrt_bias2 = 1.0f / std::sqrt(bias2);
   const float b1 = beta1_, b2 = beta2_, eps = epsilon_, wd = weight_decay_;
-  float* p = params.data();
-  const float* g = grads.data();
-  float* m = m_.data();
-  float* v = v_.data();
-  const auto n = static_cast<std::int64_t>(params.size());
+  std::size_t offset = 0;
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    float* p = params[k].data();
+    const float* g = grads[k].data();
+    float* m = m_.data() + offset;
+    float* v = v_.data() + offset;
+    const auto n = static_cast<std::int64_t>(params[k].size());
 #pragma omp parallel for simd schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float gi = g[i] * grad_scale + wd * p[i];
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-    p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + eps);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float gi = g[i] * grad_scale + wd * p[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * gi;
+      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+      p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bias2 + eps);
+    }
+    offset += params[k].size();
   }
 }
 

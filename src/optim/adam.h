@@ -8,8 +8,9 @@ namespace dtrain::optim {
 class Adam final : public Optimizer {
  public:
   Adam(std::size_t size, float beta1, float beta2, float epsilon, float weight_decay);
-  void step(std::span<float> params, std::span<const float> grads, float lr,
-            float grad_scale) override;
+  void step_pieces(std::span<const std::span<float>> params,
+                   std::span<const std::span<const float>> grads, float lr,
+                   float grad_scale) override;
   std::string name() const override { return "adam"; }
   std::vector<std::pair<std::string, AlignedBuffer*>> state() override;
 

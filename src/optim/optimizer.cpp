@@ -17,6 +17,28 @@ std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& c, std::size_t 
   return std::make_unique<Sgd>(size, c.momentum, c.nesterov, c.weight_decay);
 }
 
+void Optimizer::step(std::span<float> params, std::span<const float> grads, float lr,
+                     float grad_scale) {
+  const std::span<float> p[] = {params};
+  const std::span<const float> g[] = {grads};
+  step_pieces(p, g, lr, grad_scale);
+}
+
+void Optimizer::check_pieces(const std::string& name, std::span<const std::span<float>> params,
+                             std::span<const std::span<const float>> grads, std::size_t size) {
+  std::size_t total = 0;
+  bool matched = params.size() == grads.size();
+  for (std::size_t i = 0; matched && i < params.size(); ++i) {
+    matched = params[i].size() == grads[i].size();
+    total += params[i].size();
+  }
+  if (!matched || total != size) {
+    throw Error(name + ": range of " + std::to_string(total) + " parameters" +
+                (matched ? "" : " with gradients of other sizes") + ", built for " +
+                std::to_string(size));
+  }
+}
+
 NamedArrays snapshot_state(Optimizer& optimizer) {
   NamedArrays out;
   for (auto& [name, buffer] : optimizer.state())

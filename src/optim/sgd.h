@@ -9,8 +9,9 @@ namespace dtrain::optim {
 class Sgd final : public Optimizer {
  public:
   Sgd(std::size_t size, float momentum, bool nesterov, float weight_decay);
-  void step(std::span<float> params, std::span<const float> grads, float lr,
-            float grad_scale) override;
+  void step_pieces(std::span<const std::span<float>> params,
+                   std::span<const std::span<const float>> grads, float lr,
+                   float grad_scale) override;
   std::string name() const override { return "sgd"; }
   std::vector<std::pair<std::string, AlignedBuffer*>> state() override;
 

@@ -58,6 +58,34 @@ TEST(Sgd, NesterovAndWeightDecayByHand) {
   EXPECT_NEAR(p[0], 2.f - 0.5f * 2.28f, 1e-6f);
 }
 
+// Three steps over a range cut into pieces (as the sharded sync exchange steps the pieces it
+// owns, where they sit) give the bytes of the same steps over the range in one piece.
+TEST(OptimizerPieces, MatchOneContiguousStep) {
+  const OptimizerConfig configs[] = {{.kind = OptimizerKind::kAdam, .weight_decay = 0.01f},
+                                     {.kind = OptimizerKind::kSgd, .nesterov = true}};
+  for (const OptimizerConfig& c : configs) {
+    auto whole = make_optimizer(c, 10), cut = make_optimizer(c, 10);
+    std::vector<float> p(10), q(10), g(10);
+    for (int i = 0; i < 10; ++i) p[i] = q[i] = 0.1f * i - 0.3f, g[i] = 0.05f * (i % 4) - 0.07f;
+    for (int s = 0; s < 3; ++s) {
+      whole->step(p, g, 0.1f, 0.5f);
+      const std::span<float> qs(q);
+      const std::span<const float> gs(g);
+      const std::span<float> pieces[] = {qs.subspan(0, 3), qs.subspan(3, 0), qs.subspan(3, 7)};
+      const std::span<const float> grads[] = {gs.subspan(0, 3), gs.subspan(3, 0), gs.subspan(3)};
+      cut->step_pieces(pieces, grads, 0.1f, 0.5f);
+    }
+    EXPECT_EQ(p, q) << whole->name();
+    EXPECT_EQ(snapshot_state(*whole), snapshot_state(*cut)) << whole->name();
+    EXPECT_EQ(cut->steps(), 3);
+    const std::span<float> short_piece[] = {std::span<float>(q).subspan(0, 9)};
+    const std::span<const float> short_grad[] = {std::span<const float>(g).subspan(0, 9)};
+    EXPECT_THROW(cut->step_pieces(short_piece, short_grad, 0.1f, 1.f), Error);
+    const std::span<float> whole_piece[] = {std::span<float>(q)};
+    EXPECT_THROW(cut->step_pieces(whole_piece, short_grad, 0.1f, 1.f), Error);
+  }
+}
+
 TEST(LrSchedule, ExponentialDecay) {
   LrSchedule s{0.1f, 0.5f, 100, false};
   EXPECT_FLOAT_EQ(s.at(0), 0.1f);

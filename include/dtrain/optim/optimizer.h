@@ -33,8 +33,13 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
   // params -= update(grads * grad_scale). Both spans have the size given at construction.
-  virtual void step(std::span<float> params, std::span<const float> grads, float lr,
-                    float grad_scale) = 0;
+  void step(std::span<float> params, std::span<const float> grads, float lr, float grad_scale);
+  // The same step over a range held in pieces: params[i] and grads[i] have the same size, and
+  // the pieces in order make up the range (the state stays one contiguous array). The sharded
+  // sync exchange steps its pieces where they sit in the flat parameters, without a copy.
+  virtual void step_pieces(std::span<const std::span<float>> params,
+                           std::span<const std::span<const float>> grads, float lr,
+                           float grad_scale) = 0;
   virtual std::string name() const = 0;
   // Number of step() calls so far (Adam's bias correction depends on it).
   std::int64_t steps() const { return steps_; }
@@ -43,6 +48,9 @@ class Optimizer {
   virtual std::vector<std::pair<std::string, AlignedBuffer*>> state() = 0;
 
  protected:
+  // Throws an Error naming the optimizer unless the pieces match in size and sum to `size`.
+  static void check_pieces(const std::string& name, std::span<const std::span<float>> params,
+                           std::span<const std::span<const float>> grads, std::size_t size);
   std::int64_t steps_ = 0;
 };
 
