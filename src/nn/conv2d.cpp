@@ -1,8 +1,13 @@
 #include "nn/conv2d.h"
 
+#include <optional>
+#include <string>
+
 #include "dtrain/util/error.h"
+#include "nn/conv_ic1_backward_weights.h"
 #include "nn/init.h"
 #include "nn/relu_backward.h"
+#include "nn/verbose_exec.h"
 
 namespace dtrain::nn {
 
@@ -67,26 +72,34 @@ class Conv2DInstance final : public LayerInstance {
     if (!a.training) return;
 
     if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, fwd_pd.dst_desc());
-    // One input channel (the first layer): with diff_dst in the blocked layout that the rest
-    // of the step uses, backward-weights lands on a kernel at about 7% of the FMA peak;
-    // channels-last src and diff_dst select one 2.3x faster (10.1 -> 4.3 ms at batch 100, 2
-    // threads). The 2x2 pool after it writes diff_dst that way (preferred_diff_dst), so no
-    // reorder is needed; other layers get one.
+    user_diff_w_ = memory(w_plain, eng, a.grads + layer.kernel_offset());
+    diff_bias_ = memory(b_md, eng, a.grads + layer.bias_offset());
+    // One input channel (the first layer): backward-weights reads diff_dst channels-last,
+    // which the 2x2 pool after it writes (preferred_diff_dst), so no reorder is needed; other
+    // layers get one. dtrain's own loops (nn/conv_ic1_backward_weights.h) do this pass when
+    // they take the geometry; oneDNN's best kernel for it otherwise, also channels-last
+    // (10.1 -> 4.3 ms against its blocked layouts at batch 100, 2 threads, AVX2).
     const bool channels_last = in.c == 1;
     const memory::desc bw_src =
         channels_last ? memory::desc(activation_dims(a.batch, in), dt::f32, tag::nhwc) : src_any;
     const memory::desc bw_dst =
         channels_last ? memory::desc(activation_dims(a.batch, out), dt::f32, tag::nhwc) : dst_any;
-    convolution_backward_weights::primitive_desc bw_pd(
-        convolution_backward_weights::desc(algorithm::convolution_direct, bw_src, w_any, b_md,
-                                           bw_dst, strides, pl, pr),
-        eng, fwd_pd);
-    bwd_weights_ = convolution_backward_weights(bw_pd);
-    bw_src_desc_ = bw_pd.src_desc();
-    bw_diff_dst_desc_ = bw_pd.diff_dst_desc();
-    user_diff_w_ = memory(w_plain, eng, a.grads + layer.kernel_offset());
-    diff_bias_ = memory(b_md, eng, a.grads + layer.bias_offset());
-    diff_w_ = memory(bw_pd.diff_weights_desc(), eng);
+    const Ic1ConvGeometry ic1{a.batch, in.h, in.w, layer.filters(), k};
+    if (channels_last && conv_ic1_backward_weights_supported(ic1)) {
+      ic1_ = ic1;
+      // The forward's own plain source: no reorder (nhwc would be the same bytes, one channel).
+      bw_src_desc_ = memory::desc(activation_dims(a.batch, in), dt::f32, tag::nchw);
+      bw_diff_dst_desc_ = bw_dst;
+    } else {
+      convolution_backward_weights::primitive_desc bw_pd(
+          convolution_backward_weights::desc(algorithm::convolution_direct, bw_src, w_any, b_md,
+                                             bw_dst, strides, pl, pr),
+          eng, fwd_pd);
+      bwd_weights_ = convolution_backward_weights(bw_pd);
+      bw_src_desc_ = bw_pd.src_desc();
+      bw_diff_dst_desc_ = bw_pd.diff_dst_desc();
+      diff_w_ = memory(bw_pd.diff_weights_desc(), eng);
+    }
 
     if (!a.need_diff_src) return;
     convolution_backward_data::primitive_desc bd_pd(
@@ -118,8 +131,12 @@ class Conv2DInstance final : public LayerInstance {
     const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst;
     const memory& dy_w = diff_dst_for_weights_.adapt(ctx_, dy, bw_diff_dst_desc_);
     const memory& x = bw_src_adapter_.adapt(ctx_, src_, bw_src_desc_);
-    run_backward_weights(ctx_, bwd_weights_, x, dy_w, diff_w_, diff_bias_);
-    reorder_now(ctx_, diff_w_, user_diff_w_);
+    if (ic1_) {
+      ic1_backward_weights(x, dy_w);
+    } else {
+      run_backward_weights(ctx_, bwd_weights_, x, dy_w, diff_w_, diff_bias_);
+      reorder_now(ctx_, diff_w_, user_diff_w_);
+    }
     if (!diff_src_) return nullptr;
     const memory& w = weights_for_data_.adapt(ctx_, w_, bd_w_desc_);
     const memory& dy_d = diff_dst_for_data_.adapt(ctx_, dy, bd_diff_dst_desc_);
@@ -128,7 +145,26 @@ class Conv2DInstance final : public LayerInstance {
   }
 
  private:
+  static float* data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+
+  void ic1_backward_weights(const memory& x, const memory& dy) {
+    ctx_.stream.wait();
+    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
+    conv_ic1_backward_weights(*ic1_, data(x), data(dy), data(user_diff_w_), data(diff_bias_));
+    if (!verbose_exec_enabled()) return;
+    const Ic1ConvGeometry& g = *ic1_;
+    const std::string k = std::to_string(g.kernel), p = std::to_string(g.pad_top());
+    print_verbose_exec(
+        "convolution,dtrain:ic1,backward_weights,src nchw diff_dst nhwc,,"
+        "alg:convolution_direct,mb" +
+            std::to_string(g.batch) + "_ic1oc" + std::to_string(g.filters) + "_ih" +
+            std::to_string(g.h) + "oh" + std::to_string(g.h) + "kh" + k + "sh1dh0ph" + p + "_iw" +
+            std::to_string(g.w) + "ow" + std::to_string(g.w) + "kw" + k + "sw1dw0pw" + p,
+        verbose_now_ms() - t0);
+  }
+
   DnnlContext& ctx_;
+  std::optional<Ic1ConvGeometry> ic1_;  // set when dtrain's loops do backward-weights
   convolution_forward fwd_;
   convolution_backward_weights bwd_weights_;
   convolution_backward_data bwd_data_;

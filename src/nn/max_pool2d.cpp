@@ -1,13 +1,11 @@
 #include "nn/max_pool2d.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "dtrain/util/error.h"
 #include "nn/max_pool_kernel.h"
 #include "nn/relu_backward.h"
-#include "util/clock.h"
+#include "nn/verbose_exec.h"
 
 namespace dtrain::nn {
 
@@ -128,10 +126,12 @@ class Pool2x2 final : public LayerInstance {
 
   const memory& forward(const memory& src, const StepContext&) override {
     ctx_.stream.wait();
-    const double t0 = verbose() ? now_ms() : 0;
+    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
     max_pool2x2_forward(g_, static_cast<const float*>(src.get_data_handle()), data(dst_),
                         training_ ? argmax_.data() : nullptr, relu_);
-    if (verbose()) report(training_ ? "forward_training" : "forward_inference", now_ms() - t0);
+    if (verbose_exec_enabled()) {
+      report(training_ ? "forward_training" : "forward_inference", verbose_now_ms() - t0);
+    }
     return dst_;
   }
 
@@ -139,28 +139,23 @@ class Pool2x2 final : public LayerInstance {
     if (!diff_src_) return nullptr;
     const memory& dy = adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
     ctx_.stream.wait();
-    const double t0 = verbose() ? now_ms() : 0;
+    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
     max_pool2x2_backward(g_, static_cast<const float*>(dy.get_data_handle()), argmax_.data(),
                          data(diff_src_), diff_src_layout_);
-    if (verbose()) report("backward_data", now_ms() - t0, diff_src_layout_ == tag::nhwc);
+    if (verbose_exec_enabled()) {
+      report("backward_data", verbose_now_ms() - t0, diff_src_layout_ == tag::nhwc);
+    }
     return &diff_src_;
   }
 
  private:
   static float* data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
-  static bool verbose() {
-    static const bool on = [] {
-      const char* v = std::getenv("ONEDNN_VERBOSE");
-      return v != nullptr && std::atoi(v) > 0;
-    }();
-    return on;
-  }
-  static double now_ms() { return 1e3 * now_seconds(); }
   void report(const char* prop, double ms, bool diff_nhwc = false) const {
-    std::printf(
-        "onednn_verbose,exec,cpu,pooling,dtrain:2x2,%s,block%d%s,%s,alg:pooling_max,%s,%g\n", prop,
-        g_.block, diff_nhwc ? ">nhwc" : "", relu_ ? "attr-post-ops:eltwise_relu" : "",
-        problem_.c_str(), ms);
+    const std::string block = "block" + std::to_string(g_.block) + (diff_nhwc ? ">nhwc" : "");
+    print_verbose_exec(std::string("pooling,dtrain:2x2,") + prop + "," + block + "," +
+                           (relu_ ? "attr-post-ops:eltwise_relu" : "") + ",alg:pooling_max," +
+                           problem_,
+                       ms);
   }
 
   DnnlContext& ctx_;

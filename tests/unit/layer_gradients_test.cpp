@@ -117,6 +117,8 @@ TEST_P(ConvGradient, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvGradient,
                          ::testing::Values(ConvCase{1, 8, 5, 4, true},    // first layer, ic = 1
+                                           ConvCase{1, 7, 5, 16, false},  // ic = 1, dtrain's loops
+                                           ConvCase{1, 6, 4, 16, true},   // the same, even kernel
                                            ConvCase{3, 6, 3, 4, false},   // no ReLU
                                            ConvCase{16, 5, 5, 16, true},  // blocked layouts
                                            ConvCase{2, 6, 4, 3,

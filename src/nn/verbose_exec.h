@@ -1,0 +1,19 @@
+// ONEDNN_VERBOSE's "exec" lines for dtrain's own loops (pooling, conv1's backward-weights), so
+// per-primitive tables built from oneDNN's output (scripts/bench_compute.sh) count them too.
+#pragma once
+
+#include <string>
+
+namespace dtrain::nn {
+
+// Whether ONEDNN_VERBOSE is set to a level that prints exec lines (read once).
+bool verbose_exec_enabled();
+
+// Milliseconds on a clock for such a line's duration.
+double verbose_now_ms();
+
+// Prints "onednn_verbose,exec,cpu,<fields>,<ms>": fields as oneDNN writes them (primitive,
+// implementation, propagation, layouts, attributes, algorithm, problem).
+void print_verbose_exec(const std::string& fields, double ms);
+
+}  // namespace dtrain::nn
