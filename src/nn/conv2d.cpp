@@ -145,22 +145,23 @@ class Conv2DInstance final : public LayerInstance {
   }
 
  private:
-  static float* data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
-
   void ic1_backward_weights(const memory& x, const memory& dy) {
     ctx_.stream.wait();
-    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
-    conv_ic1_backward_weights(*ic1_, data(x), data(dy), data(user_diff_w_), data(diff_bias_));
-    if (!verbose_exec_enabled()) return;
     const Ic1ConvGeometry& g = *ic1_;
-    const std::string k = std::to_string(g.kernel), p = std::to_string(g.pad_top());
-    print_verbose_exec(
-        "convolution,dtrain:ic1,backward_weights,src nchw diff_dst nhwc,,"
-        "alg:convolution_direct,mb" +
-            std::to_string(g.batch) + "_ic1oc" + std::to_string(g.filters) + "_ih" +
-            std::to_string(g.h) + "oh" + std::to_string(g.h) + "kh" + k + "sh1dh0ph" + p + "_iw" +
-            std::to_string(g.w) + "ow" + std::to_string(g.w) + "kw" + k + "sw1dw0pw" + p,
-        verbose_now_ms() - t0);
+    run_verbose_exec(
+        [&] {
+          conv_ic1_backward_weights(g, f32_data(x), f32_data(dy), f32_data(user_diff_w_),
+                                    f32_data(diff_bias_));
+        },
+        [&] {
+          const std::string k = std::to_string(g.kernel), p = std::to_string(g.pad_top());
+          return "convolution,dtrain:ic1,backward_weights,src nchw diff_dst nhwc,,"
+                 "alg:convolution_direct,mb" +
+                 std::to_string(g.batch) + "_ic1oc" + std::to_string(g.filters) + "_ih" +
+                 std::to_string(g.h) + "oh" + std::to_string(g.h) + "kh" + k + "sh1dh0ph" + p +
+                 "_iw" + std::to_string(g.w) + "ow" + std::to_string(g.w) + "kw" + k + "sw1dw0pw" +
+                 p;
+        });
   }
 
   DnnlContext& ctx_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 #include "dtrain/util/error.h"
@@ -60,35 +61,28 @@ void accumulate_image(const Ic1ConvGeometry& g, const float* padded, const float
 
 using AccumulateFn = void (*)(const Ic1ConvGeometry&, const float*, const float*, float*, float*);
 
+// The loops, compiled for each kernel size they take (the accumulators are registers).
+constexpr AccumulateFn kAccumulate[] = {nullptr,
+                                        accumulate_image<1>,
+                                        accumulate_image<2>,
+                                        accumulate_image<3>,
+                                        accumulate_image<4>,
+                                        accumulate_image<5>,
+                                        accumulate_image<6>,
+                                        accumulate_image<7>};
+
 AccumulateFn accumulate_for(int64_t kernel) {
-  switch (kernel) {
-    case 1:
-      return accumulate_image<1>;
-    case 2:
-      return accumulate_image<2>;
-    case 3:
-      return accumulate_image<3>;
-    case 4:
-      return accumulate_image<4>;
-    case 5:
-      return accumulate_image<5>;
-    case 6:
-      return accumulate_image<6>;
-    case 7:
-      return accumulate_image<7>;
-    default:
-      return nullptr;
-  }
+  return kernel > 0 && kernel < static_cast<int64_t>(std::size(kAccumulate)) ? kAccumulate[kernel]
+                                                                             : nullptr;
 }
 
-// One thread's share of the batch, summed into partial ([kernel][kernel][filters], then the
-// bias's [filters]).
+// One thread's share of the batch, added to partial ([kernel][kernel][filters], then the
+// bias's [filters]), which starts at zero.
 void accumulate_images(const Ic1ConvGeometry& g, int64_t begin, int64_t end, const float* src,
                        const float* diff_dst, float* partial) {
   const AccumulateFn accumulate = accumulate_for(g.kernel);
   const int64_t k = g.kernel, pw = g.w + k - 1, ph = g.h + k - 1, top = g.pad_top();
   std::vector<float> padded(static_cast<std::size_t>(ph * pw), 0.f);
-  std::fill(partial, partial + (k * k + 1) * g.filters, 0.f);
   for (int64_t n = begin; n < end; ++n) {
     const float* image = src + n * g.h * g.w;
     for (int64_t ih = 0; ih < g.h; ++ih) {

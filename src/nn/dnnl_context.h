@@ -41,6 +41,11 @@ void run_backward_weights(DnnlContext& ctx, const dnnl::primitive& p, const dnnl
 void run_backward_data(DnnlContext& ctx, const dnnl::primitive& p, const dnnl::memory& diff_dst,
                        const dnnl::memory& weights, const dnnl::memory& diff_src);
 
+// The f32 buffer behind a CPU memory, for dtrain's own loops.
+inline float* f32_data(const dnnl::memory& m) {
+  return static_cast<float*>(m.get_data_handle());
+}
+
 // Copies src into dst, converting layout (both memories already exist).
 void reorder_now(DnnlContext& ctx, const dnnl::memory& src, const dnnl::memory& dst);
 

@@ -126,12 +126,12 @@ class Pool2x2 final : public LayerInstance {
 
   const memory& forward(const memory& src, const StepContext&) override {
     ctx_.stream.wait();
-    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
-    max_pool2x2_forward(g_, static_cast<const float*>(src.get_data_handle()), data(dst_),
-                        training_ ? argmax_.data() : nullptr, relu_);
-    if (verbose_exec_enabled()) {
-      report(training_ ? "forward_training" : "forward_inference", verbose_now_ms() - t0);
-    }
+    run_verbose_exec(
+        [&] {
+          max_pool2x2_forward(g_, f32_data(src), f32_data(dst_),
+                              training_ ? argmax_.data() : nullptr, relu_);
+        },
+        [&] { return fields(training_ ? "forward_training" : "forward_inference"); });
     return dst_;
   }
 
@@ -139,23 +139,20 @@ class Pool2x2 final : public LayerInstance {
     if (!diff_src_) return nullptr;
     const memory& dy = adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
     ctx_.stream.wait();
-    const double t0 = verbose_exec_enabled() ? verbose_now_ms() : 0;
-    max_pool2x2_backward(g_, static_cast<const float*>(dy.get_data_handle()), argmax_.data(),
-                         data(diff_src_), diff_src_layout_);
-    if (verbose_exec_enabled()) {
-      report("backward_data", verbose_now_ms() - t0, diff_src_layout_ == tag::nhwc);
-    }
+    run_verbose_exec(
+        [&] {
+          max_pool2x2_backward(g_, f32_data(dy), argmax_.data(), f32_data(diff_src_),
+                               diff_src_layout_);
+        },
+        [&] { return fields("backward_data", diff_src_layout_ == tag::nhwc); });
     return &diff_src_;
   }
 
  private:
-  static float* data(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
-  void report(const char* prop, double ms, bool diff_nhwc = false) const {
+  std::string fields(const char* prop, bool diff_nhwc = false) const {
     const std::string block = "block" + std::to_string(g_.block) + (diff_nhwc ? ">nhwc" : "");
-    print_verbose_exec(std::string("pooling,dtrain:2x2,") + prop + "," + block + "," +
-                           (relu_ ? "attr-post-ops:eltwise_relu" : "") + ",alg:pooling_max," +
-                           problem_,
-                       ms);
+    return std::string("pooling,dtrain:2x2,") + prop + "," + block + "," +
+           (relu_ ? "attr-post-ops:eltwise_relu" : "") + ",alg:pooling_max," + problem_;
   }
 
   DnnlContext& ctx_;

@@ -16,4 +16,14 @@ double verbose_now_ms();
 // implementation, propagation, layouts, attributes, algorithm, problem).
 void print_verbose_exec(const std::string& fields, double ms);
 
+// Runs run(); with ONEDNN_VERBOSE set, times it and prints its line with fields() (called
+// only then, so the string is never built otherwise).
+template <class Run, class Fields>
+void run_verbose_exec(Run&& run, Fields&& fields) {
+  if (!verbose_exec_enabled()) return run();
+  const double t0 = verbose_now_ms();
+  run();
+  print_verbose_exec(fields(), verbose_now_ms() - t0);
+}
+
 }  // namespace dtrain::nn
