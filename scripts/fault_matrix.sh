@@ -343,7 +343,7 @@ async_signal_case() {  # SIG: 2 servers + 2 workers signalled at a random step, 
   else
     what="$what, went on"
   fi
-  # Same step count and learning rate at the end as the uninterrupted run; accuracy close.
+  # Same step count and learning rate at the end as the uninterrupted run; accuracy no worse.
   local r lr_ref pushes
   lr_ref=$(ps_figure "$ref/log.txt" 0 lr)
   for r in 0 1; do
@@ -351,15 +351,22 @@ async_signal_case() {  # SIG: 2 servers + 2 workers signalled at a random step, 
     local lr
     lr=$(ps_figure "$final_log" $r lr)
     echo "server $r: $pushes pushes applied, learning rate $lr (uninterrupted: 600, $lr_ref)"
-    [ "$pushes" = 600 ] && [ "$lr" = "$lr_ref" ] || { echo "FAIL: server $r ended elsewhere on the schedule"; ok=1; }
+    # The rate printed is the last drain's, at the pushes applied before it: 598 or 599, as that
+    # drain merged both workers' last pushes or one. One push of the decay is 0.085%.
+    [ "$pushes" = 600 ] &&
+      awk -v a="$lr" -v b="$lr_ref" 'BEGIN { q = a / b; exit !(q > 0.999 && q < 1.001) }' ||
+      { echo "FAIL: server $r ended elsewhere on the schedule"; ok=1; }
   done
   local acc acc_ref steps
   acc=$(metric "$dir/final.json" test_accuracy)
   acc_ref=$(metric "$ref/metrics.json" test_accuracy)
   steps=$(metric "$dir/final.json" last_step)
   [ "$steps" = 300 ] || { echo "FAIL: ended at step $steps, not 300"; ok=1; }
-  awk -v a="$acc" -v b="$acc_ref" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 0.003) }' ||
-    { echo "FAIL: accuracy $acc vs $acc_ref uninterrupted"; ok=1; }
+  # Async runs differ in push order, and the reference has one server, not two: three runs of
+  # each gave 98.11-98.40% (one server) and 98.44-98.58% (two). So only a resumed model that
+  # does worse than the reference by more than that spread fails; doing better never does.
+  awk -v a="$acc" -v b="$acc_ref" 'BEGIN { exit !(a >= b - 0.005) }' ||
+    { echo "FAIL: accuracy $acc, more than 0.5 points under the uninterrupted $acc_ref"; ok=1; }
   local resume
   resume=$(awk -v a="$acc" -v b="$acc_ref" 'BEGIN { printf "step 300, schedule as uninterrupted; accuracy %.2f%% (uninterrupted %.2f%%)", 100 * a, 100 * b }')
   row "$name" async mpirun "$what" "$sig_seconds" "$sig_rc" "0 steps" "$resume"

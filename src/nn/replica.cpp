@@ -20,6 +20,8 @@ Replica::~Replica() = default;
 Network& Replica::network(int64_t batch, bool training) {
   auto& slot = networks_[{batch, training}];
   if (!slot) {
+    // Primitive creation takes a first step's worth of time: named so the timeline accounts for it.
+    TimelineSpan span("build network", "compute");
     slot = std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
                                      training ? grads_.data() : nullptr);
   }
