@@ -45,7 +45,8 @@ elif j["mode"] == "sync":
     gbps = j["allreduce_gbps"]
     note = f"{j['buckets']} buckets, {j['buckets_done_before_backward_ended']:.1f} done before backward ended; optimizer {1000 * j['optimizer_seconds_per_step']:.1f} ms"
     if j.get("sharded_optimizer"):
-        note += f" on 1/{j['ranks']} of the parameters, allgather {1000 * j['allgather_seconds_per_step']:.1f} ms"
+        gather = "shared parameters, barrier" if j.get("params_shared_on_node") else "allgather"
+        note += f" on 1/{j['ranks']} of the parameters, {gather} {1000 * j['allgather_seconds_per_step']:.1f} ms"
 else:
     step, comm, wait, mb, gbps, note = 1000 * 100 / img_s, 0.0, 0.0, 0.0, None, ""
 compute = step - wait - (comm if j["mode"] == "async" else 0)
@@ -65,8 +66,10 @@ run() {  # label transport np args...
 run "1 process, 2 threads" default 1 --threads 2
 for t in default tcp; do
   run "sync 2 ranks x 1 thread" "$t" 2 --dist sync --threads 1
-  [ "$t" = default ] &&
+  if [ "$t" = default ]; then
+    run "sync 2 ranks x 1 thread, parameters allgathered" "$t" 2 --dist sync --threads 1 --no-shared-params
     run "sync 2 ranks x 1 thread, optimizer not sharded" "$t" 2 --dist sync --threads 1 --no-shard-optimizer
+  fi
   run "async 1 PS + 1 worker" "$t" 2 --dist async
   run "async 1 PS + 2 workers" "$t" 3 --dist async
   log "micro: bare MPI against the trainer's paths ($t)"

@@ -31,12 +31,17 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
                                      StallPolicy stall, Heartbeat* heartbeat, Watchdog* watchdog)
     : comm_(comm),
       sharded_(options.shard_optimizer),
+      shared_params_(options.shared_params),
       fp16_(options.compression == Compression::kFp16),
       fp16_scale_(options.fp16_scale),
       stall_(stall),
       heartbeat_(heartbeat),
       watchdog_(watchdog),
       total_(total_floats) {
+  if (shared_params_ && !sharded_)
+    throw Error(
+        "shared parameters need the sharded optimizer: every rank would apply the whole "
+        "update to the one copy");
   int ranks = 1;
   mpi_call("MPI_Comm_rank (allreduce exchange)", MPI_Comm_rank, comm_, &rank_);
   mpi_call("MPI_Comm_size (allreduce exchange)", MPI_Comm_size, comm_, &ranks);
@@ -111,8 +116,7 @@ void AllreduceExchange::communicate() {
       // the stall timeout, naming the ranks that never came.
       MPI_Request arrived = MPI_REQUEST_NULL;
       mpi_call("MPI_Ibarrier (gradient allreduce)", MPI_Ibarrier, comm_, &arrived);
-      stall_.wait(arrived, "gradient allreduce at step " + std::to_string(step),
-                  [&] { return heartbeat_ ? heartbeat_->ranks_behind(step) : std::string(); });
+      stall_.wait(arrived, "gradient allreduce at step " + std::to_string(step), behind(step));
     }
     const double t1 = now_seconds();
     {
@@ -169,6 +173,10 @@ void AllreduceExchange::reduce_bucket_fp16(std::size_t bucket, float* grads) {
   fp16::decode(received, p.mine.size(), fp16_scale_, owned_grads_.data() + p.owned_offset);
 }
 
+MissingFn AllreduceExchange::behind(int64_t step) const {
+  return [this, step] { return heartbeat_ ? heartbeat_->ranks_behind(step) : std::string(); };
+}
+
 std::vector<nn::ParamRange> AllreduceExchange::owned_ranges() const {
   if (!sharded_) return {{0, total_}};
   std::vector<nn::ParamRange> ranges;
@@ -193,6 +201,14 @@ void AllreduceExchange::step_owned(nn::Replica& replica, float lr) {
 }
 
 void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
+  if (shared_params_) {
+    if (replica.params().data() != shared_params_->data())
+      throw Error("the replica's parameters are not the node's shared copy");
+    TimelineSpan span("shared parameters barrier", "exchange", step);
+    shared_params_->fence(stall_, "the parameter update of step " + std::to_string(step),
+                          behind(step));
+    return;
+  }
   TimelineSpan span("allgather parameters", "exchange", step,
                     static_cast<double>(total_ * sizeof(float)));
   Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
@@ -307,7 +323,7 @@ int AllreduceExchange::agree(int requests, int64_t, bool) {
   mpi_call("MPI_Iallreduce (checkpoint/stop requests)", MPI_Iallreduce, &requests, &all, 1, MPI_INT,
            MPI_BOR, comm_, &req);
   stall_.wait(req, "agreeing on checkpoint/stop requests after step " + std::to_string(step_),
-              [&] { return heartbeat_ ? heartbeat_->ranks_behind(step_) : std::string(); });
+              behind(step_));
   return all;
 }
 
@@ -327,6 +343,7 @@ ExchangeStats AllreduceExchange::stats() const {
   a.sharded_optimizer = sharded_;
   a.compression = fp16_ ? Compression::kFp16 : Compression::kNone;
   a.gather_seconds_per_step = gather_seconds_ / n;
+  a.params_shared = shared_params_ != nullptr;
   double state = 0;
   for (auto& [name, buffer] : optimizer_->state()) state += static_cast<double>(buffer->size());
   a.optimizer_state_bytes = state * sizeof(float);

@@ -27,6 +27,10 @@
 // works on any rank count. Unsharded (--no-shard-optimizer): every rank allreduces and takes
 // the same whole step.
 //
+// Shared parameters (sharded, all ranks on one node; --no-shared-params to compare): the
+// replicas' parameters are one NodeSharedBuffer. Each rank's optimizer writes its pieces in
+// place and a barrier stands where the allgather was.
+//
 // Compressed (--compress fp16): the communication thread encodes each bucket to fp16 and
 // reduces that (half the bytes), then decodes the result; master weights, optimizer state and
 // the parameter allgather stay fp32.
@@ -44,6 +48,7 @@
 
 #include "comm/fp16.h"
 #include "comm/heartbeat.h"
+#include "comm/node_shared_buffer.h"
 #include "comm/stall.h"
 #include "comm/watchdog.h"
 #include "dtrain/comm/gradient_exchange.h"
@@ -61,6 +66,8 @@ class AllreduceExchange final : public GradientExchange {
     // the largest one <= the global batch, so that the wire carries sums over examples rather
     // than means, further from fp16's subnormals).
     float fp16_scale = 1.f;
+    // Sharded only: the node's one copy of the parameters, which the replica's must be.
+    const NodeSharedBuffer* shared_params = nullptr;
   };
   AllreduceExchange(MPI_Comm comm, std::size_t total_floats, const optim::OptimizerConfig& opt,
                     Options options, StallPolicy stall, Heartbeat* heartbeat,
@@ -87,10 +94,13 @@ class AllreduceExchange final : public GradientExchange {
   void reduce_bucket_fp16(std::size_t bucket, float* grads);
   void gather_parameters(nn::Replica& replica, int64_t step);
   void step_owned(nn::Replica& replica, float lr);
+  // Names the ranks that have not reached `step`, for a stalled wait.
+  MissingFn behind(int64_t step) const;
 
   MPI_Comm comm_;
   int rank_ = 0;
   bool sharded_;
+  const NodeSharedBuffer* shared_params_;
   // Sharded: per bucket, the pieces of every rank as MPI counts and displacements from the
   // bucket's start, this rank's piece, and where it sits in the owned buffers (the rank's
   // pieces back to back, in bucket order).

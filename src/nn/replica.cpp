@@ -9,10 +9,11 @@
 
 namespace dtrain::nn {
 
-Replica::Replica(const Model& model)
+Replica::Replica(const Model& model, float* shared_params)
     : model_(model),
       ctx_(std::make_unique<DnnlContext>()),
-      params_(model.layout().total()),
+      params_(shared_params ? AlignedBuffer::borrow(shared_params, model.layout().total())
+                            : AlignedBuffer(model.layout().total())),
       grads_(model.layout().total()) {}
 
 Replica::~Replica() = default;

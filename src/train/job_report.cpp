@@ -33,6 +33,7 @@ nlohmann::json exchange_json(const comm::ExchangeStats& e) {
     j.update({{"sharded_optimizer", a->sharded_optimizer},
               {"gradient_compression", comm::to_string(a->compression)},
               {"allgather_seconds_per_step", a->gather_seconds_per_step},
+              {"params_shared_on_node", a->params_shared},
               {"optimizer_state_bytes", a->optimizer_state_bytes},
               {"buckets", a->buckets},
               {"allreduce_bytes_per_step", a->bytes_per_step},

@@ -6,6 +6,10 @@
 // run() returns the process exit code: 0, or 143 after an agreed stop on SIGTERM/SIGINT.
 #pragma once
 
+#include <memory>
+#include <string>
+
+#include "comm/node_shared_buffer.h"
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/nn/replica.h"
 #include "train/job_context.h"
@@ -19,7 +23,14 @@ class SyncRunner {
 
  private:
   // The replica starts from the initial weights, or from the checkpoint with its optimizer.
-  void restore(nn::Replica& replica, comm::GradientExchange& exchange) const;
+  // With a node's shared copy of the parameters, its writer fills it and the others wait at
+  // its fence.
+  void restore(nn::Replica& replica, comm::GradientExchange& exchange,
+               const comm::NodeSharedBuffer* shared) const;
+  // The node's shared parameters when sync mode can use them, else nullptr; `note` says which
+  // and why, for the chief to print.
+  std::unique_ptr<comm::NodeSharedBuffer> shared_params(std::size_t floats,
+                                                        std::string* note) const;
   JobContext& ctx_;
 };
 

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "comm/allreduce_exchange.h"
 #include "comm/heartbeat.h"
@@ -19,11 +20,18 @@ float fp16_scale(int64_t global_batch) {
 
 }  // namespace
 
-void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange) const {
-  ctx_.model->init_params(replica.params().span(), ctx_.options.model.seed);
+void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange,
+                         const comm::NodeSharedBuffer* shared) const {
+  if (!shared || shared->writer()) {
+    ctx_.model->init_params(replica.params().span(), ctx_.options.model.seed);
+    if (ctx_.resumed) {
+      const auto& p = ctx_.resumed->params;
+      std::copy(p.begin(), p.end(), replica.params().data());
+    }
+  }
+  if (shared) shared->fence(ctx_.stall(), "the initial parameters", {});
   if (!ctx_.resumed) return;
   const TrainingState& s = *ctx_.resumed;
-  std::copy(s.params.begin(), s.params.end(), replica.params().data());
   if (s.optimizer != ctx_.options.model.optimizer) {
     if (ctx_.mpi.rank() == 0)
       std::printf("note: the checkpoint used %s, this run %s: optimizer state starts fresh\n",
@@ -34,12 +42,31 @@ void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange)
   exchange.restore_optimizer(s.optimizer_state, s.optimizer_steps);
 }
 
+std::unique_ptr<comm::NodeSharedBuffer> SyncRunner::shared_params(std::size_t floats,
+                                                                  std::string* note) const {
+  const auto& d = ctx_.options.dist;
+  if (ctx_.roles.mode != comm::Mode::kSync || !d.shard_optimizer) return nullptr;
+  std::string why_not = "--no-shared-params";
+  std::unique_ptr<comm::NodeSharedBuffer> shared;
+  if (d.shared_params) {
+    comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the shared parameter window");
+    shared = comm::NodeSharedBuffer::create(MPI_COMM_WORLD, floats, &why_not);
+  }
+  *note = shared ? "parameters: one copy in this node's shared memory, updated in place by each "
+                   "rank's optimizer (no allgather)"
+                 : "parameters: a copy per rank, allgathered after each update (" + why_not + ")";
+  return shared;
+}
+
 int SyncRunner::run() {
   timeline::name_this_thread("training");
   const auto& o = ctx_.options;
   const bool sync = ctx_.roles.mode == comm::Mode::kSync;
   const bool chief = ctx_.roles.is_chief();
-  nn::Replica replica(*ctx_.model);
+  const std::size_t floats = ctx_.model->layout().total();
+  std::string params_note;
+  const std::unique_ptr<comm::NodeSharedBuffer> shared = shared_params(floats, &params_note);
+  nn::Replica replica(*ctx_.model, shared ? shared->data() : nullptr);
   std::unique_ptr<comm::Heartbeat> heartbeat;
   if (sync) {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the heartbeat window");
@@ -50,14 +77,15 @@ int SyncRunner::run() {
     exchange = std::make_unique<comm::AllreduceExchange>(
         MPI_COMM_WORLD, replica.params().size(), optimizer_config(o),
         comm::AllreduceExchange::Options{o.dist.bucket_mb, o.dist.shard_optimizer, o.dist.compress,
-                                         fp16_scale(o.training.batch_size)},
+                                         fp16_scale(o.training.batch_size), shared.get()},
         ctx_.stall(), heartbeat.get(), ctx_.watchdog.get());
   } else {
     exchange = std::make_unique<comm::LocalExchange>(
         optim::make_optimizer(optimizer_config(o), replica.params().size()));
   }
-  restore(replica, *exchange);
+  restore(replica, *exchange, shared.get());
   print_roles(ctx_, {});
+  if (chief && !params_note.empty()) std::printf("%s\n", params_note.c_str());
   ChiefOutputs outputs(ctx_, chief);
   TrainerSetup s{&o,
                  &replica,

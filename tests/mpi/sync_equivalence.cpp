@@ -1,7 +1,8 @@
 // mpirun -np N sync_equivalence: synchronous training over N ranks with global batch B must
 // give the parameters one rank gets with batch B. All N ranks train k steps together, with the
-// sharded optimizer (reduce-scatter, slice update, allgather) and without it (allreduce, whole
-// update); then rank 0 trains the same k steps alone. Each N-rank parameter vector must agree
+// sharded optimizer (reduce-scatter, slice update, then either one shared copy of the
+// parameters or an allgather into each rank's) and without it (allreduce, whole update); then
+// rank 0 trains the same k steps alone. Each N-rank parameter vector must agree
 // with the one-rank vector to a relative difference (norm of the difference over norm of the
 // parameters) <= 1e-5 (5e-5 when sharded: see below), and after each synchronous run every rank
 // must hold the same parameters, byte for byte. A second test checks that the sharded optimizer
@@ -19,6 +20,7 @@
 #include "comm/allreduce_exchange.h"
 #include "comm/fp16.h"
 #include "comm/heartbeat.h"
+#include "comm/node_shared_buffer.h"
 #include "data/memory_source.h"
 #include "dtrain/train/trainer.h"
 #include "dtrain/util/error.h"
@@ -31,10 +33,18 @@ std::vector<float> train_params(const train::TrainOptions& o,
                                 std::shared_ptr<data::ExampleSource> data,
                                 std::shared_ptr<data::ExampleSource> test, MPI_Comm comm,
                                 int worker, int workers, bool shard = true,
-                                comm::Compression compress = comm::Compression::kNone) {
+                                comm::Compression compress = comm::Compression::kNone,
+                                bool shared = false) {
   const nn::Model model(nn::ModelSpec::parse(o.model.arch), nn::Shape{1, 28, 28}, 10);
-  nn::Replica replica(model);
-  model.init_params(replica.params().span(), o.model.seed);
+  std::unique_ptr<comm::NodeSharedBuffer> node;
+  if (shared) {
+    std::string why_not;
+    node = comm::NodeSharedBuffer::create(comm, model.layout().total(), &why_not);
+    if (!node) throw Error("no shared parameters: " + why_not);
+  }
+  nn::Replica replica(model, node ? node->data() : nullptr);
+  if (!node || node->writer()) model.init_params(replica.params().span(), o.model.seed);
+  if (node) node->fence(comm::StallPolicy(60, worker), "initial parameters", {});
   const optim::OptimizerConfig opt{.kind = o.model.optimizer};
   std::unique_ptr<comm::GradientExchange> exchange;
   std::unique_ptr<comm::Heartbeat> heartbeat;
@@ -42,7 +52,7 @@ std::vector<float> train_params(const train::TrainOptions& o,
     heartbeat = std::make_unique<comm::Heartbeat>(comm);
     exchange = std::make_unique<comm::AllreduceExchange>(
         comm, replica.params().size(), opt,
-        comm::AllreduceExchange::Options{o.dist.bucket_mb, shard, compress, 32.f},
+        comm::AllreduceExchange::Options{o.dist.bucket_mb, shard, compress, 32.f, node.get()},
         comm::StallPolicy(60, worker), heartbeat.get());
   } else {
     exchange =
@@ -74,17 +84,25 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
   const std::string dir = testing::arg("--data-dir", "data/mnist");
   auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "train"));
   auto test = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "t10k"));
+  // Sharded with one shared copy of the parameters (the default on one node), sharded with a
+  // copy per rank and an allgather, whole.
+  struct Variant {
+    bool shard, shared;
+    const char* name;
+  };
+  const Variant variants[] = {{true, true, "sharded optimizer, shared parameters"},
+                              {true, false, "sharded optimizer, allgathered parameters"},
+                              {false, false, "whole optimizer"}};
   std::vector<std::vector<float>> runs;
-  for (const bool shard : {true, false}) {
-    runs.push_back(
-        train_params(o, data, test, MPI_COMM_WORLD, testing::rank(), testing::size(), shard));
+  for (const Variant& v : variants) {
+    runs.push_back(train_params(o, data, test, MPI_COMM_WORLD, testing::rank(), testing::size(),
+                                v.shard, comm::Compression::kNone, v.shared));
     // Every rank must hold rank 0's parameters, byte for byte.
     const std::vector<float>& many = runs.back();
     std::vector<float> first = many;
     MPI_Bcast(first.data(), static_cast<int>(first.size()), MPI_FLOAT, 0, MPI_COMM_WORLD);
     EXPECT_EQ(std::memcmp(first.data(), many.data(), many.size() * sizeof(float)), 0)
-        << "rank " << testing::rank() << " holds other parameters than rank 0"
-        << (shard ? " (sharded optimizer)" : " (whole optimizer)");
+        << "rank " << testing::rank() << " holds other parameters than rank 0 (" << v.name << ")";
   }
   if (testing::rank() != 0) return;
   const auto one = train_params(o, data, test, MPI_COMM_SELF, 0, 1);
@@ -97,18 +115,18 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
       norm += static_cast<double>(one[i]) * one[i];
     }
     const double rel = std::sqrt(diff / norm);
+    const bool sharded = variants[r].shard;
     std::printf(
-        "%d ranks (%s optimizer) vs 1 rank, global batch %lld, %lld steps, %s: relative "
+        "%d ranks (%s) vs 1 rank, global batch %lld, %lld steps, %s: relative "
         "difference %.3g\n",
-        testing::size(), r == 0 ? "sharded" : "whole",
-        static_cast<long long>(o.training.batch_size), static_cast<long long>(o.training.steps),
-        optim::to_string(o.model.optimizer).c_str(), rel);
+        testing::size(), variants[r].name, static_cast<long long>(o.training.batch_size),
+        static_cast<long long>(o.training.steps), optim::to_string(o.model.optimizer).c_str(), rel);
     // The sharded run sums each gradient in the order of the reduce-scatter algorithm, not
     // the allreduce's. Measured on 4 ranks, 1 thread, 40 SGD steps: 1.1e-5 with Open MPI's
     // ring or recursive-halving reduce-scatter, and bit-identical to the whole run with its
     // reduce-then-scatter algorithm (coll_tuned_reduce_scatter_algorithm 1). Rounding, then;
     // a slice updated wrongly or twice shows up at 1e-3 and more.
-    EXPECT_LE(rel, r == 0 ? 5e-5 : 1e-5) << (r == 0 ? "sharded" : "whole") << " optimizer";
+    EXPECT_LE(rel, sharded ? 5e-5 : 1e-5) << variants[r].name;
   }
 }
 

@@ -2,7 +2,9 @@
 // data learns (>= 95% test accuracy after a few hundred steps).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <stdexcept>
 
 #include "data/memory_source.h"
 #include "dtrain/nn/model.h"
@@ -37,12 +39,26 @@ struct TrainedRun {
   RunMetrics metrics{0};
 };
 
+// A short run of a small model on the synthetic task, batch 32, evaluated at its end.
+TrainOptions small_run(const std::string& arch, int64_t steps) {
+  TrainOptions o;
+  o.model.arch = arch;
+  o.training.batch_size = 32;
+  o.training.steps = steps;
+  o.training.eval_every = steps;
+  return o;
+}
+
+nn::Model model_for(const TrainOptions& o, const data::ExampleSource& train) {
+  const auto shape = train.image_shape();
+  return nn::Model(nn::ModelSpec::parse(o.model.arch), nn::Shape{shape.c, shape.h, shape.w}, 10);
+}
+
+// params_memory: the parameters in the caller's memory (as a node's shared copy is).
 TrainedRun train_once(const TrainOptions& o, std::shared_ptr<data::ExampleSource> train,
-                      std::shared_ptr<data::ExampleSource> test) {
-  const auto shape = train->image_shape();
-  const nn::Model model(nn::ModelSpec::parse(o.model.arch), nn::Shape{shape.c, shape.h, shape.w},
-                        10);
-  nn::Replica replica(model);
+                      std::shared_ptr<data::ExampleSource> test, float* params_memory = nullptr) {
+  const nn::Model model = model_for(o, *train);
+  nn::Replica replica(model, params_memory);
   model.init_params(replica.params().span(), o.model.seed);
   comm::LocalExchange exchange(
       optim::make_optimizer({.kind = o.model.optimizer}, replica.params().size()));
@@ -59,10 +75,7 @@ TrainedRun train_once(const TrainOptions& o, std::shared_ptr<data::ExampleSource
 
 TEST(Training, SameSeedSameRunDifferentSeedDifferentRun) {
   auto train = synthetic(600, 1), test = synthetic(200, 2);
-  TrainOptions o;
-  o.model.arch = "conv:3:8:relu,maxpool:2,dense:32:relu,dropout:0.4,dense:10";
-  o.training.batch_size = 32;
-  o.training.steps = 40;
+  TrainOptions o = small_run("conv:3:8:relu,maxpool:2,dense:32:relu,dropout:0.4,dense:10", 40);
   o.training.eval_every = 20;
   o.model.seed = 7;
   const TrainedRun a = train_once(o, train, test), b = train_once(o, train, test);
@@ -75,6 +88,18 @@ TEST(Training, SameSeedSameRunDifferentSeedDifferentRun) {
   const TrainedRun c = train_once(o, train, test);
   EXPECT_NE(a.params, c.params);
   EXPECT_GT(a.metrics.curve().back().test_accuracy, 0.5) << "the synthetic task is learnable";
+}
+
+TEST(Training, ParametersInTheCallersMemoryTrainTheSameRun) {
+  auto train = synthetic(300, 1), test = synthetic(100, 2);
+  const TrainOptions o = small_run("conv:3:8:relu,maxpool:2,dense:32:relu,dense:10", 10);
+  const TrainedRun own = train_once(o, train, test);
+  AlignedBuffer memory(model_for(o, *train).layout().total());
+  const TrainedRun borrowed = train_once(o, train, test, memory.data());
+  EXPECT_EQ(own.params, borrowed.params);
+  // The replica trained in place and left the memory to its owner (ASan sees a double free).
+  EXPECT_TRUE(std::equal(own.params.begin(), own.params.end(), memory.data()));
+  EXPECT_THROW(AlignedBuffer::borrow(memory.data() + 1, 4), std::invalid_argument);
 }
 
 TEST(Training, ShortRunOnMnistReaches95Percent) {

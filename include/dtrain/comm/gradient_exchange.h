@@ -34,6 +34,7 @@ struct AllreduceStats {
   double buckets_done_before_backward_ended = 0;
   bool sharded_optimizer = false;      // reduce-scatter, a slice update, allgather
   double gather_seconds_per_step = 0;  // the parameter allgather (sharded)
+  bool params_shared = false;          // one copy per node: a barrier instead of the allgather
   double optimizer_state_bytes = 0;    // held by this rank
 };
 struct PushPullStats {

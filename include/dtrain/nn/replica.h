@@ -18,7 +18,10 @@ struct DnnlContext;  // src/nn/dnnl_context.h
 
 class Replica {
  public:
-  explicit Replica(const Model& model);
+  // shared_params, when given: parameters in memory the caller owns and keeps alive, 64-byte
+  // aligned, with room for model.layout().total() floats (the one copy the ranks of a node
+  // share in sync mode). Otherwise the replica owns its parameters.
+  explicit Replica(const Model& model, float* shared_params = nullptr);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;

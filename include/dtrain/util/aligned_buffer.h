@@ -13,6 +13,9 @@ class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t count);
+  // A view of `count` floats that someone else owns and keeps alive (a node's shared
+  // parameters): not freed, not zeroed. `data` must be 64-byte aligned.
+  static AlignedBuffer borrow(float* data, std::size_t count);
 
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }
@@ -24,6 +27,7 @@ class AlignedBuffer {
 
  private:
   struct Free {
+    bool owned;  // false for borrowed memory
     void operator()(float* p) const;
   };
   std::unique_ptr<float[], Free> data_;
