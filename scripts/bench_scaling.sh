@@ -67,7 +67,7 @@ run "1 process, 2 threads" default 1 --threads 2
 for t in default tcp; do
   run "sync 2 ranks x 1 thread" "$t" 2 --dist sync --threads 1
   if [ "$t" = default ]; then
-    run "sync 2 ranks x 1 thread, parameters allgathered" "$t" 2 --dist sync --threads 1 --no-shared-params
+    run "sync 2 ranks x 1 thread, one parameter copy per node" "$t" 2 --dist sync --threads 1 --shared-params
     run "sync 2 ranks x 1 thread, optimizer not sharded" "$t" 2 --dist sync --threads 1 --no-shard-optimizer
   fi
   run "async 1 PS + 1 worker" "$t" 2 --dist async

@@ -278,14 +278,14 @@ def scaling(raw):
     base = next((r for r in data if r.get("what") == "run" and r["label"].startswith("1 process")), None)
     sync2 = next((r for r in data if r.get("what") == "run" and r["label"] == "sync 2 ranks x 1 thread" and r["transport"] == "default"), None)
     whole = next((r for r in data if r.get("what") == "run" and r["label"].endswith("not sharded")), None)
-    gathered = next((r for r in data if r.get("what") == "run" and r["label"].endswith("parameters allgathered")), None)
+    shared = next((r for r in data if r.get("what") == "run" and r["label"].endswith("one parameter copy per node")), None)
     async2 = next((r for r in data if r.get("what") == "run" and r["label"] == "async 1 PS + 2 workers" and r["transport"] == "default"), None)
     ddp = next((r for r in data if r.get("what") == "ddp"), None)
     print()
     if base and sync2:
         print(f"- sync 2 ranks / 1 process 2 threads: {sync2['img_s'] / base['img_s']:.2f} (target >= 0.90)")
-    if base and gathered:
-        print(f"- sync 2 ranks with a parameter copy per rank, allgathered / 1 process: {gathered['img_s'] / base['img_s']:.2f}")
+    if base and shared:
+        print(f"- sync 2 ranks with one parameter copy per node (--shared-params) / 1 process: {shared['img_s'] / base['img_s']:.2f}")
     if base and whole:
         print(f"- sync 2 ranks with the optimizer not sharded / 1 process: {whole['img_s'] / base['img_s']:.2f}")
     if base and async2:

@@ -191,6 +191,9 @@ down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
+  # Open MPI's shared-memory files carry the host name: a rank killed on an emulated host (the
+  # fault cases do that) leaves its vader segments behind in the one /dev/shm they all share.
+  rm -f /dev/shm/vader_segment.h[0-9]*.* /dev/shm/osc_sm.h[0-9]*.*
   # Bricks live under $STATE: removed only once their daemons are gone (a brick daemon still
   # writing made `rm -rf` fail with "Directory not empty" on a loaded machine).
   for _ in 1 2 3 4 5; do

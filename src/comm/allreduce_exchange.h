@@ -27,7 +27,7 @@
 // works on any rank count. Unsharded (--no-shard-optimizer): every rank allreduces and takes
 // the same whole step.
 //
-// Shared parameters (sharded, all ranks on one node; --no-shared-params to compare): the
+// Shared parameters (--shared-params: sharded, all ranks on one node): the
 // replicas' parameters are one NodeSharedBuffer. Each rank's optimizer writes its pieces in
 // place and a barrier stands where the allgather was.
 //

@@ -205,10 +205,10 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       po::bool_switch()->notifier([&d](bool off) { d.shard_optimizer = !off; }),
       "sync: every rank runs the whole optimizer step (default: each rank updates its 1/N slice "
       "of the parameters and keeps optimizer state for it alone, ZeRO-1)")(
-      "no-shared-params", po::bool_switch()->notifier([&d](bool off) { d.shared_params = !off; }),
-      "sync: every rank keeps its own copy of the parameters, filled by an allgather (default "
-      "with the sharded optimizer when all ranks share a node: one copy in shared memory that "
-      "each rank updates in place)")(
+      "shared-params", po::bool_switch(&d.shared_params),
+      "sync, sharded optimizer, all ranks on one node: one copy of the parameters in shared "
+      "memory that each rank updates in place, a barrier instead of the allgather (default: a "
+      "copy per rank; on 2 cores neither was clearly faster)")(
       "compress", enum_value("compress", kCompressions, &d.compress),
       "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
       "weights, optimizer and the parameter allgather stay fp32)")(

@@ -4,6 +4,7 @@
 
 #include "comm/allreduce_exchange.h"
 #include "comm/heartbeat.h"
+#include "dtrain/util/error.h"
 #include "train/job_report.h"
 #include "train/runners.h"
 #include "util/timeline.h"
@@ -45,8 +46,11 @@ void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange,
 std::unique_ptr<comm::NodeSharedBuffer> SyncRunner::shared_params(std::size_t floats,
                                                                   std::string* note) const {
   const auto& d = ctx_.options.dist;
-  if (ctx_.roles.mode != comm::Mode::kSync || !d.shard_optimizer) return nullptr;
-  std::string why_not = "--no-shared-params";
+  if (ctx_.roles.mode != comm::Mode::kSync) return nullptr;
+  if (d.shared_params && !d.shard_optimizer)
+    throw Error("--shared-params needs the sharded optimizer: drop --no-shard-optimizer");
+  if (!d.shard_optimizer) return nullptr;
+  std::string why_not = "without --shared-params";
   std::unique_ptr<comm::NodeSharedBuffer> shared;
   if (d.shared_params) {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the shared parameter window");

@@ -74,7 +74,7 @@ struct DistributionOptions {
   int64_t max_staleness = -1;  // < 0: unbounded
   double bucket_mb = 4.0;
   bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
-  bool shared_params = true;    // sync, sharded, one node: one parameter copy, no allgather
+  bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather
   comm::Compression compress = comm::Compression::kNone;  // sync: gradients on the wire
   double stall_timeout = 300.0;
   int threads = 0;  // 0 = the cores of this node divided among its workers
