@@ -61,7 +61,7 @@ std::unique_ptr<NodeSharedBuffer> NodeSharedBuffer::create(MPI_Comm comm, std::s
   const auto addr = reinterpret_cast<std::uintptr_t>(base);
   auto* data = reinterpret_cast<float*>((addr + kAlignBytes - 1) / kAlignBytes * kAlignBytes);
   mpi_call("MPI_Win_lock_all (shared parameters)", MPI_Win_lock_all, MPI_MODE_NOCHECK, win);
-  return std::unique_ptr<NodeSharedBuffer>(new NodeSharedBuffer(comm, win, data, floats, rank));
+  return std::unique_ptr<NodeSharedBuffer>(new NodeSharedBuffer(comm, win, data, rank));
 }
 
 NodeSharedBuffer::~NodeSharedBuffer() {

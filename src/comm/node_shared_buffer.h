@@ -5,8 +5,9 @@
 // allgather then copies each piece into every other rank's replica. When all ranks share one
 // node they can share one copy instead: each rank's optimizer writes its pieces in place, a
 // barrier makes the writes visible, and there is nothing to gather. On 2 ranks of 2 cores the
-// allgather was 1.9 ms of a 35 ms step, all of it memory copies on cores that compute.
-// Across nodes the allgather stays (AllreduceExchange).
+// barrier took 0.1-0.7 ms where the allgather took 1.4-2.3 ms of a 35 ms step, but images/s
+// did not clearly follow (README), so --shared-params asks for it. Across nodes the allgather
+// stays (AllreduceExchange).
 #pragma once
 
 #include <mpi.h>
@@ -30,8 +31,7 @@ class NodeSharedBuffer {
   NodeSharedBuffer(const NodeSharedBuffer&) = delete;
   NodeSharedBuffer& operator=(const NodeSharedBuffer&) = delete;
 
-  float* data() const { return data_; }  // 64-byte aligned
-  std::size_t size() const { return size_; }
+  float* data() const { return data_; }  // 64-byte aligned, room for the floats asked for
   // Rank 0 of comm: the one that writes the initial or restored values.
   bool writer() const { return rank_ == 0; }
   // Makes every rank's stores visible to every rank (window sync, a barrier polled against
@@ -39,13 +39,12 @@ class NodeSharedBuffer {
   void fence(const StallPolicy& stall, const std::string& what, const MissingFn& missing) const;
 
  private:
-  NodeSharedBuffer(MPI_Comm comm, MPI_Win win, float* data, std::size_t size, int rank)
-      : comm_(comm), win_(win), data_(data), size_(size), rank_(rank) {}
+  NodeSharedBuffer(MPI_Comm comm, MPI_Win win, float* data, int rank)
+      : comm_(comm), win_(win), data_(data), rank_(rank) {}
 
   MPI_Comm comm_;
   MPI_Win win_;
   float* data_;
-  std::size_t size_;
   int rank_;
 };
 
