@@ -14,18 +14,14 @@ namespace dtrain::nn {
 namespace {
 
 // Sixteen lanes of the compiler's generic vectors, lowered to what the target has (one
-// AVX-512 register, two AVX ones): no ISA is named. Kept inside functions, never passed.
+// AVX-512 register, two AVX ones): no ISA is named.
 typedef float f32x16 __attribute__((vector_size(64)));
 constexpr int kLanes = 16;
 
-inline f32x16 load(const float* p) {
-  f32x16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, f32x16 v) {
-  std::memcpy(p, &v, sizeof v);
-}
+// By reference, not by value: a 64-byte vector passed or returned by value changes the ABI
+// where AVX-512 is absent, which GCC reports (-Wpsabi) and CI's -Werror refuses.
+inline void load(f32x16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
 
 // Adds one image's gradients to acc ([kernel][kernel][filters]) and acc_b ([filters]).
 // `padded` is the image with the SAME border as zeros: (h + K - 1) x (w + K - 1).
@@ -36,8 +32,12 @@ void accumulate_image(const Ic1ConvGeometry& g, const float* padded, const float
   for (int64_t oh = 0; oh < g.h; ++oh) {
     const float* dy_row = dy + oh * g.w * f;
     for (int64_t c = 0; c < f; c += kLanes) {
-      f32x16 b = load(acc_b + c);
-      for (int64_t ow = 0; ow < g.w; ++ow) b += load(dy_row + ow * f + c);
+      f32x16 b, d;
+      load(b, acc_b + c);
+      for (int64_t ow = 0; ow < g.w; ++ow) {
+        load(d, dy_row + ow * f + c);
+        b += d;
+      }
       store(acc_b + c, b);
       for (int kh = 0; kh < K; ++kh) {
         const int64_t ih = oh + kh - g.pad_top();
@@ -46,9 +46,9 @@ void accumulate_image(const Ic1ConvGeometry& g, const float* padded, const float
         float* a_out = acc + kh * K * f + c;
         f32x16 a[K];
 #pragma GCC unroll 8
-        for (int kw = 0; kw < K; ++kw) a[kw] = load(a_out + kw * f);
+        for (int kw = 0; kw < K; ++kw) load(a[kw], a_out + kw * f);
         for (int64_t ow = 0; ow < g.w; ++ow) {
-          const f32x16 d = load(dy_row + ow * f + c);
+          load(d, dy_row + ow * f + c);
 #pragma GCC unroll 8
           for (int kw = 0; kw < K; ++kw) a[kw] += x[ow + kw] * d;
         }
