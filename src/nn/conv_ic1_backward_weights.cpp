@@ -20,8 +20,12 @@ constexpr int kLanes = 16;
 
 // By reference, not by value: a 64-byte vector passed or returned by value changes the ABI
 // where AVX-512 is absent, which GCC reports (-Wpsabi) and CI's -Werror refuses.
-inline void load(f32x16& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store(float* p, const f32x16& v) { std::memcpy(p, &v, sizeof v); }
+inline void load(f32x16& v, const float* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+inline void store(float* p, const f32x16& v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // Adds one image's gradients to acc ([kernel][kernel][filters]) and acc_b ([filters]).
 // `padded` is the image with the SAME border as zeros: (h + K - 1) x (w + K - 1).
