@@ -2,9 +2,9 @@
 #   DTRAIN_ROOT       checkout with a built build/ (default: the submit directory)
 #   DTRAIN_LAUNCHER   srun (default: srun --mpi=pmix) or mpirun
 #   DTRAIN_TRANSPORT  default | tcp | ucx-sm | ucx-tcp | ucx (InfiniBand via UCX: set UCX_TLS,
-#                     e.g. rc,sm, and UCX_NET_DEVICES, e.g. mlx5_0:1)
-# Transports are chosen with Open MPI's MCA environment variables, which srun- and
-# mpirun-launched ranks both read.
+#                     e.g. rc,sm, and UCX_NET_DEVICES, e.g. mlx5_0:1); jobs/transport.sh
+#                     holds the table, as Open MPI's MCA environment variables, which srun-
+#                     and mpirun-launched ranks both read
 : "${DTRAIN_ROOT:=${SLURM_SUBMIT_DIR:-$PWD}}"
 : "${DTRAIN_LAUNCHER:=srun}"
 : "${DTRAIN_TRANSPORT:=default}"
@@ -19,16 +19,8 @@ if [ "$DTRAIN_TRANSPORT" = ucx-sm ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; th
   echo "DTRAIN_TRANSPORT=ucx-sm is shared memory only and this job has $SLURM_JOB_NUM_NODES nodes: use ucx-tcp, ucx or tcp" >&2
   exit 2
 fi
-case "$DTRAIN_TRANSPORT" in
-  default) ;;
-  tcp) export OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,tcp OMPI_MCA_osc=pt2pt ;;
-  ucx|ucx-sm|ucx-tcp)
-    export OMPI_MCA_pml=ucx OMPI_MCA_osc=ucx OMPI_MCA_opal_common_ucx_tls=any OMPI_MCA_opal_common_ucx_devices=any
-    [ "$DTRAIN_TRANSPORT" = ucx-sm ] && export UCX_TLS=self,sm
-    [ "$DTRAIN_TRANSPORT" = ucx-tcp ] && export UCX_TLS=self,tcp
-    ;;
-  *) echo "DTRAIN_TRANSPORT=$DTRAIN_TRANSPORT: expected default, tcp, ucx-sm, ucx-tcp or ucx" >&2; exit 2 ;;
-esac
+. "$DTRAIN_ROOT/jobs/transport.sh"
+dtrain_transport_env "$DTRAIN_TRANSPORT" || { echo "DTRAIN_TRANSPORT=$DTRAIN_TRANSPORT" >&2; exit 2; }
 
 # launch PROGRAM ARGS...: one rank per Slurm task.
 launch() {

@@ -13,18 +13,13 @@
 # share of a core, which the model is given (compute time x ranks / cores); those rows are
 # marked "oversubscribed". Needs root.   STEPS=60 RATES="200mbit 1gbit none" HOSTS="2 3 4"
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}" iproute2 gnuplot-nox
-fetch_mnist
-build "$DTRAIN_ROOT/build"
-cd "$DTRAIN_ROOT"
-OUT="$DTRAIN_ROOT/bench-results"
-mkdir -p "$OUT"
-raw="$OUT/cluster.jsonl"
-: >"$raw"
+bench_setup cluster iproute2 gnuplot-nox
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 STEPS=${STEPS:-60}
 RATES=${RATES:-200mbit 1gbit none}
 HOSTS=${HOSTS:-2 3 4}
-CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
 CORES=$(nproc)
 trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
 

@@ -7,18 +7,13 @@
 #   HOSTS=3 RATE=1gbit ITERATIONS=10
 # Table to stdout and bench-results/collectives.md; raw lines in bench-results/collectives.jsonl.
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}" iproute2
-fetch_mnist
-build "$DTRAIN_ROOT/build"
-cd "$DTRAIN_ROOT"
-OUT="$DTRAIN_ROOT/bench-results"
-CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
+bench_setup collectives iproute2
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 HOSTS=${HOSTS:-3}
 RATE=${RATE:-1gbit}
 ITERATIONS=${ITERATIONS:-10}
-mkdir -p "$OUT"
-raw="$OUT/collectives.jsonl"
-: >"$raw"
 trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
 rate_args=(--rate "$RATE")
 [ "$RATE" = none ] && rate_args=()

@@ -5,15 +5,10 @@
 # $PEERS) on the same settings, with the ratio. Then where dtrain's step time goes, per oneDNN
 # primitive (ONEDNN_VERBOSE timings). Tables go to stdout and bench-results/compute.md.
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp
-fetch_mnist
-build "$DTRAIN_ROOT/build"
+bench_setup compute python3-torch python3-numpy libopenblas0-openmp
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
 PEERS=${PEERS:-$DTRAIN_ROOT/../shared/peers}
-OUT="$DTRAIN_ROOT/bench-results"
-mkdir -p "$OUT"
-raw="$OUT/compute.jsonl"
-: >"$raw"
-cd "$DTRAIN_ROOT"
 export MNIST_DIR="$MNIST_DIR"
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 for t in 1 2; do

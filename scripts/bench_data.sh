@@ -11,18 +11,13 @@
 #                                         (LINKS="none" for unshaped links only)
 # Tables to stdout and bench-results/data.md; raw lines in bench-results/data.jsonl.
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}"
-fetch_mnist
-build "$DTRAIN_ROOT/build"
-cd "$DTRAIN_ROOT"
+bench_setup data
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 FS=local
 [ "${1:-}" = --fs ] && FS=$2
-OUT="$DTRAIN_ROOT/bench-results"
 SHARDS="$DTRAIN_ROOT/data/shards"
-CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
-mkdir -p "$OUT"
-raw="$OUT/data.jsonl"
-: >"$raw"
 emit() { tee -a "$raw"; }
 tag() {  # KEY=VALUE...: adds fields to the JSON line on stdin
   /usr/bin/python3 -c "import json,sys

@@ -6,17 +6,12 @@
 # names its component. Needs root.   REPEATS=3 LINKS=none (or e.g. 1gbit)
 # Table to stdout and bench-results/mpiio.md; raw lines in bench-results/mpiio.jsonl.
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}"
-fetch_mnist
-build "$DTRAIN_ROOT/build"
-cd "$DTRAIN_ROOT"
-OUT="$DTRAIN_ROOT/bench-results"
-CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
+bench_setup mpiio
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 REPEATS=${REPEATS:-3}
 LINKS=${LINKS:-none}
-mkdir -p "$OUT"
-raw="$OUT/mpiio.jsonl"
-: >"$raw"
 trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
 
 rate=()

@@ -8,20 +8,12 @@
 # with fp32 and with fp16 gradients on the wire (--compress fp16), side by side
 # (FP16_RATE=... for another link; FP16_RATE=skip to leave it out).
 . "$(dirname "$0")/lib.sh"
-apt_install "${DTRAIN_BUILD_PACKAGES[@]}" python3-torch python3-numpy libopenblas0-openmp iproute2
-fetch_mnist
-build "$DTRAIN_ROOT/build"
-cd "$DTRAIN_ROOT"
+bench_setup scaling python3-torch python3-numpy libopenblas0-openmp iproute2
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 PEERS=${PEERS:-$DTRAIN_ROOT/../shared/peers}
-OUT="$DTRAIN_ROOT/bench-results"
-mkdir -p "$OUT"
-raw="$OUT/scaling.jsonl"
-: >"$raw"
 STEPS=${STEPS:-300}
-declare -A TRANSPORT=(
-  [default]=""
-  [tcp]="--mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include lo --mca osc pt2pt"
-)
 # metrics JSON -> one table row
 row() {  # label transport json
   /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
@@ -59,7 +51,7 @@ run() {  # label transport np args...
   local label=$1 t=$2 np=$3; shift 3
   log "$label ($t)"
   # shellcheck disable=SC2086
-  mpirun --oversubscribe --bind-to none -np "$np" ${TRANSPORT[$t]} build/mnist_train --data-dir "$MNIST_DIR" \
+  mpirun --oversubscribe --bind-to none -np "$np" $(DTRAIN_NET_IF=lo dtrain_transport_args "$t") build/mnist_train --data-dir "$MNIST_DIR" \
     --steps "$STEPS" --eval-every 100000 --log-every 1000 --metrics-json "$OUT/run.json" "$@" >/dev/null
   row "$label" "$t" "$OUT/run.json" | tee -a "$raw"
 }
@@ -74,14 +66,13 @@ for t in default tcp; do
   run "async 1 PS + 2 workers" "$t" 3 --dist async
   log "micro: bare MPI against the trainer's paths ($t)"
   # shellcheck disable=SC2086
-  mpirun -np 2 ${TRANSPORT[$t]} build/rma_bench --sizes 8,13098536 |
+  mpirun -np 2 $(DTRAIN_NET_IF=lo dtrain_transport_args "$t") build/rma_bench --sizes 8,13098536 |
     /usr/bin/python3 -c "import json,sys
 for l in sys.stdin:
     j=json.loads(l); j['what']='micro'; j['transport']='$t'; print(json.dumps(j))" | tee -a "$raw"
 done
 FP16_RATE=${FP16_RATE:-1gbit}
 if [ "$FP16_RATE" != skip ]; then
-  CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
   trap 'rc=$?; set +e; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
   rate_args=(--rate "$FP16_RATE")
   [ "$FP16_RATE" = none ] && rate_args=()

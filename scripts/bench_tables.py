@@ -384,6 +384,11 @@ def transport(raw, outdir):
                      f"{pull['gbps'] / get['gbps']:.0%}" if get and pull else "–",
                      f"{ar['latency_us'] / ours['latency_us']:.0%}" if ar and ours else "–"])
     print(table(["transport", "PS push / bare Accumulate", "PS pull / bare Get", "bucketed allreduce / bare Allreduce"], body))
+    transport_loops(micro, train, ts, outdir)
+
+
+def transport_loops(micro, train, ts, outdir):
+    """The OSU-style bandwidth table by message size, and the gnuplot data and scripts."""
     sizes = sorted({k[2] for k in micro if k[1] in ("accumulate", "get", "allreduce")})
     print("\n### OSU-style loops: bandwidth (GB/s) by message size\n")
     for op in ("accumulate", "get", "allreduce"):

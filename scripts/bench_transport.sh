@@ -6,29 +6,15 @@
 # the one-sided shared-memory paths (osc rdma or sm over vader, UCX self,sm with cma) stand in
 # for it, against TCP (UCX self,tcp and ob1 self,tcp). Output: bench-results/transport.md
 # (Markdown tables with RDMA/TCP ratios) and PNG plots drawn with gnuplot.
-# QUICK=1: fewer sizes and steps (for the Slurm test).
+# QUICK=1: fewer sizes and steps, and the small CNN (a smoke test, for the Slurm test).
 . "$(dirname "$0")/lib.sh"
-if [ "${NO_SETUP:-0}" != 1 ]; then
-  apt_install "${DTRAIN_BUILD_PACKAGES[@]}" gnuplot-nox python3
-  fetch_mnist
-  build "$DTRAIN_ROOT/build"
-fi
-cd "$DTRAIN_ROOT"
-OUT="$DTRAIN_ROOT/bench-results"
-mkdir -p "$OUT"
-raw="$OUT/transport.jsonl"
-: >"$raw"
+bench_setup transport gnuplot-nox python3
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
 STEPS=${STEPS:-150}
+ARCH=${ARCH:-cnn}
 SIZES=8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216
-if [ "${QUICK:-0}" = 1 ]; then STEPS=40; SIZES=8,4096,1048576,13098536; fi
-UCX="--mca pml ucx --mca osc ucx --mca opal_common_ucx_tls any --mca opal_common_ucx_devices any"
-declare -A FLAGS=(
-  [rdma]="--mca pml ob1 --mca btl self,vader --mca osc rdma --mca osc_rdma_btls vader"
-  [sm]="--mca pml ob1 --mca btl self,vader --mca osc sm"
-  [ucx-sm]="$UCX -x UCX_TLS=self,sm"
-  [ucx-tcp]="$UCX -x UCX_TLS=self,tcp -x UCX_NET_DEVICES=lo"
-  [tcp]="--mca pml ob1 --mca btl self,tcp --mca btl_tcp_if_include lo --mca osc pt2pt"
-)
+if [ "${QUICK:-0}" = 1 ]; then STEPS=20 ARCH=cnn-small SIZES=8,1048576,13098536; fi
 ORDER=(rdma sm ucx-sm ucx-tcp tcp)
 tag() { /usr/bin/python3 -c "import json,sys
 for l in sys.stdin:
@@ -37,15 +23,15 @@ for l in sys.stdin:
         j=json.loads(l); j.update($1); print(json.dumps(j))"; }
 for t in "${ORDER[@]}"; do
   log "transport $t: MPI operations 8 B .. 16 MB"
-  # shellcheck disable=SC2086
-  mpirun --oversubscribe --bind-to none -np 2 ${FLAGS[$t]} build/rma_bench --sizes "$SIZES" |
+  # shellcheck disable=SC2046
+  mpirun --oversubscribe --bind-to none -np 2 $(DTRAIN_NET_IF=lo dtrain_transport_args "$t") build/rma_bench --sizes "$SIZES" |
     tag "{'what':'micro','transport':'$t'}" | tee -a "$raw" | cut -c1-110
   for mode in async sync; do
     np=3; [ $mode = sync ] && np=2
     log "transport $t: $mode training ($np ranks, $STEPS steps)"
-    # shellcheck disable=SC2086
-    mpirun --oversubscribe --bind-to none -np $np ${FLAGS[$t]} build/mnist_train --data-dir "$MNIST_DIR" \
-      --dist $mode --steps "$STEPS" --eval-every 100000 --log-every 100000 --metrics-json "$OUT/t.json" >/dev/null
+    # shellcheck disable=SC2046
+    mpirun --oversubscribe --bind-to none -np $np $(DTRAIN_NET_IF=lo dtrain_transport_args "$t") build/mnist_train \
+      --data-dir "$MNIST_DIR" --arch "$ARCH" --dist $mode --steps "$STEPS" --eval-every 100000 --log-every 100000 --metrics-json "$OUT/t.json" >/dev/null
     /usr/bin/python3 -c "import json; j=json.load(open('$OUT/t.json')); w=j['workers']
 per=j['train_images_per_sec']/(w if j['mode']=='async' else 1)
 print(json.dumps({'what':'train','transport':'$t','mode':'$mode','img_s':j['train_images_per_sec'],

@@ -9,14 +9,22 @@
 #                                                  unless SLOTS=k), ranks started by an rsh
 #                                                  agent that enters each host
 #   scripts/cluster_local.sh run HOST CMD...       a command on one host (h1, h2, ...)
+#   scripts/cluster_local.sh volume NAME [--dispersed]   another GlusterFS volume over the
+#                                                  hosts, mounted at /mnt/NAME on every host
+#   scripts/cluster_local.sh lose HOST             the host is lost: its link goes down, every
+#                                                  process on it is killed, its node-local store
+#                                                  is wiped; mpirun cannot reach it any more
+#   scripts/cluster_local.sh return HOST           the lost host back: link up, its GlusterFS
+#                                                  daemons restarted and the volumes remounted
 #   scripts/cluster_local.sh drop-caches           page cache dropped, the volume remounted
 #                                                  on every host (cold reads for benchmarks)
 #   scripts/cluster_local.sh status | down
 #
 # Each host is a network namespace (address 198.18.0.N/24 on veth ve0, joined to the others by
 # a bridge in a switch namespace, no route anywhere else, IPv6 off) with its own hostname (UTS
-# namespace), its own /etc/hosts and a fresh /sys (mount namespace; UCX finds interfaces in
-# /sys/class/net). One long-lived anchor process per host holds the namespaces; everything
+# namespace), its own /etc/hosts, a fresh /sys (mount namespace; UCX finds interfaces in
+# /sys/class/net) and node-local storage that dies with it: a tmpfs of its own at /mnt/local
+# (LOCAL_SIZE, default 1g, a limit: memory is used only as files are written). One long-lived anchor process per host holds the namespaces; everything
 # that runs "on" a host enters them with nsenter -t ANCHOR, so mounts made on a host stay
 # visible to what starts there later. --root takes the anchor's root too: entering a mount
 # namespace resets the root to the namespace's, which is not ours inside a chroot (glusterd
@@ -27,12 +35,12 @@
 # Addresses come only from 198.18.0.0/15 (the benchmarking range) and exist only inside the
 # namespaces made here. `down` stops the anchors by PID and deletes the namespaces; both `up`
 # and `down` are idempotent. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 # Not under /run: with a file system, each host gets a /run of its own (glusterd keeps its
 # sockets and pid files there).
 STATE=${DTRAIN_CLUSTER_STATE:-/var/lib/dtrain-cluster}
 GV=/mnt/gv
+LOCAL=/mnt/local
 SWITCH=dtrain-sw
 MAX_HOSTS=32
 
@@ -43,8 +51,7 @@ die() {
 
 need_root() {
   [ "$(id -u)" -eq 0 ] || die "needs root (network and mount namespaces: CAP_NET_ADMIN, CAP_SYS_ADMIN)"
-  # shellcheck source=lib.sh
-  (. "$ROOT/scripts/lib.sh" && apt_install iproute2 util-linux)
+  apt_install iproute2 util-linux
   if ! ip netns add dtrain-probe 2>/dev/null; then
     die "cannot create network namespaces here (ip netns add failed: no CAP_NET_ADMIN?)"
   fi
@@ -78,6 +85,8 @@ while [ \$# -gt 0 ] && [[ \$1 == -* ]]; do
 done
 host=\$1
 shift
+# A lost host cannot be reached, as ssh would say.
+[ -e "$STATE/\$host.lost" ] && { echo "ssh: connect to host \$host port 22: No route to host" >&2; exit 255; }
 exec nsenter -t "\$(cat "$STATE/\$host.pid")" --root --wd="\$PWD" --net --mount --uts -- sh -c "\$*"
 EOF
   chmod 755 "$STATE/rsh-agent"
@@ -85,7 +94,7 @@ EOF
 
 start_anchor() {  # i fs: the process holding host hi's namespaces
   local i=$1 fs=$2 h="h$1"
-  mkdir -p /run/munge "$STATE/$h/run/munge" "$STATE/$h/glusterd" "$STATE/$h/log" "$GV" \
+  mkdir -p /run/munge "$STATE/$h/run/munge" "$STATE/$h/glusterd" "$STATE/$h/log" "$GV" "$LOCAL" \
     /var/lib/glusterd /var/log/glusterfs
   # The package's option groups and hooks, without any host's identity (glusterd.info).
   [ "$fs" = none ] || (cd /var/lib/glusterd && tar --exclude=./glusterd.info --exclude=./peers \
@@ -98,6 +107,7 @@ start_anchor() {  # i fs: the process holding host hi's namespaces
     mount --rbind /sys/fs/cgroup "$2/cgroup-$1" 2>/dev/null || true
     mount -t sysfs sysfs /sys
     mount --rbind "$2/cgroup-$1" /sys/fs/cgroup 2>/dev/null || true
+    mount -t tmpfs -o "size=$4" "local-$1" "$5"
     if [ "$3" != none ]; then
       # glusterd: its state, logs, sockets and pid files are per host; munge stays shared.
       mount --bind /run/munge "$2/$1/run/munge"
@@ -106,7 +116,7 @@ start_anchor() {  # i fs: the process holding host hi's namespaces
       mount --bind "$2/$1/log" /var/log/glusterfs
     fi
     echo $$ >"$2/$1.pid"
-    exec sleep infinity' anchor "$h" "$STATE" "$fs" </dev/null >/dev/null 2>&1 &
+    exec sleep infinity' anchor "$h" "$STATE" "$fs" "${LOCAL_SIZE:-1g}" "$LOCAL" </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 100); do
     [ -s "$STATE/$h.pid" ] && return 0
     sleep 0.05
@@ -137,7 +147,7 @@ up() {
   fi
   down >/dev/null
   # Installed before the hosts exist: each host binds its own directories over the package's.
-  [ "$fs" = none ] || (. "$ROOT/scripts/lib.sh" && apt_install glusterfs-server glusterfs-client)
+  [ "$fs" = none ] || apt_install glusterfs-server glusterfs-client
   mkdir -p "$STATE"
   {
     echo "127.0.0.1 localhost"
@@ -160,7 +170,6 @@ up() {
     fi
     start_anchor "$i" "$fs"
   done
-  for i in $(seq 1 "$n"); do echo "h$i slots=${SLOTS:-1}"; done >"$STATE/hostfile"
   echo "$n" >"$STATE/hosts.count"
   echo "$rate" >"$STATE/rate"
   echo "$fs" >"$STATE/fs"
@@ -170,11 +179,13 @@ up() {
 }
 
 down() {
-  if [ -d "$STATE" ] && [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ]; then
+  if [ -s "$STATE/volumes" ]; then
     for f in "$STATE"/h*.pid; do  # unmount first: a FUSE client gone under a mount hangs readers
-      local h
+      local h name
       h=$(basename "$f" .pid)
-      on_host "$h" umount -l "$GV" 2>/dev/null || true
+      while read -r name; do
+        on_host "$h" umount -l "/mnt/$name" 2>/dev/null || true
+      done <"$STATE/volumes"
     done
   fi
   local pids=() ns p
@@ -187,7 +198,7 @@ down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
     for p in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$p"); done
   done
-  stop_pids "${pids[@]}"
+  stop_pids "${pids[@]}" || true
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^dtrain-(h[0-9]+|sw)$' || true); do
     ip netns del "$ns" 2>/dev/null || true
   done
@@ -204,20 +215,6 @@ down() {
   echo "cluster: down"
 }
 
-stop_pids() {  # PID...: SIGTERM, up to 10 s to exit, then SIGKILL and up to 5 s more
-  [ $# -gt 0 ] || return 0
-  kill "$@" 2>/dev/null || true
-  local i alive
-  for i in $(seq 1 150); do
-    alive=0
-    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1 && break; done
-    [ $alive = 0 ] && return 0
-    [ "$i" = 100 ] && kill -KILL "$@" 2>/dev/null
-    sleep 0.1
-  done
-  echo "cluster: down: processes still running after SIGKILL: $*" >&2
-}
-
 on_host() {  # HOST CMD...: like `run`, returning
   local pid
   pid=$(anchor_pid "$1")
@@ -225,43 +222,100 @@ on_host() {  # HOST CMD...: like `run`, returning
   nsenter -t "$pid" --root --net --mount --uts --wd="$PWD" -- "$@"
 }
 
-# A GlusterFS volume "gv" over the hosts (one brick each), mounted at /mnt/gv on every host,
-# with the caching that lets a file written on one host be read whole on another at once.
+# The GlusterFS daemons on every host, joined into one pool, and the volume "gv" over them.
 gluster_up() {
-  local n=$1 fs=$2 i bricks=()
-  for i in $(seq 1 "$n"); do
-    mkdir -p "$STATE/h$i/brick"
-    on_host "h$i" glusterd --log-level=WARNING
-    bricks+=("h$i:$STATE/h$i/brick/gv")
-  done
-  for _ in $(seq 1 100); do on_host h1 gluster --mode=script pool list >/dev/null 2>&1 && break; sleep 0.1; done
+  local n=$1 fs=$2 i
+  for i in $(seq 1 "$n"); do on_host "h$i" glusterd --log-level=WARNING; done
+  wait_until 20 "glusterd on h1" on_host h1 gluster --mode=script pool list >/dev/null 2>&1
   for i in $(seq 2 "$n"); do on_host h1 gluster --mode=script peer probe "h$i" >/dev/null; done
-  for _ in $(seq 1 100); do
-    [ "$(on_host h1 gluster --mode=script pool list | grep -c Connected)" = "$n" ] && break
-    sleep 0.2
-  done
-  local layout=()
-  [ "$fs" = gluster:dispersed ] && layout=(disperse "$n" redundancy 1)
-  on_host h1 gluster --mode=script volume create gv "${layout[@]}" "${bricks[@]}" force >/dev/null
-  # Coherence across hosts: without these, another host read stale sizes and contents for up to
-  # about a second (../shared/notes/emulated-cluster.md), which a checkpoint must not meet.
-  on_host h1 gluster --mode=script volume set gv group metadata-cache >/dev/null
-  on_host h1 gluster --mode=script volume set gv performance.flush-behind off >/dev/null
-  # A lost brick is noticed in seconds rather than the default 42 s.
-  on_host h1 gluster --mode=script volume set gv network.ping-timeout 5 >/dev/null
-  on_host h1 gluster --mode=script volume start gv >/dev/null
-  mount_volume "$n"
-  local kind=distributed
-  [ "$fs" = gluster:dispersed ] && kind="dispersed, redundancy 1"
-  echo "cluster: GlusterFS volume gv ($kind; a brick on each of h1..h$n) at $GV on every host"
+  pool_connected() { [ "$(on_host h1 gluster --mode=script pool list | grep -c Connected)" = "$n" ]; }
+  wait_until 30 "every glusterd in the pool" pool_connected
+  local layout=distributed
+  [ "$fs" = gluster:dispersed ] && layout=dispersed
+  create_volume gv "$layout"
 }
 
-mount_volume() {  # N: the volume at $GV on every host, each its own server first
-  local n=$1 i servers
-  servers=$(seq -s: 1 "$n" | sed 's/\([0-9]*\)/h\1/g')
+# create_volume NAME distributed|dispersed: a volume with a brick on every host, mounted at
+# /mnt/NAME on every host, with the caching that lets a file written on one host be read whole
+# on another at once.
+create_volume() {
+  local name=$1 layout=$2 n i bricks=() opts=()
+  n=$(host_count)
   for i in $(seq 1 "$n"); do
-    on_host "h$i" mount -t glusterfs -o "backup-volfile-servers=$servers" "h$i:/gv" "$GV"
+    mkdir -p "$STATE/h$i/brick"
+    bricks+=("h$i:$STATE/h$i/brick/$name")
   done
+  [ "$layout" = dispersed ] && opts=(disperse "$n" redundancy 1)
+  gl() { on_host h1 gluster --mode=script volume "$@" >/dev/null; }
+  gl create "$name" "${opts[@]}" "${bricks[@]}" force
+  # Coherence across hosts: without these, another host read stale sizes and contents for up to
+  # about a second (../shared/notes/emulated-cluster.md), which a checkpoint must not meet.
+  gl set "$name" group metadata-cache
+  gl set "$name" performance.flush-behind off
+  # A lost brick is noticed in seconds rather than the default 42 s.
+  gl set "$name" network.ping-timeout 5
+  gl start "$name"
+  echo "$name" >>"$STATE/volumes"
+  for i in $(seq 1 "$n"); do mount_volume "h$i" "$name"; done
+  local kind=distributed
+  [ "$layout" = dispersed ] && kind="dispersed, redundancy 1"
+  echo "cluster: GlusterFS volume $name ($kind; a brick on each of h1..h$n) at /mnt/$name on every host"
+}
+
+# mount_volume HOST NAME: the volume at /mnt/NAME (gv: $GV) on HOST, that host its own server
+# first.
+mount_volume() {
+  local host=$1 name=$2 servers
+  servers=$(seq -s: 1 "$(host_count)" | sed 's/\([0-9]*\)/h\1/g')
+  on_host "$host" mkdir -p "/mnt/$name"
+  on_host "$host" mount -t glusterfs -o "backup-volfile-servers=$servers" "$host:/$name" "/mnt/$name"
+}
+
+volume() {
+  local name=${1:-} layout=distributed
+  [ "${2:-}" = --dispersed ] && layout=dispersed
+  [[ $name =~ ^[a-z][a-z0-9]*$ ]] || die "volume NAME [--dispersed]: NAME in lower case letters and digits"
+  [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ] ||
+    die "volume needs a cluster with GlusterFS ($0 up N --fs gluster)"
+  grep -qx "$name" "$STATE/volumes" 2>/dev/null && { echo "cluster: volume $name already up"; return 0; }
+  create_volume "$name" "$layout"
+}
+
+# lose HOST: as when a node's power or link fails: the link goes down first (nothing more leaves
+# or reaches it), then every process on it dies and its node-local store is wiped. The anchor
+# stays, so that `return` can bring the host back.
+lose() {
+  local host=$1 anchor p
+  anchor=$(anchor_pid "$host")
+  [ "$host" != h1 ] || die "lose: h1 runs mpirun and slurmctld; lose another host"
+  touch "$STATE/$host.lost"
+  ip -n "dtrain-$host" link set ve0 down
+  for p in $(ip netns pids "dtrain-$host"); do
+    [ "$p" = "$anchor" ] || kill -KILL "$p" 2>/dev/null || true
+  done
+  on_host "$host" sh -c "rm -rf $LOCAL/* $LOCAL/.[!.]*" || true
+  echo "cluster: $host lost (link down, its processes killed, $LOCAL wiped)"
+}
+
+# return HOST: a lost host comes back: link up, glusterd and its bricks started again, every
+# volume mounted there again (its node-local store stays empty, as after a reboot).
+return_host() {
+  local host=$1 name
+  anchor_pid "$host" >/dev/null
+  [ -e "$STATE/$host.lost" ] || { echo "cluster: $host is not lost"; return 0; }
+  ip -n "dtrain-$host" link set ve0 up
+  rm -f "$STATE/$host.lost"
+  if [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ]; then
+    on_host "$host" glusterd --log-level=WARNING
+    peer_back() { on_host h1 gluster --mode=script pool list | grep -E "\b$host\b" | grep -q Connected; }
+    wait_until 60 "glusterd on $host back in the pool" peer_back
+    while read -r name; do
+      on_host h1 gluster --mode=script volume start "$name" force >/dev/null
+      on_host "$host" umount -l "/mnt/$name" 2>/dev/null || true  # its client died with it
+      mount_volume "$host" "$name"
+    done <"$STATE/volumes"
+  fi
+  echo "cluster: $host back"
 }
 
 # Cold reads for benchmarks: the page cache dropped (bricks and clients share this machine's)
@@ -273,18 +327,24 @@ drop_caches() {
     die "drop-caches needs a cluster with a GlusterFS volume ($0 up N --fs gluster)"
   sync
   echo 3 >/proc/sys/vm/drop_caches
-  for i in $(seq 1 "$n"); do on_host "h$i" umount -l "$GV"; done
-  mount_volume "$n"
+  for i in $(seq 1 "$n"); do
+    on_host "h$i" umount -l "$GV"
+    mount_volume "h$i" gv
+  done
 }
 
 mpirun_on_hosts() {
   local n
   n=$(host_count)
   [ "$n" -ge 1 ] || die "the cluster is not up ($0 up N)"
-  [ -n "${SLOTS:-}" ] && for i in $(seq 1 "$n"); do echo "h$i slots=$SLOTS"; done >"$STATE/hostfile"
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  # Every host that is not lost, SLOTS ranks each (default 1), unless the caller gives a hostfile.
+  local hostfile=(--hostfile "$STATE/hostfile")
+  [[ " $* " == *" --hostfile "* ]] && hostfile=()
+  for i in $(seq 1 "$n"); do
+    [ -e "$STATE/h$i.lost" ] || echo "h$i slots=${SLOTS:-1}"
+  done >"$STATE/hostfile"
   enter h1 mpirun --mca plm_rsh_agent "$STATE/rsh-agent" --mca plm_rsh_no_tree_spawn 1 \
-    --hostfile "$STATE/hostfile" --bind-to none "$@"
+    "${hostfile[@]}" --bind-to none "$@"
 }
 
 status() {
@@ -306,5 +366,8 @@ case "$cmd" in
   run) [ $# -ge 2 ] || die "run HOST CMD..."; enter "$@" ;;
   status) status ;;
   drop-caches) drop_caches ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  volume) volume "$@" ;;
+  lose) [ $# -eq 1 ] || die "lose HOST"; lose "$1" ;;
+  return) [ $# -eq 1 ] || die "return HOST"; return_host "$1" ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

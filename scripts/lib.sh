@@ -1,11 +1,15 @@
-# Shared set-up for scripts/run.sh, scripts/test.sh and the benchmarks: every step checks
-# before it acts, so running any script twice does only the work that is missing.
+# The one shell library of the scripts, the benchmarks and the tests (tests/*/lib.sh build on
+# it): set-up steps that check before they act (so running any script twice does only the work
+# that is missing), the transport presets, stopping processes, the benchmarks' preamble.
 # Source it: . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
+# The checkout (the one name for it everywhere: scripts, tests, job scripts).
 DTRAIN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export DTRAIN_ROOT
 MNIST_DIR="$DTRAIN_ROOT/data/mnist"
+# shellcheck source=../jobs/transport.sh
+. "$DTRAIN_ROOT/jobs/transport.sh"
 
 # mpirun as root needs these two; --oversubscribe is given where more ranks than cores run.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -29,9 +33,10 @@ DTRAIN_TEST_PACKAGES=(
   python3 python3-h5py python3-protobuf python3-numpy   # independent writers/readers in tests
   python3-crc32c                                        # TFRecord framing in those writers
   clang libclang-rt-14-dev                              # libFuzzer targets
-  clang-format universal-ctags                          # style checks (format, function length)
+  clang-format universal-ctags shfmt                    # style checks (format, function length)
   python3-onnx                                          # checks the ONNX export
   gnuplot-nox                                           # plots
+  stress-ng                                             # the loaded test run (scripts/test.sh --load)
 )
 
 apt_install() {
@@ -114,4 +119,63 @@ build() {
     return 1
   fi
   grep -E "warning:" <<<"$out" || true
+}
+
+# stop_pids [-w SECONDS] PID...: SIGTERM, up to SECONDS (default 10) for them to exit, then
+# SIGKILL and up to 5 s more. Returns 1 if any is still alive after that.
+stop_pids() {
+  local wait=10
+  [ "${1:-}" = -w ] && wait=$2 && shift 2
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  pids_gone "$wait" "$@" && return 0
+  kill -KILL "$@" 2>/dev/null || true
+  pids_gone 5 "$@" && return 0
+  echo "still running after SIGKILL: $*" >&2
+  return 1
+}
+
+# pids_gone SECONDS PID...: waits up to SECONDS for every PID to exit; false if one is left.
+pids_gone() {
+  local limit=$1 p end
+  shift
+  end=$(($(date +%s%N) + limit * 1000000000))
+  while :; do
+    local alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1 && break; done
+    [ $alive = 0 ] && return 0
+    [ "$(date +%s%N)" -lt "$end" ] || return 1
+    sleep 0.1
+  done
+}
+
+# wait_until SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds; after SECONDS
+# says what it waited for and fails. For the event a test needs, never a fixed sleep.
+wait_until() {
+  local limit=$1 what=$2 end=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    if [ $SECONDS -ge $end ]; then
+      echo "waited ${limit}s for $what" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# bench_setup NAME PACKAGES...: a benchmark's preamble: its packages with the build's, MNIST,
+# the build, and BENCH_OUT (bench-results/) with BENCH_RAW (NAME.jsonl) emptied; cwd the checkout.
+bench_setup() {
+  local name=$1
+  shift
+  if [ "${NO_SETUP:-0}" != 1 ]; then
+    apt_install "${DTRAIN_BUILD_PACKAGES[@]}" "$@"
+    fetch_mnist
+    build "$DTRAIN_ROOT/build"
+  fi
+  cd "$DTRAIN_ROOT"
+  BENCH_OUT="$DTRAIN_ROOT/bench-results"
+  BENCH_RAW="$BENCH_OUT/$name.jsonl"
+  mkdir -p "$BENCH_OUT"
+  : >"$BENCH_RAW"
 }

@@ -9,13 +9,12 @@
 #                                           (on h1 for the multi-node Slurm; here otherwise)
 #   scripts/slurm_local.sh down
 # `up` installs Slurm and munge if missing and writes /etc/slurm/slurm.conf. Each node declares
-# SLURM_CPUS CPUs (default: the cores, and at least 4 on one node, so that every job script in
-# jobs/ runs as the README shows it on a 2-core machine; 2 per emulated host), with
+# SLURM_CPUS CPUs (default: the cores, and at least 8 on one node, so that every job script in
+# jobs/ runs as the README shows it on a 2-core machine, several at once; 2 per emulated host), with
 # config_overrides since that is more than the hardware has. munged runs once, as the munge
 # user; its socket is a path, which every emulated host reaches.
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CLUSTER="$ROOT/scripts/cluster_local.sh"
+. "$(dirname "$0")/lib.sh"
+CLUSTER="$DTRAIN_ROOT/scripts/cluster_local.sh"
 STATE=/var/lib/dtrain-slurm  # not /run: emulated hosts with a file system have a /run each
 cmd=${1:-}
 shift || true
@@ -25,7 +24,7 @@ install_slurm() {
   local need=0
   for b in slurmctld slurmd sbatch munged; do command -v "$b" >/dev/null || need=1; done
   [ "$need" = 0 ] && return 0
-  (. "$ROOT/scripts/lib.sh" && apt_install slurmctld slurmd slurm-client munge)
+  apt_install slurmctld slurmd slurm-client munge
 }
 
 # conf NODES: slurm.conf for this machine (NODES=0) or for h1..hNODES.
@@ -34,7 +33,7 @@ conf() {
   hw=$(slurmd -C | head -n1)
   mem=$(($(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw") * 85 / 100))
   if [ "$nodes" = 0 ]; then
-    cpus=${SLURM_CPUS:-$(($(nproc) > 4 ? $(nproc) : 4))}
+    cpus=${SLURM_CPUS:-$(($(nproc) > 8 ? $(nproc) : 8))}
     ctl="$(hostname -s)(127.0.0.1)"
     nodelines="NodeName=$(hostname -s) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN"
   else
@@ -70,9 +69,12 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 EnforcePartLimits=ALL
 ReturnToService=2
 JobRequeue=1
-# A requeued job waits cred_expire before it may start again (120 s by default).
-AuthInfo=cred_expire=30
-KillWait=30
+# A requeued job waits cred_expire before it may start again (120 s by default); a step's
+# credential must outlive its launch, seconds here even under load.
+AuthInfo=cred_expire=15
+# SIGTERM to SIGKILL when a job or step is ended (30 s by default): dtrain's ranks checkpoint
+# at an agreed step on SIGTERM; a rank whose peer is gone cannot agree and waits for SIGKILL.
+KillWait=5
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -157,32 +159,20 @@ up() {
   wait_idle "$([ "$nodes" = 0 ] && echo 1 || echo "$nodes")"
 }
 
-stop_pids() {  # SIGTERM, wait up to 15 s, then SIGKILL
-  local pf pid pids=()
+# stop_pidfiles FILE...: the processes named in the pid files stopped (lib.sh's stop_pids,
+# 15 s before SIGKILL), the files removed.
+stop_pidfiles() {
+  local pf pids=()
   for pf in "$@"; do
-    [ -s "$pf" ] || continue
-    pid=$(cat "$pf")
-    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    [ -s "$pf" ] && pids+=("$(cat "$pf")")
   done
-  for _ in $(seq 1 150); do
-    local any=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && any=1; done
-    [ "$any" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"; done
-  for _ in $(seq 1 50); do  # SIGKILL is asynchronous too
-    local any=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && any=1; done
-    [ "$any" = 0 ] && break
-    sleep 0.1
-  done
+  stop_pids -w 15 "${pids[@]}" || true
   rm -f "$@"
 }
 
 down() {
-  stop_pids "$STATE"/slurmd-*.pid "$STATE/slurmctld.pid"
-  stop_pids /run/munge/munged.pid
+  stop_pidfiles "$STATE"/slurmd-*.pid "$STATE/slurmctld.pid"
+  stop_pidfiles /run/munge/munged.pid
   # A job step's slurmstepd can outlive slurmd by a moment, still writing under $STATE: on a
   # loaded machine a single `rm -rf` then failed with "Directory not empty".
   for _ in 1 2 3 4 5; do

@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
 # Every test: install what is missing, fetch MNIST, build with warnings as errors, run the whole
-# ctest suite (unit tests, real mpirun runs, ...), then the unit tests again under
-# AddressSanitizer + UBSan. CI runs exactly this (.ci/run).
+# ctest suite (unit tests, real mpirun runs, Slurm, emulated hosts, ...), then one clang tree
+# with AddressSanitizer + UBSan runs the unit tests and fuzzes the parsers. CI runs exactly this
+# (.ci/run).
+#   scripts/test.sh                 everything
+#   scripts/test.sh -L fault        one group (any ctest selection: -L LABEL, -R REGEX, ...),
+#                                   with the same set-up; no sanitizer tree, no fuzzing
+#   scripts/test.sh --load [ARGS]   the same with both cores kept busy by stress-ng meanwhile
+#                                   (no verdict may depend on load or timing)
 . "$(dirname "$0")/lib.sh"
+load=0
+[ "${1:-}" = --load ] && load=1 && shift
 apt_install "${DTRAIN_BUILD_PACKAGES[@]}" "${DTRAIN_TEST_PACKAGES[@]}"
 fetch_mnist
 build "$DTRAIN_ROOT/build" -DDTRAIN_WERROR=ON
 # ONNX Runtime for the ONNX export test (Debian 12 has no Python ONNX Runtime).
 npm_install "$DTRAIN_ROOT/build/npm" onnxruntime-node@1.30.0
-log "ctest (build)"
-(cd "$DTRAIN_ROOT/build" && ctest --output-on-failure -j 2 --timeout 900)
 
-log "fuzzing the parsers"
-bash "$DTRAIN_ROOT/scripts/fuzz.sh"
+if [ "$load" = 1 ]; then
+  log "loading both cores: stress-ng --cpu $(nproc) (nice 0) while ctest runs"
+  stress-ng --cpu "$(nproc)" --timeout 6h --quiet &
+  stress=$!
+  trap 'stop_pids "$stress"' EXIT
+fi
+log "ctest (build)${*:+: $*}"
+(cd "$DTRAIN_ROOT/build" && ctest --output-on-failure -j 2 --timeout 900 "$@")
+[ $# -eq 0 ] || { log "selected tests passed"; exit 0; }
 
 if [ "${DTRAIN_SKIP_SANITIZERS:-0}" != 1 ]; then
-  # Only the unit tests run under the sanitizers, so only they (and the library) are built.
-  BUILD_TARGET=unit_tests build "$DTRAIN_ROOT/build-asan" -DDTRAIN_WERROR=ON -DDTRAIN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  log "unit tests under AddressSanitizer + UBSan"
-  # Leak checking stays on for our code; libraries' own one-time allocations are suppressed
-  # by the test binary itself (tests/unit/test_main.cpp).
-  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  (cd "$DTRAIN_ROOT/build-asan" && ctest --output-on-failure -j 2 --timeout 1800 -L unit)
+  # One clang tree for both: the unit tests and the libFuzzer targets, under ASan + UBSan.
+  bash "$DTRAIN_ROOT/scripts/sanitize.sh"
 fi
 log "all tests passed"

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define DTRAIN_HAVE_F16C_PATH 1
 #endif
@@ -110,9 +111,13 @@ __attribute__((target("avx,f16c"))) void add_f16c(const std::uint16_t* in, std::
   add_portable(in + i, inout + i, n - i);
 }
 
+// F16C from CPUID leaf 1 itself: clang's __builtin_cpu_supports does not know "f16c". AVX
+// from the builtin, which also checks that the OS saves the YMM registers.
 bool detect_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx") && (ecx & bit_F16C) != 0;
 }
 
 #else

@@ -90,6 +90,7 @@ std::string my_events(int rank, const std::string& role) {
       nlohmann::json args = nlohmann::json::object();
       if (e.step >= 0) args["step"] = e.step;
       if (e.value != 0) args["bytes"] = e.value;
+      if (e.run_queue_us > 0) args["run_queue_us"] = e.run_queue_us;
       add({{"name", e.name},
            {"cat", e.category},
            {"ph", "X"},

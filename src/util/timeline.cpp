@@ -1,6 +1,10 @@
 #include "util/timeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 
@@ -41,6 +45,38 @@ void enable(bool layers) {
 double now_us() {
   using namespace std::chrono;
   return duration<double, std::micro>(steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+// This thread's schedstat file, opened once ("cpu_ns run_queue_ns timeslices").
+class SchedStat {
+ public:
+  SchedStat() : fd_(::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC)) {}
+  ~SchedStat() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SchedStat(const SchedStat&) = delete;
+  SchedStat& operator=(const SchedStat&) = delete;
+  double run_queue_us() const {
+    char buf[96];
+    const ssize_t n = fd_ >= 0 ? ::pread(fd_, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    unsigned long long cpu_ns = 0, wait_ns = 0;
+    if (std::sscanf(buf, "%llu %llu", &cpu_ns, &wait_ns) != 2) return 0;
+    return static_cast<double>(wait_ns) / 1e3;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+double run_queue_us() {
+  thread_local const SchedStat stat;
+  return stat.run_queue_us();
 }
 
 void name_this_thread(const std::string& name) {

@@ -26,6 +26,9 @@ struct Event {
   int64_t step = -1;  // the training step it belongs to, -1 if none
   double value = 0;   // bytes for exchange spans; the sample for counters
   bool counter = false;
+  // Time within the span this thread was ready to run but waited for a CPU (the kernel's
+  // run-queue delay): a reader can tell un-spanned work from a thread that was descheduled.
+  double run_queue_us = 0;
 };
 
 struct Lane {
@@ -46,6 +49,9 @@ void enable(bool layers);
 
 // Microseconds on the steady clock.
 double now_us();
+// Microseconds this thread has waited on a run queue so far (/proc/thread-self/schedstat);
+// 0 where the kernel does not say.
+double run_queue_us();
 void name_this_thread(const std::string& name);
 void record(const Event& e);
 void counter(const char* name, double at_us, double value);
@@ -61,11 +67,13 @@ class TimelineSpan {
   TimelineSpan(const char* name, const char* category, int64_t step = -1, double value = 0,
                bool when = true)
       : on_(when && timeline::enabled()) {
-    if (on_) e_ = {name, category, timeline::now_us(), 0, step, value, false};
+    if (on_) e_ = {name, category, timeline::now_us(), 0, step, value, false,
+                   timeline::run_queue_us()};
   }
   ~TimelineSpan() {
     if (!on_) return;
     e_.duration_us = timeline::now_us() - e_.start_us;
+    e_.run_queue_us = timeline::run_queue_us() - e_.run_queue_us;
     timeline::record(e_);
   }
   TimelineSpan(const TimelineSpan&) = delete;

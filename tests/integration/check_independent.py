@@ -81,91 +81,108 @@ def expect(name, got, want):
     return True
 
 
+def h5py_files(setup, tmp, images, labels):
+    """h5py: uint8 [n,28,28] + int64 labels; float32 [n,28,28,1] in [0,1] + int32 [n,1]."""
+    h5dir = os.path.join(tmp, "h5")
+    os.makedirs(h5dir)
+    with h5py.File(os.path.join(h5dir, "a.h5"), "w") as f:
+        f.create_dataset("images", data=images[:900], chunks=(100, 28, 28), compression="gzip")
+        f.create_dataset("labels", data=labels[:900].astype(np.int64))
+    with h5py.File(os.path.join(h5dir, "b.h5"), "w") as f:
+        # k/255 in float32 maps back to k exactly when dtrain rounds x*255.
+        f.create_dataset("images", data=(images[900:, :, :, None] / np.float32(255)).astype(np.float32))
+        f.create_dataset("labels", data=labels[900:].astype(np.int32).reshape(-1, 1))
+    ok = expect("h5py HDF5 shards", inspect(setup, h5dir), summary(images, labels))
+    with h5py.File(os.path.join(h5dir, "c.h5"), "w") as f:  # other dataset names
+        f.create_dataset("x", data=images[:10])
+        f.create_dataset("y", data=labels[:10])
+    ok &= expect("h5py with --features x,y", inspect(setup, os.path.join(h5dir, "c.h5"),
+                                                     ["--features", "image=x,label=y"]),
+                 summary(images[:10], labels[:10]))
+    return ok
+
+
+def example_record(img, lab, as_bytes=False):
+    ex = example_pb2.Example()
+    if as_bytes:
+        ex.features.feature["image_raw"].bytes_list.value.append(img.tobytes())
+    else:
+        ex.features.feature["image"].int64_list.value.extend(int(v) for v in img.reshape(-1))
+    ex.features.feature["label"].int64_list.value.append(int(lab))
+    return frame(ex.SerializeToString())
+
+
+def python_tfrecords(setup, tmp, images, labels):
+    """TFRecord written with Python protobuf + crc32c: int64 images (plain and GZIP) and the
+    TPU layout (raw bytes)."""
+    tfdir = os.path.join(tmp, "tfr")
+    os.makedirs(tfdir)
+    with open(os.path.join(tfdir, "part-0.tfrecord"), "wb") as f:
+        for img, lab in zip(images[:800], labels[:800]):
+            f.write(example_record(img, lab))
+    with gzip.open(os.path.join(tfdir, "part-1.tfrecord.gz"), "wb") as f:
+        for img, lab in zip(images[800:], labels[800:]):
+            f.write(example_record(img, lab))
+    ok = expect("python TFRecord (int64, plain + GZIP)", inspect(setup, tfdir), summary(images, labels))
+    tpu = os.path.join(tmp, "tpu.tfrecord")
+    with open(tpu, "wb") as f:
+        for img, lab in zip(images[:300], labels[:300]):
+            f.write(example_record(img, lab, as_bytes=True))
+    ok &= expect("python TFRecord (TPU bytes layout)",
+                 inspect(setup, tpu, ["--features", "image=image_raw,label=label"]),
+                 summary(images[:300], labels[:300]))
+    return ok
+
+
+def converter_tfrecords(setup, mnist, tmp, all_images, all_labels):
+    """dtrain's converter output (GZIP TFRecord), read here."""
+    out = os.path.join(tmp, "conv")
+    subprocess.run([setup, "--data-dir", mnist, "--output", out, "--format", "tfrecord",
+                    "--num-partitions", "3", "--compress"], check=True, capture_output=True)
+    recs = []
+    for name in sorted(os.listdir(os.path.join(out, "test"))):
+        with gzip.open(os.path.join(out, "test", name), "rb") as f:
+            recs += unframe(f.read())
+    same = len(recs) == len(all_labels)
+    for i, r in enumerate(recs):
+        ex = example_pb2.Example.FromString(r)
+        img = np.array(ex.features.feature["image"].int64_list.value, dtype=np.int64)
+        lab = ex.features.feature["label"].int64_list.value[0]
+        same &= lab == all_labels[i] and np.array_equal(img, all_images[i].reshape(-1))
+    print(("ok  " if same else "FAIL") + f" dtrain TFRecords read by Python: {len(recs)} records")
+    return bool(same)
+
+
+def converter_hdf5(setup, mnist, tmp, all_images, all_labels):
+    """dtrain's converter output (HDF5 shards), read by h5py."""
+    out = os.path.join(tmp, "conv-h5")
+    subprocess.run([setup, "--data-dir", mnist, "--output", out, "--format", "hdf5",
+                    "--num-partitions", "2"], check=True, capture_output=True)
+    got_i, got_l = [], []
+    for name in sorted(os.listdir(os.path.join(out, "test"))):
+        with h5py.File(os.path.join(out, "test", name), "r") as f:
+            got_i.append(f["images"][:])
+            got_l.append(f["labels"][:])
+            assert "description" in f["images"].attrs
+    same = np.array_equal(np.concatenate(got_i), all_images) and np.array_equal(np.concatenate(got_l), all_labels)
+    print(("ok  " if same else "FAIL") + " dtrain HDF5 shards read by h5py")
+    return bool(same)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--setup", required=True, help="path to mnist_data_setup")
     ap.add_argument("--mnist", required=True, help="directory with the MNIST IDX files")
     args = ap.parse_args()
-    images = read_idx(os.path.join(args.mnist, "t10k-images-idx3-ubyte"))[:1500]
-    labels = read_idx(os.path.join(args.mnist, "t10k-labels-idx1-ubyte"))[:1500]
+    all_images = read_idx(os.path.join(args.mnist, "t10k-images-idx3-ubyte"))
+    all_labels = read_idx(os.path.join(args.mnist, "t10k-labels-idx1-ubyte"))
+    images, labels = all_images[:1500], all_labels[:1500]
     tmp = tempfile.mkdtemp(prefix="dtrain-independent-")
-    ok = True
     try:
-        # 1. h5py: uint8 [n,28,28] + int64 labels; float32 [n,28,28,1] in [0,1] + int32 [n,1].
-        h5dir = os.path.join(tmp, "h5")
-        os.makedirs(h5dir)
-        with h5py.File(os.path.join(h5dir, "a.h5"), "w") as f:
-            f.create_dataset("images", data=images[:900], chunks=(100, 28, 28), compression="gzip")
-            f.create_dataset("labels", data=labels[:900].astype(np.int64))
-        with h5py.File(os.path.join(h5dir, "b.h5"), "w") as f:
-            # k/255 in float32 maps back to k exactly when dtrain rounds x*255.
-            f.create_dataset("images", data=(images[900:, :, :, None] / np.float32(255)).astype(np.float32))
-            f.create_dataset("labels", data=labels[900:].astype(np.int32).reshape(-1, 1))
-        ok &= expect("h5py HDF5 shards", inspect(args.setup, h5dir), summary(images, labels))
-        with h5py.File(os.path.join(h5dir, "c.h5"), "w") as f:  # other dataset names
-            f.create_dataset("x", data=images[:10])
-            f.create_dataset("y", data=labels[:10])
-        ok &= expect("h5py with --features x,y", inspect(args.setup, os.path.join(h5dir, "c.h5"),
-                                                         ["--features", "image=x,label=y"]),
-                     summary(images[:10], labels[:10]))
-
-        # 2. TFRecord written with Python protobuf + crc32c.
-        tfdir = os.path.join(tmp, "tfr")
-        os.makedirs(tfdir)
-        with open(os.path.join(tfdir, "part-0.tfrecord"), "wb") as f:
-            for img, lab in zip(images[:800], labels[:800]):
-                ex = example_pb2.Example()
-                ex.features.feature["image"].int64_list.value.extend(int(v) for v in img.reshape(-1))
-                ex.features.feature["label"].int64_list.value.append(int(lab))
-                f.write(frame(ex.SerializeToString()))
-        with gzip.open(os.path.join(tfdir, "part-1.tfrecord.gz"), "wb") as f:
-            for img, lab in zip(images[800:], labels[800:]):
-                ex = example_pb2.Example()
-                ex.features.feature["image"].int64_list.value.extend(int(v) for v in img.reshape(-1))
-                ex.features.feature["label"].int64_list.value.append(int(lab))
-                f.write(frame(ex.SerializeToString()))
-        ok &= expect("python TFRecord (int64, plain + GZIP)", inspect(args.setup, tfdir), summary(images, labels))
-        tpu = os.path.join(tmp, "tpu.tfrecord")
-        with open(tpu, "wb") as f:
-            for img, lab in zip(images[:300], labels[:300]):
-                ex = example_pb2.Example()
-                ex.features.feature["image_raw"].bytes_list.value.append(img.tobytes())
-                ex.features.feature["label"].int64_list.value.append(int(lab))
-                f.write(frame(ex.SerializeToString()))
-        ok &= expect("python TFRecord (TPU bytes layout)",
-                     inspect(args.setup, tpu, ["--features", "image=image_raw,label=label"]),
-                     summary(images[:300], labels[:300]))
-
-        # 3. dtrain's converter output, read here.
-        out = os.path.join(tmp, "conv")
-        subprocess.run([args.setup, "--data-dir", args.mnist, "--output", out, "--format", "tfrecord",
-                        "--num-partitions", "3", "--compress"], check=True, capture_output=True)
-        recs = []
-        for name in sorted(os.listdir(os.path.join(out, "test"))):
-            with gzip.open(os.path.join(out, "test", name), "rb") as f:
-                recs += unframe(f.read())
-        all_images = read_idx(os.path.join(args.mnist, "t10k-images-idx3-ubyte"))
-        all_labels = read_idx(os.path.join(args.mnist, "t10k-labels-idx1-ubyte"))
-        same = len(recs) == len(all_labels)
-        for i, r in enumerate(recs):
-            ex = example_pb2.Example.FromString(r)
-            img = np.array(ex.features.feature["image"].int64_list.value, dtype=np.int64)
-            lab = ex.features.feature["label"].int64_list.value[0]
-            same &= lab == all_labels[i] and np.array_equal(img, all_images[i].reshape(-1))
-        print(("ok  " if same else "FAIL") + f" dtrain TFRecords read by Python: {len(recs)} records")
-        ok &= bool(same)
-        out = os.path.join(tmp, "conv-h5")
-        subprocess.run([args.setup, "--data-dir", args.mnist, "--output", out, "--format", "hdf5",
-                        "--num-partitions", "2"], check=True, capture_output=True)
-        got_i, got_l = [], []
-        for name in sorted(os.listdir(os.path.join(out, "test"))):
-            with h5py.File(os.path.join(out, "test", name), "r") as f:
-                got_i.append(f["images"][:])
-                got_l.append(f["labels"][:])
-                assert "description" in f["images"].attrs
-        same = np.array_equal(np.concatenate(got_i), all_images) and np.array_equal(np.concatenate(got_l), all_labels)
-        print(("ok  " if same else "FAIL") + " dtrain HDF5 shards read by h5py")
-        ok &= bool(same)
+        ok = h5py_files(args.setup, tmp, images, labels)
+        ok &= python_tfrecords(args.setup, tmp, images, labels)
+        ok &= converter_tfrecords(args.setup, args.mnist, tmp, all_images, all_labels)
+        ok &= converter_hdf5(args.setup, args.mnist, tmp, all_images, all_labels)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0 if ok else 1

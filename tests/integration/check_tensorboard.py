@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Decodes dtrain's TensorBoard event file independently -- TFRecord framing and CRCs checked
 here with python3-crc32c, Event protos parsed by Python's protobuf runtime -- and checks it
-against the run's --metrics-csv: every scalar must match, histograms must count the kernels.
-  check_tensorboard.py LOG_DIR METRICS_CSV
+against the run's --metrics-csv: every scalar must match, histograms must count the kernels
+(their sizes read from the run's exported model with h5py).
+  check_tensorboard.py LOG_DIR METRICS_CSV MODEL.h5
 """
 import csv
 import glob
@@ -12,6 +13,7 @@ import sys
 
 import crc32c
 import event_pb2
+import h5py
 
 
 def masked_crc(data):
@@ -32,7 +34,10 @@ def records(path):
 
 
 def main():
-    log_dir, csv_path = sys.argv[1:3]
+    log_dir, csv_path, model = sys.argv[1:4]
+    with h5py.File(model, "r") as f:
+        sizes = {f"{layer}/kernel": f["params"][layer]["kernel"].size
+                 for layer in f["params"] if layer.startswith("conv")}
     files = glob.glob(f"{log_dir}/events.out.tfevents.*")
     assert len(files) == 1, f"expected one event file in {log_dir}, found {files}"
     events = [event_pb2.Event.FromString(r) for r in records(files[0])]
@@ -59,7 +64,6 @@ def main():
             want = float(text)
             assert math.isclose(got, want, rel_tol=1e-3, abs_tol=1e-3), f"{tag} at step {step}: {got} vs {want}"
             checked += 1
-    sizes = {"conv1/kernel": 32 * 25, "conv2/kernel": 64 * 32 * 25}
     for (tag, step), h in histos.items():
         assert h.num == sizes[tag], f"{tag} histogram counts {h.num}, the kernel has {sizes[tag]}"
         assert sum(h.bucket) == h.num and len(h.bucket) == len(h.bucket_limit)

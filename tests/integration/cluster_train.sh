@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Training across the emulated hosts (scripts/cluster_local.sh, 3 hosts, brought up by the
-# cluster.up test), with the command line a user types: no MCA flags unless the transport asks.
+# Training across the emulated hosts (scripts/cluster_local.sh, brought up by the cluster.up
+# test), with the command line a user types: no MCA flags unless the transport asks.
 #   cluster_train.sh MODE NP TRANSPORT [mnist_train args...]
-#     MODE async|sync, NP ranks over the 3 hosts (6 = 2 per host), TRANSPORT default|ucx-tcp
+#     MODE async|sync, NP ranks over hosts h1-h3 (6 = 2 per host), TRANSPORT default|ucx-tcp
 # Checks: the job trains, its role table puts ranks (and, async, the servers, spread) on every
 # host, and the transport line says what was used.
 . "$(dirname "$0")/lib.sh"
@@ -10,10 +10,9 @@ mode=$1 np=$2 transport=$3
 shift 3
 out=$(fresh_dir "cluster-$mode-$np-$transport")
 flags=()
-[ "$transport" = ucx-tcp ] && flags=(--mca pml ucx --mca osc ucx --mca opal_common_ucx_tls any
-  --mca opal_common_ucx_devices any -x UCX_TLS=self,tcp)
+[ "$transport" = ucx-tcp ] && read -ra flags <<<"$(dtrain_transport_args ucx-tcp)"
 slots=$(((np + 2) / 3))
-SLOTS=$slots bash "$DTRAIN_SOURCE/scripts/cluster_local.sh" mpirun -np "$np" "${flags[@]}" "$BIN" \
+SLOTS=$slots bash "$CLUSTER" mpirun -np "$np" "${flags[@]}" "$BIN" \
   --dist "$mode" --threads 1 --data-dir "$MNIST" --log-every 20 --metrics-json "$out/m.json" \
   "$@" | tee "$out/log.txt" | grep -vE "^  (input|conv|pool|dense|dropout|softmax|total)|^    "
 table=$(sed -n '/^dtrain:/,/^transport:/p' "$out/log.txt")

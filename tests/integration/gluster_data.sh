@@ -7,7 +7,7 @@
 #  3. Async and sync runs read the shards from every host, exactly once per epoch (the converter
 #     keeps example ids; the read counts are in the metrics).
 . "$(dirname "$0")/lib.sh"
-cluster=$DTRAIN_SOURCE/scripts/cluster_local.sh
+cluster=$CLUSTER
 gv=/mnt/gv/dtrain-tests
 bash "$cluster" run h1 rm -rf "$gv"
 bash "$cluster" run h1 mkdir -p "$gv"
@@ -19,11 +19,11 @@ for fmt in hdf5 tfrecord; do
     grep verified
 done
 timeout 600 bash "$cluster" mpirun -np 3 "$BIN" --train-data "$gv/hdf5/train" --test-data "$gv/hdf5/test" \
-  --dist sync --steps 150 --threads 1 --eval-every 150 --log-every 50 --model-dir "$gv/ck" \
+  "${SMALL[@]}" --dist sync --steps 150 --threads 1 --eval-every 150 --log-every 50 --model-dir "$gv/ck" \
   --stall-timeout 120 | grep -E "final|error|stalled" || fail "the sync job on GlusterFS shards did not finish"
 for mode in async sync; do
   bash "$cluster" mpirun -np 3 "$BIN" --dist "$mode" --threads 1 --train-data "$gv/tfrecord/train" \
-    --test-data "$gv/tfrecord/test" --steps 60 --eval-every 60 --log-every 30 \
+    "${SMALL[@]}" --test-data "$gv/tfrecord/test" --steps 300 --eval-every 300 --log-every 100 \
     --metrics-json "$DTRAIN_WORK/gluster-$mode.json" | grep -E "final"
   check_metrics "$DTRAIN_WORK/gluster-$mode.json" --min-accuracy 0.9 --expect "mode=$mode"
 done

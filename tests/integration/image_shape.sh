@@ -35,7 +35,7 @@ for fmt in h5 tfr; do
   features=()
   [ "$fmt" = tfr ] && features=(--features image=image_raw)
   "$BIN" --train-data "$out/$fmt/train" --test-data "$out/$fmt/test" "${features[@]}" \
-    --steps 120 --batch-size 50 --eval-every 120 --log-every 60 --export "$out/$fmt.h5" \
+    "${SMALL[@]}" --steps 240 --batch-size 50 --eval-every 240 --log-every 120 --export "$out/$fmt.h5" \
     --metrics-json "$out/$fmt.json" | grep -E "^input|final"
   check_metrics "$out/$fmt.json" --min-accuracy 0.85 --expect input_shape=1x32x32
 done
@@ -53,7 +53,7 @@ expect_refusal() {  # pattern, command...
 }
 expect_refusal "1x28x28 images but the training data .*holds 1x32x32" \
   "$BIN" --train-data "$out/h5/train" --test-data "$DTRAIN_WORK/shards/h5-2/test" --steps 10
-"$BIN" --data-dir "$MNIST" --steps 20 --eval-every 1000 --export "$DTRAIN_WORK/image-shape-28.h5" | grep export
+"$BIN" --data-dir "$MNIST" "${SMALL[@]}" --steps 20 --eval-every 1000 --export "$DTRAIN_WORK/image-shape-28.h5" | grep export
 expect_refusal "holds 1x32x32 images but the model .* takes 1x28x28" \
   mpirun --oversubscribe --bind-to none -np 2 "$BIN" --mode inference --model "$DTRAIN_WORK/image-shape-28.h5" \
   --test-data "$out/h5/test" --output "$out/pred"

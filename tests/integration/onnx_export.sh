@@ -9,7 +9,7 @@ out=$(fresh_dir onnx)
 modules=$DTRAIN_BUILD/npm/node_modules
 [ -d "$modules/onnxruntime-node" ] || fail "no onnxruntime-node in $modules (scripts/test.sh installs it)"
 export NODE_PATH=$modules
-"$BIN" --data-dir "$MNIST" --steps 300 --eval-every 300 --log-every 100 --model-dir "$out/ckpt" \
+"$BIN" --data-dir "$MNIST" --steps 60 --eval-every 60 --log-every 30 --model-dir "$out/ckpt" \
   --export "$out/model.onnx" | grep -E "final|export"
 ckpt=$(ls "$out"/ckpt/ckpt-*.h5 | tail -n1)
 "$BIN" --mode export --model "$ckpt" --export "$out/from-ckpt.onnx" | grep exported
@@ -64,7 +64,7 @@ for arch in mlp "conv:4:8:relu,maxpool:3,conv:3:4,dense:32:relu,dropout:0.5,dens
   compare "$out/pred-$name" "$out/ort-$name.jsonl" 1000 || fail "$arch: ONNX Runtime and dtrain disagree"
 done
 # The README's snippet, as printed there, on the exported model.
-sed -n '/^```js onnx-snippet/,/^```$/p' "$DTRAIN_SOURCE/README.md" | sed '1d;$d' >"$out/snippet.js"
+sed -n '/^```js onnx-snippet/,/^```$/p' "$DTRAIN_ROOT/README.md" | sed '1d;$d' >"$out/snippet.js"
 [ -s "$out/snippet.js" ] || fail "no onnx-snippet block in README.md"
 node "$out/snippet.js" "$out/model.onnx" "$MNIST/t10k-images-idx3-ubyte" | tee "$out/snippet.txt"
 "$PY" - "$out/snippet.txt" "$out/pred" <<'PY' || fail "the README snippet's predictions differ from dtrain's"

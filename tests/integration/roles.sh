@@ -10,7 +10,7 @@ run() {  # np, expected role-table lines..., -- mnist_train args
   while [ "$1" != "--" ]; do expect+=("$1"); shift; done
   shift
   local out
-  out=$(mpi "$np" "$bin" --data-dir "$mnist" --steps 10 --eval-every 10 \
+  out=$(mpi "$np" "$bin" --data-dir "$mnist" --arch cnn-small --steps 10 --eval-every 10 \
         --log-every 10 "$@" 2>&1)
   local rc=$?
   echo "$out" | sed -n '/^dtrain:/,/^transport:/p'
@@ -20,14 +20,14 @@ run() {  # np, expected role-table lines..., -- mnist_train args
   done
 }
 run 2 "mode async, 1 parameter server" "0 +ps 0 " "1 +worker 0 \(chief\)" -- 
-run 3 "mode async, 2 parameter server" "0 +ps 0 .*\[0, 16" "1 +ps 1 .*, 3274634\)" "2 +worker 0 \(chief\)" -- --num-ps 2
+run 3 "mode async, 2 parameter server" "0 +ps 0 .*\[0, 27168\)" "1 +ps 1 .*\[27168, 54330\)" "2 +worker 0 \(chief\)" -- --num-ps 2
 run 4 "mode async, 1 parameter server" "3 +worker 2 " -- --dist async
 run 3 "mode sync, gradients fp32 on the wire, optimizer sharded" "0 +worker 0 \(chief\)" "2 +worker 2 .*full replica" -- --dist sync
 run 2 "mode sync, gradients fp16 on the wire, whole optimizer" -- --dist sync --compress fp16 --no-shard-optimizer
 fail() {  # np, message pattern, args
   local np=$1 pattern=$2; shift 2
   local out rc
-  out=$(timeout 60 mpirun --oversubscribe -np "$np" "$bin" --data-dir "$mnist" "$@" 2>&1); rc=$?
+  out=$(timeout 120 mpirun --oversubscribe -np "$np" "$bin" --data-dir "$mnist" "$@" 2>&1); rc=$?
   echo "np $np $*: exit $rc: $(grep -m1 -E 'error' <<<"$out")"
   [ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "FAIL: expected a quick failure"; exit 1; }
   grep -qE -e "$pattern" <<<"$out" || { echo "FAIL: message does not match '$pattern'"; echo "$out" | tail -5; exit 1; }

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 data=$DTRAIN_WORK/shards
 out=$(fresh_dir same-training)
-common=(--steps 200 --batch-size 64 --eval-every 200 --log-every 100 --threads 2)
+common=("${SMALL[@]}" --steps 500 --eval-every 500 --log-every 250 --threads 2)
 "$BIN" "${common[@]}" --data-dir "$MNIST" --metrics-json "$out/idx.json"
 "$BIN" "${common[@]}" --train-data "$data/h5-7/train" --test-data "$data/h5-7/test" --metrics-json "$out/h5.json"
 "$BIN" "${common[@]}" --train-data "$data/tfr-2/train" --test-data "$data/tfr-2/test" --metrics-json "$out/tfr.json"

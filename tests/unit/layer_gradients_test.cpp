@@ -20,7 +20,7 @@ using dt = dnnl::memory::data_type;
 class LayerHarness {
  public:
   LayerHarness(const Layer& layer, const ParameterLayout& layout, int64_t batch, uint64_t seed)
-      : layer_(layer), batch_(batch), params_(layout.total()), grads_(layout.total()) {
+      : layer_(layer), params_(layout.total()), grads_(layout.total()) {
     auto p = random_vector(layout.total(), seed, -0.5f, 0.5f);
     std::copy(p.begin(), p.end(), params_.data());
     x_ = random_vector(static_cast<std::size_t>(batch * layer.in_shape().size()), seed + 1);
@@ -89,7 +89,6 @@ class LayerHarness {
 
  private:
   const Layer& layer_;
-  int64_t batch_;
   DnnlContext ctx_;
   AlignedBuffer params_, grads_;
   std::vector<float> x_, r_;

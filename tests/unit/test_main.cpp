@@ -5,7 +5,16 @@
 
 #include <cstdlib>
 
+// GCC says __SANITIZE_ADDRESS__; clang 14 only answers __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
+#define DTRAIN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DTRAIN_ASAN 1
+#endif
+#endif
+
+#if defined(DTRAIN_ASAN)
 // Libraries' one-time allocations that live until exit are not dtrain's leaks. They are listed
 // here rather than in a file so that every run of the binary (ctest, test discovery, by hand)
 // checks leaks the same way; dtrain's own code is not suppressed.
@@ -22,7 +31,7 @@ extern "C" const char* __asan_default_options() {
 #endif
 
 int main(int argc, char** argv) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(DTRAIN_ASAN)
   // Open MPI unloads its plugins (mca_*.so) at MPI_Finalize, after which their allocations have
   // no module name to suppress by; keep them loaded.
   setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);

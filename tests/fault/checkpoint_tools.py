@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Reads dtrain's checkpoints, exports and metrics with h5py alone (none of dtrain's code).
+
+  checkpoint_tools.py whole CKPT            every dataset reads back; "step S, N datasets, ..."
+  checkpoint_tools.py counters CKPT         "worker_steps=a,b servers_applied=x,y" (async)
+  checkpoint_tools.py exactly_once CKPT     every server applied exactly the pushes the
+                                            workers' steps stand for (sum of worker steps)
+  checkpoint_tools.py same_params A B       two exports or checkpoints bit-identical
+  checkpoint_tools.py metric JSON KEY       one value of a --metrics-json file
+A check that does not hold exits 1 with the reason.
+"""
+import json
+import sys
+
+import h5py
+
+
+def datasets(f, group="/"):
+    names = []
+    f[group].visit(lambda k: names.append(k) if isinstance(f[group][k], h5py.Dataset) else None)
+    return names
+
+
+def whole(path):
+    """Every dataset reads back, and the optimizer holds a state for every parameter tensor."""
+    with h5py.File(path, "r") as f:
+        names = datasets(f)
+        for k in names:
+            f[k][...]
+        params = set(datasets(f, "params"))
+        states = list(f["optimizer"]) if "optimizer" in f else []
+        missing = [s for s in states if set(datasets(f, f"optimizer/{s}")) != params]
+        if not params or not states or missing:
+            sys.exit(f"{path}: {len(params)} parameter tensors, optimizer states {states}, "
+                     f"incomplete: {missing}")
+        print(f"step {f.attrs['global_step']}, {len(names)} datasets, all readable")
+
+
+def read_counters(path):
+    with h5py.File(path, "r") as f:
+        return [int(x) for x in f["worker_steps"][...]], [int(r[2]) for r in f["servers"][...]]
+
+
+def counters(path):
+    steps, applied = read_counters(path)
+    print(f"worker_steps={','.join(map(str, steps))} servers_applied={','.join(map(str, applied))}")
+
+
+def exactly_once(path):
+    steps, applied = read_counters(path)
+    want = sum(steps)
+    print(f"{path}: workers at steps {steps} ({want} pushes), servers applied {applied}")
+    if any(a != want for a in applied):
+        sys.exit("a server holds another number of pushes than the workers' steps stand for")
+
+
+def same_params(a_path, b_path):
+    with h5py.File(a_path, "r") as fa, h5py.File(b_path, "r") as fb:
+        a, b = fa["params"], fb["params"]
+        names = datasets(fa, "params")
+        diff = [n for n in names if a[n][...].tobytes() != b[n][...].tobytes()]
+    print(f"{len(names)} tensors: {'bit-identical' if not diff else 'DIFFERENT: ' + ', '.join(diff)}")
+    if diff:
+        sys.exit(1)
+
+
+def metric(path, key):
+    print(json.load(open(path))[key])
+
+
+COMMANDS = {"whole": whole, "counters": counters, "exactly_once": exactly_once,
+            "same_params": same_params, "metric": metric}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
