@@ -21,6 +21,7 @@ if [ "$DTRAIN_TRANSPORT" = ucx-sm ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; th
 fi
 . "$DTRAIN_ROOT/jobs/transport.sh"
 dtrain_transport_env "$DTRAIN_TRANSPORT" || { echo "DTRAIN_TRANSPORT=$DTRAIN_TRANSPORT" >&2; exit 2; }
+. "$DTRAIN_ROOT/jobs/resilient.sh"
 
 # launch PROGRAM ARGS...: one rank per Slurm task.
 launch() {
@@ -32,25 +33,30 @@ launch() {
   fi
 }
 
-# run_training ARGS...: runs mnist_train with checkpoints in MODEL_DIR. On the time-limit
-# warning (--signal=B:USR1@...), or when the job is preempted, the ranks write a checkpoint and
-# stop; the job then requeues itself, and the requeued run resumes from MODEL_DIR by itself.
+# run_training ARGS...: runs mnist_train with checkpoints in MODEL_DIR, and carries on when a
+# node of the allocation is lost (jobs/resilient.sh: the job scripts ask for --no-kill, so the
+# allocation outlives the node; the training starts again on the others, at the same tasks per
+# node). On the time-limit warning (--signal=B:USR1@...), or when the job is preempted, the
+# ranks write a checkpoint and stop; the job then requeues itself, and the requeued run resumes
+# from MODEL_DIR by itself.
 run_training() {
-  local requeue=0 rc=0
+  RUN_ARGS=("$@")
+  NODES_ALL=$(scontrol show hostnames "${SLURM_JOB_NODELIST:-$(hostname)}" 2>/dev/null || hostname)
+  TASKS_PER_NODE=${SLURM_NTASKS_PER_NODE:-$((${SLURM_NTASKS:-1} / ${SLURM_JOB_NUM_NODES:-1}))}
+  [ "$TASKS_PER_NODE" -ge 1 ] || TASKS_PER_NODE=1
+  local requeue=0 rc=0 log
+  log=$(mktemp)
   echo "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $*"
-  launch "$BIN/mnist_train" "$@" &
-  local pid=$!
   # srun forwards SIGTERM to the ranks; Open MPI's mpirun kills them on SIGTERM but forwards
   # SIGUSR2, which dtrain takes as "checkpoint and stop" too.
-  local stop=TERM
-  [ "$DTRAIN_LAUNCHER" = mpirun ] && stop=USR2
-  trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; kill -$stop "$pid" 2>/dev/null' USR1
-  trap 'echo "$(date +%T) terminated: checkpoint and stop"; kill -$stop "$pid" 2>/dev/null' TERM
-  while :; do
-    wait "$pid" && rc=0 || rc=$?
-    kill -0 "$pid" 2>/dev/null || break  # a trap interrupted wait(): wait again
-  done
+  RESILIENT_STOP_SIGNAL=TERM
+  [ "$DTRAIN_LAUNCHER" = mpirun ] && RESILIENT_STOP_SIGNAL=USR2
+  trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; MAX_RESTARTS=0; kill -$RESILIENT_STOP_SIGNAL "$RESILIENT_PID" 2>/dev/null' USR1
+  trap 'echo "$(date +%T) terminated: checkpoint and stop"; MAX_RESTARTS=0; kill -$RESILIENT_STOP_SIGNAL "$RESILIENT_PID" 2>/dev/null' TERM
+  # shellcheck disable=SC2086
+  resilient_run "$log" $NODES_ALL && rc=0 || rc=$?
   trap - USR1 TERM
+  rm -f "$log"
   if [ "$requeue" = 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     echo "$(date +%T) requeueing job $SLURM_JOB_ID to resume from its checkpoint"
     scontrol requeue "$SLURM_JOB_ID"
@@ -59,9 +65,32 @@ run_training() {
   return "$rc"
 }
 
+# resilient_launch NODES...: one launch of the training on these nodes of the allocation.
+resilient_launch() {
+  local n=$# exclude
+  exclude=$(comm -23 <(tr ' ' '\n' <<<"$NODES_ALL" | sort) <(printf '%s\n' "$@" | sort) | paste -sd, -)
+  if [ "$DTRAIN_LAUNCHER" = mpirun ]; then
+    local hosts
+    hosts=$(printf "%s:$TASKS_PER_NODE," "$@")
+    mpirun --bind-to none --host "${hosts%,}" -np $((n * TASKS_PER_NODE)) "$BIN/mnist_train" \
+      "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
+  else
+    srun --mpi=pmix --cpu-bind=none --kill-on-bad-exit=1 --nodes="$n" \
+      --ntasks=$((n * TASKS_PER_NODE)) ${exclude:+--exclude="$exclude"} "$BIN/mnist_train" \
+      "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
+  fi
+  RESILIENT_PID=$!
+}
+
+# A node answers while its slurmd takes a TCP connection (the batch host probes it).
+resilient_probe() {
+  timeout 3 bash -c "exec 3<>/dev/tcp/$1/${SLURMD_PORT:-6818}" 2>/dev/null
+}
+
 # train_job MODE ARGS...: the training job of jobs/train_{async,sync}.sbatch. Knobs: EPOCHS
 # (default 5), DATA (a shard directory with train/ and test/; empty: the IDX files in
 # MNIST_DIR), MODEL_DIR (checkpoints, stable across requeues), CHECKPOINT_SECS (300),
+# LOCAL_CHECKPOINT_DIR (node-local checkpoints; default /dev/shm/dtrain-JOBID, "none": off),
 # TRAIN_ARGS (more mnist_train options). Metrics, TensorBoard events and the exported model go
 # to MODEL_DIR too.
 train_job() {
@@ -70,8 +99,10 @@ train_job() {
   : "${MODEL_DIR:=$DTRAIN_ROOT/runs/${SLURM_JOB_NAME:-dtrain-$mode}}"
   local data=(--data-dir "${MNIST_DIR:-$DTRAIN_ROOT/data/mnist}")
   [ -n "${DATA:-}" ] && data=(--train-data "$DATA/train" --test-data "$DATA/test")
+  local local_dir=${LOCAL_CHECKPOINT_DIR:-/dev/shm/dtrain-${SLURM_JOB_ID:-$$}} local_args=()
+  [ "$local_dir" = none ] || local_args=(--local-checkpoint-dir "$local_dir")
   # shellcheck disable=SC2086
-  run_training --dist "$mode" --epochs "${EPOCHS:-5}" "${data[@]}" "$@" \
+  run_training --dist "$mode" --epochs "${EPOCHS:-5}" "${data[@]}" "${local_args[@]}" "$@" \
     --model-dir "$MODEL_DIR" --checkpoint-secs "${CHECKPOINT_SECS:-300}" \
     --metrics-json "$MODEL_DIR/metrics.json" --metrics-csv "$MODEL_DIR/metrics.csv" \
     --log-dir "$MODEL_DIR/logs" --export "$MODEL_DIR/model.h5" ${TRAIN_ARGS:-}

@@ -80,6 +80,9 @@ class AllreduceExchange final : public GradientExchange {
   optim::NamedArrays optimizer_state() override;
   int64_t optimizer_steps() const override { return optimizer_->steps(); }
   void restore_optimizer(const optim::NamedArrays& whole, int64_t steps) override;
+  OwnedOptimizerState owned_optimizer_state() override {
+    return {owned_ranges(), optim::snapshot_state(*optimizer_), !sharded_};
+  }
   int agree(int requests, int64_t done, bool last) override;
   ExchangeStats stats() const override;
 

@@ -142,14 +142,35 @@ std::string ParameterServer::unfinished_workers() {
   return "workers not finished: ranks " + rank_list(ranks) + " (at steps " + steps + ")";
 }
 
-void ParameterServer::send_state() {
-  TimelineSpan span("checkpoint: send state", "io");
-  // Every push that completed before the request is applied first; the workers are paused at
-  // the agreed step, so this ends.
+void ParameterServer::drain_pending() {
+  // The workers are paused at the agreed step, so this ends.
   while (pending()) {
     progress();
     drain(active_);
   }
+}
+
+void ParameterServer::keep_state_locally(int64_t step) {
+  TimelineSpan span("local checkpoint: keep state", "io", step);
+  drain_pending();
+  ShardSnapshot snap;
+  snap.step = step;
+  snap.params.assign(params_.data(), params_.data() + params_.size());
+  for (const auto& [name, buffer] : optimizer_->state())
+    snap.optimizer_state.emplace_back(
+        name, std::vector<float>(buffer->data(), buffer->data() + buffer->size()));
+  snap.pushes_applied = applied_;
+  snap.optimizer_steps = optimizer_->steps();
+  local_.keep(std::move(snap));
+  Watchdog::Scope guard(watchdog_, "telling the chief a node-local checkpoint is kept");
+  mpi_call("MPI_Send (node-local checkpoint kept)", MPI_Send, &step, 1, MPI_INT64_T,
+           window_.roles().chief_rank(), kLocalCheckpointTag, MPI_COMM_WORLD);
+}
+
+void ParameterServer::send_state() {
+  TimelineSpan span("checkpoint: send state", "io");
+  // Every push that completed before the request is applied first.
+  drain_pending();
   const auto state = optimizer_->state();
   const int64_t header[4] = {applied_, optimizer_->steps(), version_,
                              static_cast<int64_t>(state.size())};
@@ -179,6 +200,12 @@ ServerStats ParameterServer::serve(optim::LrSchedule schedule) {
       checkpoints_served_ = request;
       last_activity = now_seconds();
     }
+    if (const int64_t step = load(W::kLocalCheckpoint); local_.keep && step > local_served_) {
+      keep_state_locally(step);
+      local_served_ = step;
+      last_activity = now_seconds();
+    }
+    if (local_.poll) local_.poll();
     if (load(W::kPushes0 + static_cast<int>(active_)) > 0) {
       drain(active_);
       last_activity = now_seconds();

@@ -8,6 +8,7 @@
 // gradient is applied.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,20 @@ struct ServerStart {
   std::vector<std::pair<std::string, std::vector<float>>> optimizer_state;  // this shard's range
 };
 
+// A copy of a server's shard state at an agreed step, for the node-local checkpoint level.
+struct ShardSnapshot {
+  int64_t step = 0;
+  std::vector<float> params;
+  std::vector<std::pair<std::string, std::vector<float>>> optimizer_state;
+  int64_t pushes_applied = 0, optimizer_steps = 0;
+};
+
+// The node-local level, as the server sees it: keep a snapshot; drive transfers between steps.
+struct LocalCheckpointHooks {
+  std::function<void(ShardSnapshot)> keep;
+  std::function<void()> poll;
+};
+
 // What serve() measured.
 struct ServerStats {
   int rank = 0;
@@ -38,7 +53,7 @@ struct ServerStats {
 
 class ParameterServer {
  public:
-  static constexpr int kCheckpointTag = 7701;
+  static constexpr int kCheckpointTag = 7701, kLocalCheckpointTag = 7703;
 
   // initial: this server's shard of the initial parameters.
   ParameterServer(PsWindow& window, std::span<const float> initial,
@@ -52,6 +67,9 @@ class ParameterServer {
   // of pushes applied.
   ServerStats serve(optim::LrSchedule schedule);
 
+  // Node-local checkpoints (--local-checkpoint-dir); without hooks none are answered.
+  void set_local_checkpoints(LocalCheckpointHooks hooks) { local_ = std::move(hooks); }
+
   int64_t applied() const { return applied_; }
   int64_t optimizer_steps() const { return optimizer_->steps(); }
 
@@ -60,6 +78,11 @@ class ParameterServer {
   // Answers a checkpoint request: drains every pending push, then sends the chief this
   // shard's weights, optimizer state and counters.
   void send_state();
+  // Answers a node-local checkpoint request: drains like send_state(), then hands a copy of
+  // the shard's state to the node-local level and tells the chief.
+  void keep_state_locally(int64_t step);
+  // Every push that completed before a checkpoint request is applied.
+  void drain_pending();
   // Own-window access (see ps_window.h) and a cheap MPI call that drives progress.
   int64_t load(int word);
   void store(int word, int64_t value);
@@ -79,7 +102,8 @@ class ParameterServer {
   optim::LrSchedule schedule_;
   RmaAgent rma_;
   Watchdog* watchdog_;
-  int64_t version_ = 0, applied_ = 0, active_ = 0, checkpoints_served_ = 0;
+  int64_t version_ = 0, applied_ = 0, active_ = 0, checkpoints_served_ = 0, local_served_ = 0;
+  LocalCheckpointHooks local_;
   MPI_Comm idle_comm_ = MPI_COMM_NULL;
   MPI_Request idle_request_ = MPI_REQUEST_NULL;
   int idle_buffer_ = 0;

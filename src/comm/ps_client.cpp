@@ -173,7 +173,7 @@ void ParameterServerClient::propose(int64_t done, int64_t kind) {
     if (w != worker_) step = std::max(step, clocks[static_cast<std::size_t>(w)] + 1);
   }
   step = std::min(step, total_steps_);
-  rma_.replace(server(0), PsLayout::word(W::kAgreed), step * 4 + kind,
+  rma_.replace(server(0), PsLayout::word(W::kAgreed), step * PsLayout::kKinds + kind,
                "publishing the agreed step");
 }
 
@@ -196,6 +196,7 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     int64_t kind = 0;
     if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
     if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
+    if (requests & kLocalCheckpointRequest) kind |= PsLayout::kLocalAt;
     if (kind != 0) {
       stops_handled_ = asked[0];
       checkpoints_handled_ = asked[1];
@@ -204,12 +205,12 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     }
   }
   int decision = kNoRequest;
-  if (agreed > 0 && agreed / 4 == done) {
-    const int64_t kind = agreed % 4;
+  if (agreed > 0 && agreed / PsLayout::kKinds == done) {
+    const int64_t kind = agreed % PsLayout::kKinds;
     if (kind & PsLayout::kStopAt) {
       decision = kCheckpointRequest | kStopRequest;
     } else {
-      decision = kCheckpointRequest;
+      decision = (kind & PsLayout::kCheckpointAt) ? kCheckpointRequest : kLocalCheckpointRequest;
       // Non-chief workers pause until the chief has written the checkpoint of this step.
       if (!chief && !last) {
         rma_.stall().wait_until(
@@ -243,6 +244,25 @@ void ParameterServerClient::wait_for_clocks(int64_t steps) {
             ranks.push_back(window_.roles().worker_rank(w));
         return "workers behind: ranks " + rank_list(ranks);
       });
+}
+
+std::vector<int64_t> ParameterServerClient::local_checkpoint(int64_t steps) {
+  wait_for_clocks(steps);
+  const auto& shards = window_.shards();
+  std::vector<int64_t> acks(shards.size(), -1);
+  std::vector<MPI_Request> reqs(shards.size(), MPI_REQUEST_NULL);
+  for (std::size_t p = 0; p < shards.size(); ++p) {
+    mpi_call("MPI_Irecv (a server's node-local checkpoint)", MPI_Irecv, &acks[p], 1, MPI_INT64_T,
+             server(static_cast<int>(p)), ParameterServer::kLocalCheckpointTag, MPI_COMM_WORLD,
+             &reqs[p]);
+  }
+  for (std::size_t p = 0; p < shards.size(); ++p) {
+    rma_.replace(server(static_cast<int>(p)), PsLayout::word(W::kLocalCheckpoint), steps,
+                 "asking for a node-local checkpoint");
+  }
+  rma_.stall().wait(reqs, "the servers' node-local checkpoints of step " + std::to_string(steps),
+                    [&] { return std::string("a parameter server"); });
+  return rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
 }
 
 void ParameterServerClient::checkpoint_written(int64_t steps) {

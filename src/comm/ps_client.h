@@ -63,6 +63,10 @@ class ParameterServerClient final : public GradientExchange {
   // them, then asks every server for its weights, optimizer state and counters.
   GatheredState gather_state(int64_t steps, std::size_t total_floats,
                              const std::vector<std::string>& state_names);
+  // Chief only, for a node-local checkpoint after `steps` steps: waits until every worker has
+  // completed them, has every server keep its shard's state in its node-local level, and
+  // returns every worker's step.
+  std::vector<int64_t> local_checkpoint(int64_t steps);
   // Chief only: the agreed checkpoint at `steps` is written; paused workers go on.
   void checkpoint_written(int64_t steps);
 

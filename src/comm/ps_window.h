@@ -31,16 +31,21 @@
 // Checkpoint (chief -> every server): checkpoint = n (REPLACE). A server seeing a new n drains
 //   both accumulators until no push is pending, then sends its weights, optimizer state,
 //   applied count and optimizer step count to the chief (MPI_Send, kCheckpointTag).
+// Node-local checkpoint (chief -> every server): local_checkpoint = S (REPLACE), the agreed
+//   step. A server seeing a new S drains as for a checkpoint, hands a copy of its shard's
+//   state and counters to its node-local level (written and sent to its partner in the
+//   background), and tells the chief so (MPI_Send of S, kLocalCheckpointTag).
 // Agreed step (workers, on server 0): a worker that gets a stop or checkpoint request from its
 //   scheduler adds 1 to stop_requests or checkpoint_requests. The chief, between its steps,
 //   sees new requests (or wants a checkpoint itself) and chooses the step S at which every
 //   worker acts: agreed = kChoosing; read every clock; S = max(own clock, other clocks + 1),
-//   at most the last step; agreed = S * 4 + kind. A worker reads agreed after publishing its
+//   at most the last step; agreed = S * kKinds + kind. A worker reads agreed after publishing its
 //   clock: kChoosing means wait; a worker that read it before kChoosing landed is at most one
 //   step past the clock the chief then reads, so no worker passes S. At S, workers stop (kind
-//   stop) or wait until checkpoint_done >= S (kind checkpoint); the chief waits until every
-//   clock is >= S, so every push of every step up to S is in the checkpoint, gathers it from
-//   the servers, then sets checkpoint_done = S and agreed = 0.
+//   stop) or wait until checkpoint_done >= S (kind checkpoint or local); the chief waits until
+//   every clock is >= S, so every push of every step up to S is in the checkpoint, gathers it
+//   from the servers (or has them keep it locally), then sets checkpoint_done = S and
+//   agreed = 0.
 // Staleness bound (--max-staleness S): before step c a worker waits until every unfinished
 //   worker's clock is >= c - S. A resumed worker publishes its clock before anyone waits.
 // Finish: a worker writes its WorkerRecord, then adds 1 to done on every server. A server
@@ -85,10 +90,13 @@ struct PsLayout {
     kCheckpointRequests = 12,  // server 0: checkpoint requests from schedulers (SUM)
     kAgreed = 13,              // server 0: 0, kChoosing, or S * 4 + AgreedKind (chief)
     kCheckpointDone = 14,      // server 0: step of the last agreed checkpoint written (chief)
+    kLocalCheckpoint = 15,     // step of the node-local checkpoint asked for (chief)
     kWords = 16
   };
   static constexpr int64_t kChoosing = -1;
-  enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2 };
+  // What the agreed step is for; agreed = step * kKinds + the kinds' bits.
+  enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2, kLocalAt = 4 };
+  static constexpr int64_t kKinds = 8;
 
   std::size_t shard_floats = 0;
   int workers = 0;

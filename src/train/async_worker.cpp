@@ -62,6 +62,19 @@ int AsyncWorker::run() {
     };
   }
   if (chief) s.hooks.staleness = [&] { return client.stats().push_pull->staleness_mean; };
+  if (ctx_.local) {
+    // The chief has the servers keep their shards, and keeps the step's facts itself.
+    if (chief) {
+      s.hooks.save_local_checkpoint = [&](int64_t done, double epoch) {
+        TrainingState facts = ctx_.state_header(done, epoch);
+        facts.worker_steps = client.local_checkpoint(done);
+        ctx_.local->save(done, {{"state", ctx_.local_part(done, facts)}});
+        client.checkpoint_written(done);
+      };
+      s.hooks.local_background_seconds = [&] { return local_write_seconds(*ctx_.local); };
+    }
+    s.hooks.each_step = [&](int64_t done) { ctx_.local->poll(done); };
+  }
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());
   TrainResult result = trainer.run();
@@ -74,6 +87,7 @@ int AsyncWorker::run() {
     report(ctx_, {&result, client.stats(), client.all_workers(), {}});
     if (!result.stopped) export_model(ctx_, replica, result);
   }
+  ctx_.finish_local(result.stopped);
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");
   window.reset();
   return result.stopped ? 143 : 0;

@@ -14,6 +14,7 @@
 #include "dtrain/data/dataset.h"
 #include "dtrain/util/compute_pool.h"
 #include "dtrain/util/error.h"
+#include "train/local_start.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
 #include "util/signals.h"
@@ -209,21 +210,27 @@ void share_facts(JobContext& ctx, std::string& checkpoint) {
            MPI_COMM_WORLD);
 }
 
-// Second phase, every rank: the model, this rank's data against the chief's, the checkpoint.
-void load_shared_state(JobContext& ctx, const std::string& checkpoint) {
+// Second phase, every rank: the model, this rank's data against the chief's.
+void build_shared_model(JobContext& ctx) {
   const data::ImageShape in = ctx.facts.input;
   if (!ctx.model) build_model(ctx, in);
   if (ctx.train && !(ctx.train->image_shape() == in)) {
     throw DataError(ctx.train->describe() + " holds " + ctx.train->image_shape().str() +
                     " images but the chief's training data holds " + in.str());
   }
-  if (checkpoint.empty()) return;
+}
+
+// Every rank reads the checkpoint the chief chose, unless the node-local level was newer.
+void load_checkpoint(JobContext& ctx, const std::string& checkpoint) {
+  if (checkpoint.empty() || ctx.resumed) return;
   ctx.resumed = read_checkpoint(checkpoint, ctx.model->layout());
   ctx.resumed_path = checkpoint;
 }
 
 void note_resume(const JobContext& ctx) {
-  if (!ctx.resumed || ctx.mpi.rank() != 0) return;
+  if (ctx.mpi.rank() != 0) return;
+  if (!ctx.local_report.empty()) std::printf("%s\n", ctx.local_report.c_str());
+  if (!ctx.resumed) return;
   const auto& r = ctx.resumed->run;
   std::printf("resuming from %s at step %lld (epoch %.2f)\n", ctx.resumed_path.c_str(),
               static_cast<long long>(ctx.resumed->global_step), ctx.resumed->epoch);
@@ -287,22 +294,23 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
   ctx->watchdog = std::make_unique<comm::Watchdog>(o.dist.stall_timeout, mpi.rank());
   JobContext& c = *ctx;
   std::string checkpoint;
-  std::vector<int> nodes;
   {
     comm::Watchdog::Scope guard(c.watchdog.get(), "finding the node of every rank");
-    nodes = comm::node_of_each_rank(MPI_COMM_WORLD);
+    c.nodes = comm::node_of_each_rank(MPI_COMM_WORLD);
   }
   verdict(attempt([&] {
             check_same_options(c);
             c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
-                                          o.dist.ps_placement, nodes);
+                                          o.dist.ps_placement, c.nodes);
             check_compression(o, c.roles.mode);
             if (c.roles.is_worker()) open_worker_data(c);
             if (c.roles.is_chief()) checkpoint = chief_checks(c);
           }),
           c);
   share_facts(c, checkpoint);
-  verdict(attempt([&] { load_shared_state(c, checkpoint); }), c);
+  verdict(attempt([&] { build_shared_model(c); }), c);
+  if (!o.output.local_checkpoint_dir.empty()) start_local_level(c, checkpoint);
+  verdict(attempt([&] { load_checkpoint(c, checkpoint); }), c);
   {
     comm::Watchdog::Scope guard(c.watchdog.get(), "counting the workers on each node");
     const int workers_here = comm::count_on_node(c.roles.is_worker(), MPI_COMM_WORLD);
@@ -312,6 +320,36 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
   use_compute_threads(c.threads);
   note_resume(c);
   return ctx;
+}
+
+}  // namespace dtrain::train
+
+namespace dtrain::train {
+
+CheckpointPart JobContext::local_part(int64_t step,
+                                      const std::optional<TrainingState>& step_facts) const {
+  CheckpointPart p;
+  p.step = step;
+  const TrainingState header = state_header(0, 0);
+  p.fingerprint = local_fingerprint(header, options.output.model_dir);
+  p.run = local_run_id;
+  p.writer = mpi.rank();
+  p.total = model->layout().total();
+  if (step_facts) {
+    p.facts = *step_facts;
+    p.facts->params.clear();
+    p.facts->optimizer_state.clear();
+    p.facts->servers.clear();
+  }
+  return p;
+}
+
+void JobContext::finish_local(bool stopped) const {
+  if (!local) return;
+  comm::Watchdog::Scope guard(watchdog.get(), "ending the node-local checkpoints");
+  // A finished job, or one stopped after its checkpoint in --model-dir, needs no node-local
+  // files any more; a job stopped without --model-dir keeps them (they are all it has).
+  local->finish(stopped && options.output.model_dir.empty());
 }
 
 }  // namespace dtrain::train

@@ -23,6 +23,7 @@
 #include "dtrain/train/checkpoint.h"
 #include "dtrain/train/options.h"
 #include "dtrain/train/training_plan.h"
+#include "train/local_level.h"
 
 namespace dtrain::train {
 
@@ -46,12 +47,20 @@ struct JobContext {
   std::unique_ptr<nn::Model> model;
   std::optional<TrainingState> resumed;  // the checkpoint this run continues from
   std::string resumed_path;
+  std::vector<int> nodes;             // the node of every rank (its lowest rank)
+  std::unique_ptr<LocalLevel> local;  // --local-checkpoint-dir: the node-local level
+  std::string local_report;           // where a resume came from, for the chief to print
+  std::string local_run_id;           // this run, in its node-local parts
 
   comm::StallPolicy stall() const;
   // Fills the parts of a checkpoint that describe this run.
   TrainingState state_header(int64_t steps, double epoch) const;
   // Writes `state` into --model-dir (keeping the newest --keep-checkpoints) and says so.
   void save_checkpoint(const TrainingState& state) const;
+  // An empty part of this rank's node-local checkpoint of `step`, carrying `facts` if given.
+  CheckpointPart local_part(int64_t step, const std::optional<TrainingState>& step_facts) const;
+  // Ends the node-local level (collective): clean when --model-dir holds the newest state.
+  void finish_local(bool stopped) const;
 };
 
 // Collective; see above. Throws StartupError (the same on every rank) when the job cannot run.

@@ -270,6 +270,38 @@ po::options_description output_group(TrainOptions& o) {
   return g;
 }
 
+po::options_description local_checkpoint_group(OutputOptions& out) {
+  po::options_description g(
+      "Node-local checkpoints (a lost node costs at most the steps since the last)");
+  g.add_options()(
+      "local-checkpoint-dir", po::value(&out.local_checkpoint_dir),
+      "a directory on every node (/dev/shm/NAME: node memory, or a local disk) for checkpoints "
+      "kept there with a copy on a partner node; a job restarted after losing a node resumes "
+      "from the newest step they hold whole, else from --model-dir")(
+      "local-checkpoint-steps",
+      po::value<std::string>()->default_value("auto")->notifier([&out](const std::string& v) {
+        if (v == "auto") {
+          out.local_checkpoint_steps = 0;
+          return;
+        }
+        std::size_t used = 0;
+        long long n = 0;
+        try {
+          n = std::stoll(v, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != v.size() || n < 1)
+          throw OptionError(
+              "--local-checkpoint-steps: expected a number of steps >= 1 or auto, got '" + v + "'");
+        out.local_checkpoint_steps = n;
+      }),
+      "a node-local checkpoint every N steps; auto: as often as their measured cost stays within "
+      "2% "
+      "of the step time");
+  return g;
+}
+
 std::string value_string(const po::variable_value& v) {
   const auto& a = v.value();
   std::ostringstream s;
@@ -335,7 +367,8 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
       .add(model_group(o->model))
       .add(training_group(o->training))
       .add(distribution_group(o->dist, dist))
-      .add(output_group(*o));
+      .add(output_group(*o))
+      .add(local_checkpoint_group(o->output));
   po::variables_map vm;
   try {
     if (!read_command_line(argc, argv, all, vm, help)) return false;

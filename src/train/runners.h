@@ -31,8 +31,18 @@ class SyncRunner {
   // and why, for the chief to print.
   std::unique_ptr<comm::NodeSharedBuffer> shared_params(std::size_t floats,
                                                         std::string* note) const;
+  // This rank's parts of a node-local checkpoint: the node's first rank the parameters with the
+  // step's facts; each rank the optimizer state it alone keeps.
+  std::vector<LocalLevel::Part> local_parts(int64_t done, double epoch, const nn::Replica& replica,
+                                            comm::GradientExchange& exchange) const;
   JobContext& ctx_;
 };
+
+// The background writing a node-local checkpoint costs on average (--local-checkpoint-steps
+// auto measures it once, waiting for the first checkpoint's writes).
+inline double local_write_seconds(LocalLevel& local) {
+  return local.settle();
+}
 
 class AsyncWorker {
  public:

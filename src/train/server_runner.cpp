@@ -37,6 +37,17 @@ comm::ServerStart server_start(const JobContext& ctx, const nn::ParamRange& shar
   return start;
 }
 
+// The server's shard at an agreed step as its part of a node-local checkpoint.
+LocalLevel::Part shard_part(const JobContext& ctx, const nn::ParamRange& shard,
+                            comm::ShardSnapshot snap) {
+  CheckpointPart p = ctx.local_part(snap.step, std::nullopt);
+  p.arrays.push_back({"params", {shard}, std::move(snap.params)});
+  for (auto& [name, values] : snap.optimizer_state)
+    p.arrays.push_back({name, {shard}, std::move(values)});
+  p.servers.push_back({shard.begin, shard.end, snap.pushes_applied, snap.optimizer_steps});
+  return {"state", std::move(p)};
+}
+
 }  // namespace
 
 int ServerRunner::run() {
@@ -58,6 +69,14 @@ int ServerRunner::run() {
   auto server = std::make_unique<comm::ParameterServer>(
       *window, std::span<const float>(init.data() + shard.begin, shard.size()), optimizer_config(o),
       start, ctx_.stall(), ctx_.watchdog.get());
+  if (ctx_.local) {
+    server->set_local_checkpoints({[&](comm::ShardSnapshot snap) {
+                                     const int64_t step = snap.step;
+                                     ctx_.local->save(step,
+                                                      {shard_part(ctx_, shard, std::move(snap))});
+                                   },
+                                   [&] { ctx_.local->poll(); }});
+  }
   {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "waiting for every rank at start-up");
     mpi_call("MPI_Barrier (servers ready)", MPI_Barrier, MPI_COMM_WORLD);
@@ -84,6 +103,7 @@ int ServerRunner::run() {
       static_cast<long long>(server->optimizer_steps()), static_cast<double>(st.learning_rate),
       100.0 * st.busy_fraction, st.serve_seconds);
   std::fflush(stdout);
+  ctx_.finish_local(false);
   server.reset();
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the parameter-server window");
   window.reset();

@@ -21,6 +21,31 @@ float fp16_scale(int64_t global_batch) {
 
 }  // namespace
 
+std::vector<LocalLevel::Part> SyncRunner::local_parts(int64_t done, double epoch,
+                                                      const nn::Replica& replica,
+                                                      comm::GradientExchange& exchange) const {
+  const int rank = ctx_.mpi.rank();
+  const bool node_writer = ctx_.nodes[static_cast<std::size_t>(rank)] == rank;
+  std::vector<LocalLevel::Part> parts;
+  comm::OwnedOptimizerState own = exchange.owned_optimizer_state();
+  if (node_writer) {
+    // The parameters, the same on every rank: once per node, with the step's facts.
+    TrainingState facts = ctx_.state_header(done, epoch);
+    facts.optimizer_steps = exchange.optimizer_steps();
+    CheckpointPart p = ctx_.local_part(done, facts);
+    const float* params = replica.params().data();
+    p.arrays.push_back({"params",
+                        {{0, replica.params().size()}},
+                        std::vector<float>(params, params + replica.params().size())});
+    parts.push_back({"params", std::move(p)});
+  }
+  if (own.whole && !node_writer) return parts;  // every rank holds it: the node writer keeps it
+  CheckpointPart p = ctx_.local_part(done, std::nullopt);
+  for (auto& [name, values] : own.arrays) p.arrays.push_back({name, own.ranges, std::move(values)});
+  parts.push_back({"state", std::move(p)});
+  return parts;
+}
+
 void SyncRunner::restore(nn::Replica& replica, comm::GradientExchange& exchange,
                          const comm::NodeSharedBuffer* shared) const {
   if (!shared || shared->writer()) {
@@ -115,9 +140,17 @@ int SyncRunner::run() {
       ctx_.save_checkpoint(st);
     };
   }
+  if (ctx_.local) {
+    s.hooks.save_local_checkpoint = [&](int64_t done, double epoch) {
+      ctx_.local->save(done, local_parts(done, epoch, replica, *exchange));
+    };
+    s.hooks.each_step = [&](int64_t done) { ctx_.local->poll(done); };
+    s.hooks.local_background_seconds = [&] { return local_write_seconds(*ctx_.local); };
+  }
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());
   const TrainResult result = trainer.run();
+  ctx_.finish_local(result.stopped);
   exchange->finish();
   // One process: the report takes its own peak.
   std::vector<double> rss = sync ? gather_peak_rss(MPI_COMM_WORLD) : std::vector<double>{};

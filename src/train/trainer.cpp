@@ -19,6 +19,11 @@ namespace dtrain::train {
 
 namespace {
 
+// --local-checkpoint-steps auto: the first node-local checkpoint this many steps in, then as
+// often as a cost of kLocalCostShare of the step time allows.
+constexpr int64_t kFirstAutoLocal = 20;
+constexpr double kLocalCostShare = 0.02;
+
 std::string duration_string(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
   char buf[32];
@@ -66,6 +71,33 @@ Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)
                       std::to_string(plan_.total_steps()) +
                       " steps this run trains for (raise --epochs or --steps)");
   }
+  // auto: a first node-local checkpoint soon, to measure what one costs.
+  local_every_ = s_.options->output.local_checkpoint_steps;
+  next_local_ = s_.start_step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+}
+
+bool Trainer::local_due(int64_t done) {
+  if (!chief() || !s_.hooks.save_local_checkpoint || done < next_local_) return false;
+  next_local_ = done + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+  return true;
+}
+
+void Trainer::local_taken(int64_t done, double seconds) {
+  if (s_.options->output.local_checkpoint_steps > 0 || step_seconds_ <= 0) return;
+  // The cost: this rank's time in the checkpoint plus the background writing it caused. The
+  // interval keeps it within 2% of the steps between two checkpoints.
+  const double cost =
+      seconds + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
+  const auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds_)));
+  local_every_ = std::clamp<int64_t>(every, 1, 100000);
+  next_local_ = done + local_every_;
+  if (local_announced_) return;
+  local_announced_ = true;
+  std::printf(
+      "node-local checkpoints every %lld steps (auto: one costs %.1f ms here, a step "
+      "%.1f ms: within %.0f%%)\n",
+      static_cast<long long>(local_every_), 1e3 * cost, 1e3 * step_seconds_, 100 * kLocalCostShare);
+  std::fflush(stdout);
 }
 
 float Trainer::learning_rate(int64_t step) {
@@ -189,11 +221,17 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
       last_checkpoint_time_ = now_seconds();  // asked once; the agreed step may come later
     }
   }
+  if (local_due(done)) requests |= comm::kLocalCheckpointRequest;
   const int agreed = s_.exchange->agree(requests, done, last);
   // Every rank with the hook calls it: ranks that share the state take part in gathering it.
   if ((agreed & comm::kCheckpointRequest) && s_.hooks.save_checkpoint) {
     s_.hooks.save_checkpoint(done, plan_.epoch_of(done));
     last_checkpoint_time_ = now_seconds();
+  } else if ((agreed & comm::kLocalCheckpointRequest) && s_.hooks.save_local_checkpoint) {
+    // A checkpoint in --model-dir at the same step makes the node-local one redundant.
+    const double t0 = now_seconds();
+    s_.hooks.save_local_checkpoint(done, plan_.epoch_of(done));
+    if (chief()) local_taken(done, now_seconds() - t0);
   }
   if (!(agreed & comm::kStopRequest)) return false;
   if (chief()) {
@@ -226,6 +264,9 @@ TrainResult Trainer::run() {
   while (step < total && !result.stopped) {
     const StepOutcome r = train_step(stream, step);
     metrics.add_step(r.images, r.seconds);
+    // The first step builds the network (oneDNN primitives): not a step's time.
+    if (step > s_.start_step)
+      step_seconds_ = step_seconds_ > 0 ? 0.9 * step_seconds_ + 0.1 * r.seconds : r.seconds;
     log.add(r.loss_sum, r.rows, r.images, r.seconds);
     summary.add(r.loss_sum, r.rows, r.images, r.seconds);
     const int64_t done = ++step;
@@ -241,6 +282,7 @@ TrainResult Trainer::run() {
     }
     maybe_evaluate(done, last, metrics);
     result.stopped = checkpoint_or_stop(done, last);
+    if (s_.hooks.each_step) s_.hooks.each_step(done);
   }
   result.start_step = s_.start_step;
   result.last_step = step;

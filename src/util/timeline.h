@@ -67,8 +67,8 @@ class TimelineSpan {
   TimelineSpan(const char* name, const char* category, int64_t step = -1, double value = 0,
                bool when = true)
       : on_(when && timeline::enabled()) {
-    if (on_) e_ = {name, category, timeline::now_us(), 0, step, value, false,
-                   timeline::run_queue_us()};
+    if (on_)
+      e_ = {name, category, timeline::now_us(), 0, step, value, false, timeline::run_queue_us()};
   }
   ~TimelineSpan() {
     if (!on_) return;

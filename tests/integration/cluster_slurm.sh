@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# A multi-node Slurm on the emulated hosts (slurmctld on h1, a slurmd on each): the data,
-# training and inference job scripts, submitted with `sbatch -N 3` as a user would, with DATA,
-# MODEL_DIR and OUTPUT on the GlusterFS volume every host mounts, end COMPLETED with exit 0 and
-# their ranks on 3 different hosts (read from the role table).
+# The multi-node Slurm on the emulated hosts (cluster.slurm.up: slurmctld on h1, a slurmd on
+# each): the data, training and inference job scripts, submitted with `sbatch -N 3` as a user
+# would, with DATA, MODEL_DIR and OUTPUT on the GlusterFS volume every host mounts, end
+# COMPLETED with exit 0 and their ranks on 3 different hosts (read from the role table).
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir cluster-slurm)
 slurm=$DTRAIN_ROOT/scripts/slurm_local.sh
-bash "$slurm" up --nodes "$(bash "$CLUSTER" status | grep -c '^  h')"
-on_exit 'bash "$slurm" down'
 submit() {  # sbatch args...: waits, prints the output, fails unless COMPLETED 0:0
   bash "$slurm" run bash "$DTRAIN_ROOT/scripts/sbatch_run.sh" --timeout 900 "$@"
 }

@@ -58,9 +58,15 @@ else
   [ "$rc" != 0 ] || fail "the job reported success with a brick gone"
   grep -E "error" "$out/run.log" | head -n 2
   grep -qE "$gv/(shards|ckpt)/[^ :]+" "$out/run.log" || fail "the error does not name the file"
-  # The brick's process is back at once; the clients reconnect to it within their ping timeout.
-  readable() { bash "$CLUSTER" run h1 sh -c "cat $gv/shards/*/* >/dev/null" 2>/dev/null; }
-  wait_until 120 "every shard readable again" readable
+  # The brick's process is back at once; each host's client reconnects to it within its ping
+  # timeout: the resume waits until every host of the job reads the shards and writes there.
+  usable() {
+    local h
+    for h in h1 h2 h3; do
+      bash "$CLUSTER" run "$h" sh -c "cat $gv/shards/*/* >/dev/null && touch $gv/ckpt/.probe-$h && rm $gv/ckpt/.probe-$h" 2>/dev/null || return 1
+    done
+  }
+  wait_until 120 "the volume usable again from every host" usable
   bash "$CLUSTER" mpirun -np 3 "$BIN" "${args[@]}" --steps 600 --resume --metrics-json "$out/m.json" |
     grep -E "warning|resum|final"
   check_metrics "$out/m.json" --expect last_step=600

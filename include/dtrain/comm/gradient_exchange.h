@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dtrain/comm/roles.h"
 #include "dtrain/nn/replica.h"
@@ -21,7 +22,13 @@
 namespace dtrain::comm {
 
 // Requests a rank has at the end of a step, and what the ranks agree to do.
-enum StepRequest : int { kNoRequest = 0, kCheckpointRequest = 1, kStopRequest = 2 };
+// kLocalCheckpointRequest: a checkpoint of the node-local level only (the chief asks for it).
+enum StepRequest : int {
+  kNoRequest = 0,
+  kCheckpointRequest = 1,
+  kStopRequest = 2,
+  kLocalCheckpointRequest = 4
+};
 
 // What an exchange measured, per step, for the report and the metrics.
 struct AllreduceStats {
@@ -43,6 +50,14 @@ struct PushPullStats {
   double bytes_per_step = 0;  // pulled plus pushed
   double staleness_mean = 0, staleness_max = 0, staleness_wait_seconds = 0;
 };
+// The optimizer state this rank alone keeps (the node-local checkpoint level): the ranges of
+// the flat buffer it updates and, per state array, their values back to back.
+struct OwnedOptimizerState {
+  std::vector<nn::ParamRange> ranges;
+  optim::NamedArrays arrays;
+  bool whole = false;  // every rank keeps all of it (an unsharded optimizer)
+};
+
 struct ExchangeStats {
   double comm_wait_seconds_per_step = 0;  // the step waited for communication
   double optimizer_seconds_per_step = 0;  // on this rank
@@ -72,6 +87,9 @@ class GradientExchange {
   virtual int64_t optimizer_steps() const { return 0; }
   // Loads state saved for the whole model; each rank keeps the part it updates.
   virtual void restore_optimizer(const optim::NamedArrays& /*whole*/, int64_t /*steps*/) {}
+  // The part of the optimizer state this rank keeps (not collective; empty where the parameter
+  // servers keep it).
+  virtual OwnedOptimizerState owned_optimizer_state() { return {}; }
   // The learning rate the parameters were last updated with, when someone else applies it
   // (the parameter servers); nullopt when it is this rank's own schedule.
   virtual std::optional<float> applied_learning_rate() { return std::nullopt; }
@@ -100,6 +118,11 @@ class LocalExchange final : public GradientExchange {
   int64_t optimizer_steps() const override { return optimizer_->steps(); }
   void restore_optimizer(const optim::NamedArrays& whole, int64_t steps) override {
     optim::restore_state(*optimizer_, whole, steps);
+  }
+  OwnedOptimizerState owned_optimizer_state() override {
+    const auto state = optim::snapshot_state(*optimizer_);
+    const std::size_t n = state.empty() ? 0 : state.front().second.size();
+    return {{{0, n}}, state, true};
   }
 
  private:

@@ -86,6 +86,10 @@ struct OutputOptions {
   double checkpoint_secs = 0;
   int keep_checkpoints = 3;
   bool resume = false;
+  // The node-local level: a directory on every node (node memory or a local disk), and a
+  // local checkpoint every N steps (0: auto, as often as 2% of the step time allows).
+  std::string local_checkpoint_dir;
+  int64_t local_checkpoint_steps = 0;
   std::string export_path;
   std::string metrics_json, metrics_csv, log_dir;
   std::string timeline;          // Chrome trace-event JSON of every rank's spans

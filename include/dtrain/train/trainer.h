@@ -33,6 +33,14 @@ struct TrainerHooks {
   // Writes a checkpoint of the state after `done` steps (empty: no checkpoints). Called on
   // every rank that sets it, when the ranks agreed on a checkpoint; the chief writes.
   std::function<void(int64_t done, double epoch)> save_checkpoint;
+  // Takes this rank's part of a node-local checkpoint after `done` steps (empty: no node-local
+  // level). Called on every rank that sets it when the ranks agreed on one.
+  std::function<void(int64_t done, double epoch)> save_local_checkpoint;
+  // Seconds of background work a node-local checkpoint costs on average (the writing), for
+  // --local-checkpoint-steps auto.
+  std::function<double()> local_background_seconds;
+  // After every step (the node-local level's partner transfers and its record of the step).
+  std::function<void(int64_t done)> each_step;
   SummaryWriter* summaries = nullptr;
   MetricsCsv* csv = nullptr;
   // The staleness to record with summaries (async).
@@ -83,12 +91,22 @@ class Trainer {
   void write_summaries(int64_t done, double loss, double rate);
   // Agrees with the other ranks on checkpoint/stop after `done` steps and acts; true to stop.
   bool checkpoint_or_stop(int64_t done, bool last);
+  // The chief: is a node-local checkpoint due after `done` steps? (Then the next is planned.)
+  bool local_due(int64_t done);
+  // The chief, after a node-local checkpoint that took `seconds` here: --local-checkpoint-steps
+  // auto sets the interval from it.
+  void local_taken(int64_t done, double seconds);
   float learning_rate(int64_t step);
 
   TrainerSetup s_;
   TrainingPlan plan_;
   double last_checkpoint_time_ = 0;
   int slow_ms_ = 0;  // test hook (DTRAIN_TEST_SLOW_WORKER)
+  // Node-local checkpoints (the chief's schedule): every local_every_ steps, the next one at
+  // next_local_; auto measures the step time (an average) and the checkpoints' cost.
+  int64_t local_every_ = 0, next_local_ = 0;
+  double step_seconds_ = 0;
+  bool local_announced_ = false;
 };
 
 }  // namespace dtrain::train

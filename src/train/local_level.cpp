@@ -1,0 +1,283 @@
+#include "train/local_level.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <map>
+
+#include "dtrain/util/error.h"
+#include "util/clock.h"
+#include "util/mpi_call.h"
+#include "util/timeline.h"
+
+namespace dtrain::train {
+
+namespace {
+
+constexpr int kHeaderTag = 1, kBytesTag = 2;
+const char* const kKinds[] = {"state", "params"};
+
+int kind_index(const std::string& kind) {
+  return kind == "params" ? 1 : 0;
+}
+
+// The ranks of each node, in rank order, nodes in the order of their lowest rank.
+std::vector<std::vector<int>> ranks_by_node(const std::vector<int>& node_of_rank) {
+  std::map<int, std::vector<int>> nodes;
+  for (int r = 0; r < static_cast<int>(node_of_rank.size()); ++r)
+    nodes[node_of_rank[static_cast<std::size_t>(r)]].push_back(r);
+  std::vector<std::vector<int>> out;
+  for (auto& [node, ranks] : nodes) out.push_back(std::move(ranks));
+  return out;
+}
+
+int partner_of(int rank, const std::vector<std::vector<int>>& nodes) {
+  if (nodes.size() < 2) return -1;
+  for (std::size_t n = 0; n < nodes.size(); ++n) {
+    const auto it = std::find(nodes[n].begin(), nodes[n].end(), rank);
+    if (it == nodes[n].end()) continue;
+    const auto& next = nodes[(n + 1) % nodes.size()];
+    const auto index = static_cast<std::size_t>(it - nodes[n].begin());
+    return next[index % next.size()];
+  }
+  return -1;
+}
+
+}  // namespace
+
+Partners Partners::of(int rank, const std::vector<int>& node_of_rank) {
+  const auto nodes = ranks_by_node(node_of_rank);
+  Partners p;
+  p.partner = partner_of(rank, nodes);
+  for (int r = 0; r < static_cast<int>(node_of_rank.size()); ++r)
+    if (partner_of(r, nodes) == rank) p.senders.push_back(r);
+  return p;
+}
+
+std::string Partners::table(const std::vector<int>& node_of_rank,
+                            const std::vector<std::string>& hosts) {
+  const auto nodes = ranks_by_node(node_of_rank);
+  if (nodes.size() < 2) return "";
+  std::string out;
+  for (int r = 0; r < static_cast<int>(node_of_rank.size()); ++r) {
+    const int p = partner_of(r, nodes);
+    out += "  rank " + std::to_string(r) + " (" + hosts[static_cast<std::size_t>(r)] +
+           ") -> rank " + std::to_string(p) + " (" + hosts[static_cast<std::size_t>(p)] + ")\n";
+  }
+  return out;
+}
+
+LocalLevel::LocalLevel(std::unique_ptr<LocalStore> store, MPI_Comm world,
+                       const std::vector<int>& node_of_rank, comm::StallPolicy stall)
+    : store_(std::move(store)), stall_(stall) {
+  mpi_call("MPI_Comm_rank", MPI_Comm_rank, world, &rank_);
+  mpi_call("MPI_Comm_dup (node-local checkpoints)", MPI_Comm_dup, world, &comm_);
+  partners_ = Partners::of(rank_, node_of_rank);
+  incoming_.resize(partners_.senders.size());
+  for (std::size_t i = 0; i < incoming_.size(); ++i) {
+    incoming_[i].from = partners_.senders[i];
+    post_header_receive(incoming_[i]);
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+LocalLevel::~LocalLevel() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  MpiLock lock(mpi_mutex());
+  for (auto& in : incoming_) {
+    if (in.request != MPI_REQUEST_NULL) {
+      MPI_Cancel(&in.request);
+      MPI_Wait(&in.request, MPI_STATUS_IGNORE);
+    }
+  }
+  // Sends still under way (a job ending on an error, its partner perhaps gone) keep the
+  // communicator; finish() completes them on every normal end.
+  if (sends_.empty() && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
+
+void LocalLevel::post_header_receive(Incoming& in) {
+  in.receiving_bytes = false;
+  mpi_call("MPI_Irecv (a partner's checkpoint part)", MPI_Irecv, in.header, 4, MPI_INT64_T, in.from,
+           kHeaderTag, comm_, &in.request);
+}
+
+void LocalLevel::enqueue(Write w) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(w));
+  }
+  cv_.notify_all();
+}
+
+void LocalLevel::writer_loop() {
+  timeline::name_this_thread("local checkpoints");
+  for (;;) {
+    Write w;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      w = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+    }
+    const double t0 = now_seconds();
+    bool failed = false;
+    try {
+      TimelineSpan span("local checkpoint: write", "io", w.step);
+      store_->write(w.step, w.writer, w.kind, w.writer != rank_, *w.bytes);
+    } catch (const std::exception& e) {
+      failed = true;
+      std::fprintf(stderr,
+                   "warning: [rank %d] node-local checkpoint of step %lld not kept here: %s; a "
+                   "restore takes the partner's copy or the parallel file system's checkpoint\n",
+                   rank_, static_cast<long long>(w.step), e.what());
+    }
+    std::lock_guard lock(mu_);
+    stats_.write_seconds += now_seconds() - t0;
+    stats_.write_errors += failed ? 1 : 0;
+    writing_ = false;
+    cv_.notify_all();
+  }
+}
+
+void LocalLevel::wait_sends() {
+  if (sends_.empty()) return;
+  stall_.wait(
+      sends_,
+      "sending node-local checkpoint parts to partner rank " + std::to_string(partners_.partner),
+      [&] { return "rank " + std::to_string(partners_.partner); });
+  sends_.clear();
+  sending_.clear();
+  send_headers_.clear();
+}
+
+void LocalLevel::save(int64_t step, std::vector<Part> parts) {
+  const double t0 = now_seconds();
+  TimelineSpan span("local checkpoint: save", "io", step);
+  wait_sends();  // the last save's copies have left (K steps ago, normally long done)
+  for (auto& p : parts) {
+    auto bytes = std::make_shared<const std::vector<char>>(encode(p.part));
+    stats_.bytes_saved += static_cast<double>(bytes->size());
+    enqueue({step, rank_, p.kind, bytes});
+    if (partners_.partner < 0) continue;
+    if (bytes->size() > static_cast<std::size_t>(INT_MAX))
+      throw Error("a checkpoint part of " + std::to_string(bytes->size()) +
+                  " bytes is too large to send");
+    auto header = std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{
+        static_cast<int64_t>(bytes->size()), kind_index(p.kind), step, rank_});
+    MPI_Request hr = MPI_REQUEST_NULL, br = MPI_REQUEST_NULL;
+    mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, header->data(), 4,
+             MPI_INT64_T, partners_.partner, kHeaderTag, comm_, &hr);
+    mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, bytes->data(),
+             static_cast<int>(bytes->size()), MPI_BYTE, partners_.partner, kBytesTag, comm_, &br);
+    sends_.push_back(hr);
+    sends_.push_back(br);
+    sending_.push_back(bytes);
+    send_headers_.push_back(std::move(header));
+  }
+  std::lock_guard lock(mu_);
+  ++stats_.saves;
+  stats_.save_seconds += now_seconds() - t0;
+}
+
+void LocalLevel::progress_incoming() {
+  for (auto& in : incoming_) {
+    while (!in.done && in.request != MPI_REQUEST_NULL) {
+      int flag = 0;
+      mpi_call("MPI_Test (a partner's checkpoint part)", MPI_Test, &in.request, &flag,
+               MPI_STATUS_IGNORE);
+      if (!flag) break;
+      if (!in.receiving_bytes) {
+        if (in.header[0] < 0) {
+          in.done = true;  // the sender has finished
+          break;
+        }
+        in.bytes.resize(static_cast<std::size_t>(in.header[0]));
+        in.receiving_bytes = true;
+        mpi_call("MPI_Irecv (a partner's checkpoint part)", MPI_Irecv, in.bytes.data(),
+                 static_cast<int>(in.bytes.size()), MPI_BYTE, in.from, kBytesTag, comm_,
+                 &in.request);
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.copies_received;
+        stats_.bytes_received += static_cast<double>(in.bytes.size());
+      }
+      enqueue({in.header[2], static_cast<int>(in.header[3]), kKinds[in.header[1] == 1 ? 1 : 0],
+               std::make_shared<const std::vector<char>>(std::move(in.bytes))});
+      in.bytes = {};
+      post_header_receive(in);
+    }
+  }
+}
+
+void LocalLevel::poll(int64_t completed_step) {
+  if (completed_step >= 0) store_->record_reached(rank_, completed_step);
+  progress_incoming();
+  if (!sends_.empty()) {
+    int flag = 0;
+    mpi_call("MPI_Testall (checkpoint parts to the partner)", MPI_Testall,
+             static_cast<int>(sends_.size()), sends_.data(), &flag, MPI_STATUSES_IGNORE);
+    if (flag) {
+      sends_.clear();
+      sending_.clear();
+      send_headers_.clear();
+    }
+  }
+}
+
+void LocalLevel::send_end() {
+  if (partners_.partner < 0) return;
+  auto header = std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{-1, 0, 0, rank_});
+  MPI_Request r = MPI_REQUEST_NULL;
+  mpi_call("MPI_Isend (end of checkpoint parts)", MPI_Isend, header->data(), 4, MPI_INT64_T,
+           partners_.partner, kHeaderTag, comm_, &r);
+  sends_.push_back(r);
+  send_headers_.push_back(std::move(header));
+}
+
+void LocalLevel::finish(bool keep) {
+  send_end();
+  stall_.wait_until(
+      [&] {
+        progress_incoming();
+        return std::all_of(incoming_.begin(), incoming_.end(),
+                           [](const Incoming& in) { return in.done; });
+      },
+      "receiving the last node-local checkpoint parts from partner ranks",
+      [&] {
+        std::vector<int> ranks;
+        for (const auto& in : incoming_)
+          if (!in.done) ranks.push_back(in.from);
+        return "ranks " + comm::rank_list(ranks);
+      });
+  wait_sends();
+  settle();
+  int keep_any = keep ? 1 : 0, mine = keep_any;
+  MPI_Request all = MPI_REQUEST_NULL;
+  mpi_call("MPI_Iallreduce (node-local checkpoints kept?)", MPI_Iallreduce, &mine, &keep_any, 1,
+           MPI_INT, MPI_LOR, comm_, &all);
+  stall_.wait(all, "every rank done with its node-local checkpoints",
+              [] { return std::string("a rank still training"); });
+  if (!keep_any) store_->remove_all();
+}
+
+double LocalLevel::settle() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && !writing_; });
+  return stats_.saves > 0 ? stats_.write_seconds / stats_.saves : 0.0;
+}
+
+LocalLevel::Stats LocalLevel::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace dtrain::train

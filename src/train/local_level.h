@@ -1,0 +1,118 @@
+// LocalLevel: this rank's side of the node-local checkpoint level while a job trains (SCR's
+// idea: checkpoints in node memory or on a local disk, with a copy on a partner node, flushed
+// to the parallel file system only now and then).
+//
+// save() takes this rank's parts of a step (the caller copied them out of training at a step
+// every rank agreed on); a background thread writes them to this node's LocalStore, and they
+// are sent to this rank's partner: the same local rank on the next node, which writes them to
+// its own store. So one node lost never loses a part. The transfers are non-blocking MPI
+// messages that poll(), called every step, drives on; a rank's next save waits for its last
+// transfer. A part that cannot be written (a full or missing store) is reported by name and
+// training goes on: the restore then takes the partner's copy or the parallel file system's
+// checkpoint.
+#pragma once
+
+#include <mpi.h>
+
+#include <array>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/stall.h"
+#include "train/local_store.h"
+
+namespace dtrain::train {
+
+// Who copies whose parts: rank r's partner is the rank with r's index on its node, on the next
+// node (wrapping; fewer ranks there: that index modulo their count). One node: no partners.
+struct Partners {
+  int partner = -1;          // where this rank's parts go; -1 with one node
+  std::vector<int> senders;  // the ranks whose partner this rank is
+  static Partners of(int rank, const std::vector<int>& node_of_rank);
+  // One line per rank: "rank 0 (h1) -> rank 1 (h2)".
+  static std::string table(const std::vector<int>& node_of_rank,
+                           const std::vector<std::string>& hosts);
+};
+
+class LocalLevel {
+ public:
+  // Collective over `world` (it duplicates it for the transfers).
+  LocalLevel(std::unique_ptr<LocalStore> store, MPI_Comm world,
+             const std::vector<int>& node_of_rank, comm::StallPolicy stall);
+  ~LocalLevel();
+  LocalLevel(const LocalLevel&) = delete;
+  LocalLevel& operator=(const LocalLevel&) = delete;
+
+  // This rank's parts of `step`, each with its kind ("state", "params").
+  struct Part {
+    std::string kind;
+    CheckpointPart part;
+  };
+  void save(int64_t step, std::vector<Part> parts);
+  // Drives the partner transfers; records the step this rank has completed (if >= 0).
+  void poll(int64_t completed_step = -1);
+  // Collective: every transfer ends and every write lands; then, unless some rank asks to
+  // `keep` them, the job's node-local files are removed on every node (a finished job leaves
+  // none).
+  void finish(bool keep);
+
+  // Waits until every part handed to the writer is written; their mean writing time.
+  double settle();
+  int partner() const { return partners_.partner; }
+  const LocalStore& store() const { return *store_; }
+  struct Stats {
+    int saves = 0, copies_received = 0, write_errors = 0;
+    double save_seconds = 0;    // on the caller's thread: encoding and posting
+    double write_seconds = 0;   // on the writer thread
+    double bytes_saved = 0;     // this rank's parts
+    double bytes_received = 0;  // partner copies
+  };
+  Stats stats() const;
+
+ private:
+  struct Write {
+    int64_t step = 0;
+    int writer = 0;
+    std::string kind;
+    std::shared_ptr<const std::vector<char>> bytes;
+  };
+  struct Incoming {
+    int from = -1;
+    int64_t header[4] = {0, 0, 0, 0};  // bytes (-1: the sender is done), kind, step, writer
+    std::vector<char> bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+    bool receiving_bytes = false;
+    bool done = false;
+  };
+  void enqueue(Write w);
+  void writer_loop();
+  void post_header_receive(Incoming& in);
+  void progress_incoming();
+  void wait_sends();
+  void send_end();
+
+  std::unique_ptr<LocalStore> store_;
+  int rank_ = 0;
+  Partners partners_;
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  comm::StallPolicy stall_;
+  // Outgoing: the buffers stay alive until their sends complete.
+  std::vector<MPI_Request> sends_;
+  std::vector<std::shared_ptr<const std::vector<char>>> sending_;
+  std::vector<std::unique_ptr<std::array<int64_t, 4>>> send_headers_;
+  std::vector<Incoming> incoming_;  // one per sender, sized once: MPI holds their addresses
+  // The writer thread.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Write> queue_;
+  bool stop_ = false, writing_ = false;
+  Stats stats_;
+  std::thread writer_;
+};
+
+}  // namespace dtrain::train
