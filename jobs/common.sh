@@ -75,7 +75,9 @@ resilient_launch() {
     mpirun --bind-to none --host "${hosts%,}" -np $((n * TASKS_PER_NODE)) "$BIN/mnist_train" \
       "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
   else
-    srun --mpi=pmix --cpu-bind=none --kill-on-bad-exit=1 --nodes="$n" \
+    # --overlap: the step of a lost node never ends (its node cannot say so), and keeps its CPUs
+    # on the others until Slurm declares the node down; the new step shares them.
+    srun --mpi=pmix --cpu-bind=none --kill-on-bad-exit=1 --overlap --nodes="$n" \
       --ntasks=$((n * TASKS_PER_NODE)) ${exclude:+--exclude="$exclude"} "$BIN/mnist_train" \
       "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
   fi
@@ -84,7 +86,7 @@ resilient_launch() {
 
 # A node answers while its slurmd takes a TCP connection (the batch host probes it).
 resilient_probe() {
-  timeout 3 bash -c "exec 3<>/dev/tcp/$1/${SLURMD_PORT:-6818}" 2>/dev/null
+  timeout 2 bash -c "exec 3<>/dev/tcp/$1/${SLURMD_PORT:-6818}" 2>/dev/null
 }
 
 # train_job MODE ARGS...: the training job of jobs/train_{async,sync}.sbatch. Knobs: EPOCHS

@@ -26,7 +26,7 @@ slots_of() { awk -v h="$1" '$1 == h { for (i = 2; i <= NF; i++) if ($i ~ /^slots
 
 resilient_probe() {
   # shellcheck disable=SC2086
-  timeout 5 $RSH "$1" true </dev/null >/dev/null 2>&1
+  timeout 3 $RSH "$1" true </dev/null >/dev/null 2>&1
 }
 
 # job_args HOSTS RANKS: the options, with --num-ps N lowered when fewer hosts are left (at most

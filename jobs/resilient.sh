@@ -11,9 +11,11 @@
 #   resilient_launch HOSTS...   starts the job on these nodes in the background (RESILIENT_PID),
 #                               its output also appended to RESILIENT_LOG
 #   resilient_probe HOST        succeeds while the node answers (bounded by its own timeout)
-# Knobs: MIN_NODES (1), MAX_RESTARTS (5), PROBE_SECONDS (2), LOST_AFTER (3 failed probes in a
-# row), STOP_WAIT (5 s from SIGTERM to SIGKILL of a launcher whose node is gone).
-: "${MIN_NODES:=1}" "${MAX_RESTARTS:=5}" "${PROBE_SECONDS:=2}" "${LOST_AFTER:=3}" "${STOP_WAIT:=5}"
+# Knobs: MIN_NODES (1), MAX_RESTARTS (5), PROBE_SECONDS (1: between rounds of probes, which
+# run side by side, each bounded by the caller's timeout), LOST_AFTER (3 failed probes in a row),
+# STOP_WAIT (2 s from SIGTERM to SIGKILL of a launcher whose node is gone: its ranks cannot
+# checkpoint without the lost ones, and their node-local checkpoints are already written).
+: "${MIN_NODES:=1}" "${MAX_RESTARTS:=5}" "${PROBE_SECONDS:=1}" "${LOST_AFTER:=3}" "${STOP_WAIT:=2}"
 
 resilient_log() { echo "dtrain-resilient: $(date +%T) $*"; }
 
@@ -24,11 +26,12 @@ resilient_log() { echo "dtrain-resilient: $(date +%T) $*"; }
 # the next launch takes it back.
 resilient_watch() {
   local -A fails=()
-  local h
+  local h answers
   RESILIENT_LOST="" RESILIENT_BACK=""
   while kill -0 "$RESILIENT_PID" 2>/dev/null; do
+    answers=$(resilient_probe_all "$@")
     for h in "$@"; do
-      if resilient_probe "$h"; then fails[$h]=0; else fails[$h]=$((${fails[$h]:-0} + 1)); fi
+      if grep -qx "$h" <<<"$answers"; then fails[$h]=0; else fails[$h]=$((${fails[$h]:-0} + 1)); fi
       if [ "${fails[$h]}" -ge "$LOST_AFTER" ]; then
         RESILIENT_LOST=$h
         resilient_log "node $h lost: no answer to $LOST_AFTER probes ${PROBE_SECONDS}s apart; ending the job"
@@ -39,6 +42,13 @@ resilient_watch() {
     resilient_watch_returned
     sleep "$PROBE_SECONDS"
   done
+}
+
+# resilient_probe_all HOSTS...: the hosts that answer, one per line (probed side by side).
+resilient_probe_all() {
+  local h
+  for h in "$@"; do (resilient_probe "$h" && echo "$h") & done
+  wait
 }
 
 resilient_watch_returned() {

@@ -494,6 +494,54 @@ def cluster(raw, cores, datfile):
         f.write("\n".join(dat) + "\n")
 
 
+def node_loss_runs(data):
+    """Per mode and launcher: the losses against the lowest of the uninterrupted runs."""
+    body = []
+    for mode in ("sync", "async"):
+        for launcher in ("mpirun", "slurm"):
+            runs = [r for r in data if r.get("what") == "run" and r["mode"] == mode and r["launcher"] == launcher]
+            refs = [r["accuracy"] for r in runs if r["kind"] == "reference" and r["accuracy"] is not None]
+            floor = min(refs) if refs else None
+            for r in (r for r in runs if r["kind"] == "loss"):
+                lost = r["reached"] - r["restored"] if r["reached"] is not None and r["restored"] is not None else None
+                acc_ok = r["accuracy"] is not None and floor is not None and r["accuracy"] >= floor - 0.003
+                body.append([mode, launcher, r["lost_host"], "yes" if r["finished"] else "NO",
+                             f"{lost} of {r['every']}" if lost is not None else "–",
+                             "yes" if lost is not None and r["every"] and lost <= r["every"] else "NO",
+                             fmt(100 * r["accuracy"], 2) if r["accuracy"] is not None else "–",
+                             fmt(100 * floor, 2) if floor is not None else "–", "yes" if acc_ok else "NO",
+                             ("yes" if r["exactly_once"] else "NO") if mode == "async" else "–",
+                             fmt(r["detect_s"], 1), fmt(r["relaunch_s"], 1), fmt(r["restore_s"], 1),
+                             fmt(r["first_step_s"], 1)])
+    print("### A host lost at a random step (4 emulated hosts, one rank each)\n")
+    print(table(["mode", "launcher", "host lost", "finished on 3", "steps lost (of the interval)", "within",
+                 "accuracy %", "lowest uninterrupted %", "within 0.3", "pushes exactly once",
+                 "s to detect", "s to relaunch", "s to restore", "s to first step"], body))
+
+
+def node_loss(raw):
+    data = rows(raw)
+    node_loss_runs(data)
+    for r in (r for r in data if r.get("what") == "returned"):
+        print(f"\nA lost host returned under mpirun: taken back {'yes' if r['taken_back'] else 'NO'}, "
+              f"finished {'yes' if r['finished'] else 'NO'}.")
+    cost = [r for r in data if r.get("what") == "cost"]
+    body = []
+    for rate in sorted({r["rate"] for r in cost}):
+        for mode in ("sync", "async"):
+            pairs = {}
+            for r in (r for r in cost if r["rate"] == rate and r["mode"] == mode):
+                pairs.setdefault(r["round"], {})[r["level"]] = r
+            ratios = sorted(p["with"]["img_s"] / p["without"]["img_s"] for p in pairs.values()
+                            if "with" in p and "without" in p)
+            if ratios:
+                every = [p["with"]["every"] for p in pairs.values() if "with" in p]
+                body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}",
+                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", ", ".join(str(e) for e in every)])
+    print("\n### What the node-local level costs (images/s with it / without it, same run, interleaved)\n")
+    print(table(["links", "mode", "pairs", "median ratio", "range", "interval chosen (auto)"], body))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "cluster":
@@ -511,3 +559,5 @@ if __name__ == "__main__":
         scaling(sys.argv[2])
     elif cmd == "transport":
         transport(sys.argv[2], sys.argv[3])
+    elif cmd == "node_loss":
+        node_loss(sys.argv[2])

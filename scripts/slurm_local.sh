@@ -7,6 +7,9 @@
 #                                           slurmctld on h1, one slurmd per host
 #   scripts/slurm_local.sh run CMD...       a Slurm command where slurmctld can be reached
 #                                           (on h1 for the multi-node Slurm; here otherwise)
+#   scripts/slurm_local.sh node-up HOST     the slurmd of an emulated host started again (a host
+#                                           that was lost and came back: it registers and
+#                                           Slurm takes it back, ReturnToService=2)
 #   scripts/slurm_local.sh down
 # `up` installs Slurm and munge if missing and writes /etc/slurm/slurm.conf. Each node declares
 # SLURM_CPUS CPUs (default: the cores, and at least 8 on one node, so that every job script in
@@ -182,9 +185,19 @@ down() {
   [ ! -e "$STATE" ] || { echo "slurm: down: cannot remove $STATE" >&2; return 1; }
 }
 
+# node_up HOST: HOST's slurmd running again, and the node idle in Slurm's view.
+node_up() {
+  local node=$1
+  [ "$(cat "$STATE/nodes" 2>/dev/null || echo 0)" != 0 ] || { echo "slurm: node-up needs the multi-node Slurm" >&2; return 1; }
+  alive "$STATE/slurmd-$node.pid" || on "$node" slurmd -N "$node"
+  node_idle() { on h1 sinfo -h -n "$node" -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)$'; }
+  wait_until 60 "node $node back in Slurm" node_idle
+}
+
 case "$cmd" in
   up) up "$@" ;;
+  node-up) [ $# -eq 1 ] || { echo "node-up HOST" >&2; exit 2; }; node_up "$1" ;;
   down) down ;;
   run) on h1 "$@" ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -5,9 +5,10 @@
 # level (the lost host's parts from their partner copies), losing no more steps than the
 # node-local interval.
 #   node_loss.sh sync mpirun    jobs/mpirun_train.sh over a hostfile (from h1)
-#   node_loss.sh async slurm    jobs/train_async.sbatch under the multi-node Slurm; also every
-#                               push exactly once: the restored servers hold exactly the
-#                               pushes of the workers' steps at the restored step
+#   node_loss.sh async slurm    jobs/train_async.sbatch (2 servers, on h1 and h2) under the
+#                               multi-node Slurm, losing server 1's host; also every push
+#                               exactly once: the restored servers hold exactly the pushes of
+#                               the workers' steps at the restored step
 # The host that runs mpirun, slurmctld or the batch script (h1) is never the one lost; the
 # lost host is brought back at the end for the tests after this one.
 . "$(dirname "$0")/lib.sh"
@@ -15,9 +16,11 @@ mode=$1 launcher=$2
 out=$(fresh_dir "node-loss-$mode-$launcher")
 every=20
 lost=h3
+[ "$launcher" = slurm ] && lost=h2
 gv=/mnt/gv/node-loss-$mode
 state=/var/lib/dtrain-cluster
 bash "$CLUSTER" run h1 rm -rf "$gv"
+for h in h1 h2 h3 h4; do bash "$CLUSTER" run "$h" sh -c 'rm -rf /mnt/local/dtrain'; done
 args=(--data-dir "$MNIST" "${SMALL[@]}" --dist "$mode" --threads 1 --log-every 10 --eval-every 1000000
   --local-checkpoint-dir /mnt/local/dtrain --local-checkpoint-steps $every
   --model-dir "$gv/ckpt" --checkpoint-steps 1000 --stall-timeout 60 --metrics-json "$out/m.json")
@@ -26,14 +29,14 @@ run_mpirun() {
   for h in h1 h2 h3 h4; do echo "$h slots=1"; done >"$out/hosts"
   bash "$CLUSTER" run h1 env HOSTFILE="$out/hosts" RSH="$state/rsh-agent" \
     MPIRUN_ARGS="--mca plm_rsh_agent $state/rsh-agent --mca plm_rsh_no_tree_spawn 1 --bind-to none" \
-    DTRAIN_ROOT="$DTRAIN_ROOT" bash "$DTRAIN_ROOT/jobs/mpirun_train.sh" "${args[@]}" --steps 1500 \
+    DTRAIN_ROOT="$DTRAIN_ROOT" bash "$DTRAIN_ROOT/jobs/mpirun_train.sh" "${args[@]}" --steps 500 \
     >"$out/log.txt" 2>&1
 }
 
 run_slurm() {
   local jid
-  jid=$(bash "$slurm" run env MODEL_DIR="$gv" LOCAL_CHECKPOINT_DIR=/mnt/local/dtrain \
-    DTRAIN_ROOT="$DTRAIN_ROOT" sbatch --parsable -N 4 --ntasks-per-node=1 --chdir "$out" \
+  jid=$(bash "$slurm" run env MODEL_DIR="$gv" LOCAL_CHECKPOINT_DIR=/mnt/local/dtrain NUM_PS=2 \
+    DTRAIN_ROOT="$DTRAIN_ROOT" sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 --chdir "$out" \
     --output "$out/log.txt" "$DTRAIN_ROOT/jobs/train_async.sbatch")
   echo "${jid%%;*}" >"$out/job"
   finished() { ! bash "$slurm" run squeue -h -j "$(cat "$out/job")" 2>/dev/null | grep -q .; }
@@ -42,14 +45,18 @@ run_slurm() {
 
 if [ "$launcher" = slurm ]; then
   slurm=$DTRAIN_ROOT/scripts/slurm_local.sh
-  export TRAIN_ARGS="${SMALL[*]} --threads 1 --log-every 10 --eval-every 1000000 --local-checkpoint-steps $every --stall-timeout 60 --steps 1500"
+  export TRAIN_ARGS="${SMALL[*]} --threads 1 --log-every 10 --eval-every 1000000 --local-checkpoint-steps $every --stall-timeout 60 --steps 500"
   run_slurm &
 else
   run_mpirun &
 fi
 job=$!
-on_exit "kill $job 2>/dev/null; bash '$CLUSTER' return $lost >/dev/null"
-target=$((100 + RANDOM % 300))
+# Back for the tests after this one: the host, and its slurmd when the multi-node Slurm is up.
+back="bash '$CLUSTER' return $lost >/dev/null"
+[ "$(cat /var/lib/dtrain-slurm/nodes 2>/dev/null || echo 0)" = 0 ] ||
+  back="$back; bash '$DTRAIN_ROOT/scripts/slurm_local.sh' node-up $lost >/dev/null"
+on_exit "kill $job 2>/dev/null; $back"
+target=$((60 + RANDOM % 200))
 training() { at_step "$out/log.txt" "$target" || ! kill -0 $job 2>/dev/null; }
 wait_until 600 "step $target" training
 at_step "$out/log.txt" "$target" || { cat "$out/log.txt"; fail "the job never reached step $target"; }

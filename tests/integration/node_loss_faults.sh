@@ -14,7 +14,7 @@ gv=/mnt/gv/node-loss-faults
 bash "$CLUSTER" run h1 rm -rf "$gv"
 bash "$CLUSTER" run h1 sh -c 'rm -rf /mnt/local/dtrain'
 args=(--data-dir "$MNIST" "${SMALL[@]}" --dist sync --threads 1 --log-every 10 --eval-every 1000000
-  --steps 2000 --local-checkpoint-dir /mnt/local/dtrain --local-checkpoint-steps 20
+  --steps 600 --local-checkpoint-dir /mnt/local/dtrain --local-checkpoint-steps 20
   --model-dir "$gv/ckpt" --checkpoint-steps 100 --stall-timeout 60 --metrics-json "$out/m.json")
 
 # crash_at LOG STEP: runs the job until the chief logs STEP, then kills every rank.
@@ -35,7 +35,8 @@ newest_step_dir() { # HOST: the newest step directory of the job's store on HOST
 }
 
 crash_at "$out/first.log" 150
-part=$(newest_step_dir h2)/r1.state.dtl
+step_dir=$(newest_step_dir h2)
+part=$step_dir/r1.state.dtl
 bash "$CLUSTER" run h2 sh -c "truncate -s \$((\$(stat -c %s $part) / 2)) $part"
 echo "cut $part in half"
 crash_at "$out/torn.log" 300
@@ -49,5 +50,5 @@ bash "$CLUSTER" mpirun -np 4 "$BIN" "${args[@]}" >"$out/lost.log" 2>&1 || { tail
 grep -E "not used|resuming" "$out/lost.log" | head -n 3
 grep -q "node-local level .* is not used: step [0-9]* lacks" "$out/lost.log" || fail "no word that the node-local level lacks a part"
 grep -qE "resuming from $gv/ckpt/ckpt-[0-9]+\.h5" "$out/lost.log" || fail "did not resume from --model-dir"
-check_metrics "$out/m.json" --expect last_step=2000
+check_metrics "$out/m.json" --expect last_step=600
 echo OK

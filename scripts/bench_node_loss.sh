@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A lost node, measured: on 4 emulated hosts (scripts/cluster_local.sh: each host its own
+# node-local tmpfs, a dispersed GlusterFS volume for --model-dir), both modes, under plain
+# mpirun (jobs/mpirun_train.sh) and under the multi-node Slurm (jobs/train_*.sbatch), LOSSES
+# runs each in which a random host other than h1 is lost at a random step (its link down,
+# every process on it killed, its node-local store wiped). For every loss: whether the job
+# finished on the 3 others by itself, the steps lost against the node-local interval, the
+# accuracy against the lowest of 3 uninterrupted runs of the same length, and the seconds from
+# the loss to its detection, to the relaunch, to the restore and to the first step after it.
+# Then the cost of the node-local level (the same run with and without it, side by side, at
+# 1 Gbit/s and unshaped) and a lost host coming back under mpirun.
+#   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn)
+#   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
+# Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
+. "$(dirname "$0")/lib.sh"
+bench_setup node_loss iproute2 glusterfs-server glusterfs-client slurmctld slurmd slurm-client munge
+OUT=$BENCH_OUT
+raw=$BENCH_RAW
+CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
+SLURM=$DTRAIN_ROOT/scripts/slurm_local.sh
+STATE=/var/lib/dtrain-cluster
+LOSSES=${LOSSES:-10} STEPS=${STEPS:-300} ARCH=${ARCH:-cnn} EVERY=${EVERY:-auto}
+WORK=$DTRAIN_ROOT/bench-results/node-loss
+mkdir -p "$WORK"
+trap 'rc=$?; set +e; bash "$SLURM" down >/dev/null 2>&1; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
+. "$DTRAIN_ROOT/scripts/node_loss_lib.sh"
+
+cluster_up none
+for mode in sync async; do
+  for launcher in mpirun slurm; do
+    for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
+    for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done
+  done
+done
+run_returned | tee -a "$raw"
+for rate in 1gbit none; do
+  cluster_up "$rate"
+  for i in 1 2 3; do
+    for mode in sync async; do
+      for level in without with; do run_cost "$mode" "$level" "$rate" "$i" | tee -a "$raw"; done
+    done
+  done
+done
+/usr/bin/python3 "$DTRAIN_ROOT/scripts/bench_tables.py" node_loss "$raw" | tee "$OUT/node_loss.md"

@@ -1,0 +1,169 @@
+# The runs of scripts/bench_node_loss.sh (sourced by it): one job on the emulated hosts under a
+# launcher, a host lost at a random step or none, and what happened, as one JSON line.
+
+# cluster_up RATE: 4 hosts at RATE (none: unshaped) with a dispersed volume, and their Slurm.
+cluster_up() {
+  local rate_args=()
+  [ "$1" = none ] || rate_args=(--rate "$1")
+  bash "$SLURM" down >/dev/null 2>&1 || true
+  bash "$CLUSTER" up 4 --fs gluster:dispersed "${rate_args[@]}" >/dev/null
+  bash "$SLURM" up --nodes 4 >/dev/null
+}
+
+# job_args MODE GV [without]: the options of every run (the node-local level at EVERY steps,
+# unless "without").
+job_args() {
+  local mode=$1 gv=$2
+  echo --data-dir "$MNIST_DIR" --arch "$ARCH" --dist "$mode" --threads 1 --log-every 1 \
+    --eval-every 1000000 --steps "$STEPS" --stall-timeout 60 --model-dir "$gv/ckpt"
+  [ "${3:-}" = without ] || echo --local-checkpoint-dir /mnt/local/bench --local-checkpoint-steps "$EVERY"
+  [ "$mode" = async ] && echo --num-ps 2
+  return 0
+}
+
+clean_stores() {
+  local h
+  for h in h1 h2 h3 h4; do bash "$CLUSTER" run "$h" sh -c 'rm -rf /mnt/local/bench'; done
+}
+
+# start_job MODE LAUNCHER DIR GV: the job in the background (JOB), its log in DIR/log.txt.
+start_job() {
+  local mode=$1 launcher=$2 dir=$3 gv=$4 args
+  read -ra args <<<"$(job_args "$mode" "$gv" | tr '\n' ' ')"
+  if [ "$launcher" = mpirun ]; then
+    for h in h1 h2 h3 h4; do echo "$h slots=1"; done >"$dir/hosts"
+    bash "$CLUSTER" run h1 env HOSTFILE="$dir/hosts" RSH="$STATE/rsh-agent" DTRAIN_ROOT="$DTRAIN_ROOT" \
+      MPIRUN_ARGS="--mca plm_rsh_agent $STATE/rsh-agent --mca plm_rsh_no_tree_spawn 1 --bind-to none" \
+      bash "$DTRAIN_ROOT/jobs/mpirun_train.sh" "${args[@]}" --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1 &
+    JOB=$!
+    return
+  fi
+  local script=train_sync.sbatch jid
+  [ "$mode" = async ] && script=train_async.sbatch
+  jid=$(bash "$SLURM" run env TRAIN_ARGS="${args[*]}" MODEL_DIR="$gv" LOCAL_CHECKPOINT_DIR=none \
+    DTRAIN_ROOT="$DTRAIN_ROOT" sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 \
+    --chdir "$dir" --output "$dir/log.txt" "$DTRAIN_ROOT/jobs/$script")
+  jid=${jid%%;*}
+  wait_for_job "$jid" &
+  JOB=$!
+}
+
+# wait_for_job JOB: until Slurm no longer lists the job (at most an hour).
+wait_for_job() {
+  local end=$((SECONDS + 3600))
+  while [ $SECONDS -lt $end ] && bash "$SLURM" run squeue -h -j "$1" 2>/dev/null | grep -q .; do
+    sleep 1
+  done
+}
+
+# watch_loss LOG T0: seconds from T0 to the detection, the relaunch, the restore and the first
+# step after it, as "detect relaunch restore step" (- for what did not happen).
+watch_loss() {
+  local log=$1 t0=$2 end=$((SECONDS + 900)) d=- l=- r=- s=- now
+  while [ $SECONDS -lt $end ] && kill -0 "$JOB" 2>/dev/null; do
+    now=$(date +%s.%N)
+    [ "$d" = - ] && grep -q "lost: no answer" "$log" && d=$now
+    [ "$d" != - ] && [ "$l" = - ] && [ "$(grep -c 'starting on' "$log")" -ge 2 ] && l=$now
+    [ "$l" != - ] && [ "$r" = - ] && [ "$(grep -c '^resuming from' "$log")" -ge 1 ] && r=$now
+    if [ "$r" != - ] && awk '/^resuming from/ { seen = 1 } seen && /^step / { found = 1 } END { exit !found }' "$log"; then
+      s=$now
+      break
+    fi
+    sleep 0.1
+  done
+  for v in "$d" "$l" "$r" "$s"; do
+    [ "$v" = - ] && printf -- '- ' || awk -v a="$t0" -v b="$v" 'BEGIN { printf "%.1f ", b - a }'
+  done
+}
+
+# json KEY=VALUE...: one JSON line (values that are numbers stay numbers).
+json() {
+  /usr/bin/python3 -c 'import json, sys
+d = {}
+for kv in sys.argv[1:]:
+    k, v = kv.split("=", 1)
+    try:
+        d[k] = json.loads(v)
+    except ValueError:
+        d[k] = v
+print(json.dumps(d))' "$@"
+}
+
+# run_once MODE LAUNCHER KIND I: one run; KIND loss loses a random host at a random step.
+run_once() {
+  local mode=$1 launcher=$2 kind=$3 i=$4 name="$1-$2-$3-$4" victim=- times="- - - -"
+  local dir=$WORK/$name gv=/mnt/gv/bench-node-loss/$name
+  rm -rf "$dir" && mkdir -p "$dir"
+  bash "$CLUSTER" run h1 rm -rf "$gv"
+  clean_stores
+  start_job "$mode" "$launcher" "$dir" "$gv"
+  if [ "$kind" = loss ]; then
+    local target=$((STEPS / 5 + RANDOM % (STEPS * 2 / 5)))
+    victim=h$((2 + RANDOM % 3))
+    reached() { at_log_step "$dir/log.txt" "$target" || ! kill -0 "$JOB" 2>/dev/null; }
+    wait_until 1800 "step $target" reached >&2
+    local t0
+    t0=$(date +%s.%N)
+    bash "$CLUSTER" lose "$victim" >&2
+    times=$(watch_loss "$dir/log.txt" "$t0")
+  fi
+  wait "$JOB" 2>/dev/null
+  [ "$victim" = - ] || { bash "$CLUSTER" return "$victim" >&2 && bash "$SLURM" node-up "$victim" >&2; }
+  [ "$launcher" = slurm ] && bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null
+  report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" $times
+}
+
+at_log_step() { [ "$(grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$' || echo 0)" -ge "$2" ]; }
+
+report_run() {
+  local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 detect=$7 relaunch=$8 restore=$9 step=${10}
+  local log=$dir/log.txt acc=null restored=- reached=- every once=false finished=false
+  grep -qE "^final test accuracy" "$log" && finished=true
+  [ -s "$dir/m.json" ] && acc=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['test_accuracy'])")
+  every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$log" | head -n1)
+  local line
+  line=$(grep -m1 "restoring from the node-local level" "$log" || true)
+  restored=$(sed -nE 's/.*: step ([0-9]+),.*/\1/p' <<<"$line")
+  reached=$(sed -nE 's/.*had reached step ([0-9]+).*/\1/p' <<<"$line")
+  grep -q "exactly once" <<<"$line" && once=true
+  json what=run name="$name" mode="$mode" launcher="$launcher" kind="$kind" lost_host="$victim" \
+    finished="$finished" accuracy="$acc" every="${every:-null}" restored="${restored:-null}" \
+    reached="${reached:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
+    relaunch_s="${relaunch/-/null}" restore_s="${restore/-/null}" first_step_s="${step/-/null}"
+}
+
+# run_returned: under mpirun, h3 lost and then back: the job takes it back at its next stop.
+run_returned() {
+  local dir=$WORK/returned gv=/mnt/gv/bench-node-loss/returned
+  rm -rf "$dir" && mkdir -p "$dir"
+  bash "$CLUSTER" run h1 rm -rf "$gv"
+  clean_stores
+  start_job sync mpirun "$dir" "$gv"
+  reached() { at_log_step "$dir/log.txt" $((STEPS / 5)) || ! kill -0 "$JOB" 2>/dev/null; }
+  wait_until 1800 "step $((STEPS / 5))" reached >&2
+  bash "$CLUSTER" lose h3 >&2
+  restored() { grep -q '^resuming from' "$dir/log.txt" || ! kill -0 "$JOB" 2>/dev/null; }
+  wait_until 600 "the restore" restored >&2
+  bash "$CLUSTER" return h3 >&2
+  wait "$JOB" 2>/dev/null
+  bash "$SLURM" node-up h3 >&2
+  local back=false finished=false
+  [ "$(grep -c 'starting on 4 node' "$dir/log.txt")" -ge 2 ] && back=true
+  grep -qE "^final test accuracy" "$dir/log.txt" && finished=true
+  json what=returned taken_back="$back" finished="$finished"
+}
+
+# run_cost MODE LEVEL RATE I: images/s of one uninterrupted run under mpirun on the 4 hosts,
+# with the node-local level (and its partner copies) or without.
+run_cost() {
+  local mode=$1 level=$2 rate=$3 i=$4 dir=$WORK/cost-$1-$2-$3-$4 args
+  rm -rf "$dir" && mkdir -p "$dir"
+  clean_stores
+  read -ra args <<<"$(job_args "$mode" /mnt/gv/bench-node-loss/cost "$level" | tr '\n' ' ')"
+  bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" --log-every 1000 \
+    --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
+  local rate_img every
+  rate_img=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['train_images_per_sec'])")
+  every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$dir/log.txt" | head -n1)
+  json what=cost mode="$mode" level="$level" rate="$rate" round="$i" img_s="$rate_img" every="${every:-null}"
+}
