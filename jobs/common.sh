@@ -47,10 +47,9 @@ run_training() {
   local requeue=0 rc=0 log
   log=$(mktemp)
   echo "job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on ${SLURM_JOB_NODELIST:-$(hostname)}: $*"
-  # srun forwards SIGTERM to the ranks; Open MPI's mpirun kills them on SIGTERM but forwards
-  # SIGUSR2, which dtrain takes as "checkpoint and stop" too.
-  RESILIENT_STOP_SIGNAL=TERM
-  [ "$DTRAIN_LAUNCHER" = mpirun ] && RESILIENT_STOP_SIGNAL=USR2
+  # On SIGTERM both launchers kill the ranks (srun sends them SIGKILL, "forcing job
+  # termination"); both forward SIGUSR2, which dtrain takes as "checkpoint and stop" too.
+  RESILIENT_STOP_SIGNAL=USR2
   trap 'echo "$(date +%T) warning signal: checkpoint, stop, requeue"; requeue=1; MAX_RESTARTS=0; kill -$RESILIENT_STOP_SIGNAL "$RESILIENT_PID" 2>/dev/null' USR1
   trap 'echo "$(date +%T) terminated: checkpoint and stop"; MAX_RESTARTS=0; kill -$RESILIENT_STOP_SIGNAL "$RESILIENT_PID" 2>/dev/null' TERM
   # shellcheck disable=SC2086

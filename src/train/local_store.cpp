@@ -48,8 +48,11 @@ void write_file(const std::string& path, const std::vector<char>& bytes) {
 
 }  // namespace
 
-LocalStore::LocalStore(std::string dir, const std::string& fingerprint)
-    : root_((fs::path(std::move(dir)) / ("dtrain-" + fingerprint)).string()) {}
+LocalStore::LocalStore(const std::string& dir, const std::string& fingerprint)
+    : root_((fs::path(dir) / ("dtrain-" + fingerprint)).string()) {
+  std::error_code ec;
+  dir_is_ours_ = !fs::exists(dir, ec);
+}
 
 LocalStore::~LocalStore() {
   if (reached_fd_ >= 0) ::close(reached_fd_);
@@ -158,6 +161,8 @@ std::uint64_t LocalStore::bytes_used() const {
 void LocalStore::remove_all() const {
   std::error_code ec;
   fs::remove_all(root_, ec);
+  // Fails while another job's (or another rank's) files are still there: then it stays.
+  if (dir_is_ours_) fs::remove(fs::path(root_).parent_path(), ec);
 }
 
 std::string LocalStore::describe(const std::string& dir) {

@@ -20,7 +20,7 @@ namespace dtrain::train {
 
 class LocalStore {
  public:
-  LocalStore(std::string dir, const std::string& fingerprint);
+  LocalStore(const std::string& dir, const std::string& fingerprint);
   ~LocalStore();
   LocalStore(const LocalStore&) = delete;
   LocalStore& operator=(const LocalStore&) = delete;
@@ -50,7 +50,8 @@ class LocalStore {
   int64_t reached() const;
   // Bytes of this job's files on this node.
   std::uint64_t bytes_used() const;
-  // Removes the job's directory on this node (the end of a finished job).
+  // Removes the job's directory on this node (the end of a finished job), and --local-
+  // checkpoint-dir itself when it did not exist before the job and is left empty.
   void remove_all() const;
 
   // "tmpfs, 1024 MB free" for the directory (or the nearest existing parent).
@@ -60,6 +61,7 @@ class LocalStore {
   void prune();
 
   std::string root_;
+  bool dir_is_ours_ = false;
   std::set<int64_t> written_;
   int reached_fd_ = -1;
 };

@@ -78,7 +78,9 @@ else
   usable() {
     local h
     for h in h1 h2 h3; do
-      bash "$CLUSTER" run "$h" sh -c "cat $gv/shards/*/* >/dev/null && touch $gv/ckpt/.probe-$h && rm $gv/ckpt/.probe-$h" 2>/dev/null || return 1
+      # A new name each time: a create cut short by the lost brick can leave its name unusable.
+      local probe=$gv/ckpt/.probe-$h-$RANDOM$RANDOM
+      bash "$CLUSTER" run "$h" sh -c "cat $gv/shards/*/* >/dev/null && touch $probe && rm $probe" 2>/dev/null || return 1
     done
   }
   wait_until 120 "the volume usable again from every host" usable
