@@ -66,19 +66,20 @@ run_training() {
 
 # resilient_launch NODES...: one launch of the training on these nodes of the allocation.
 resilient_launch() {
-  local n=$# exclude
+  local n=$# exclude args
+  mapfile -t args < <(resilient_args "$n" $((n * TASKS_PER_NODE)) "${RUN_ARGS[@]}")
   exclude=$(comm -23 <(tr ' ' '\n' <<<"$NODES_ALL" | sort) <(printf '%s\n' "$@" | sort) | paste -sd, -)
   if [ "$DTRAIN_LAUNCHER" = mpirun ]; then
     local hosts
     hosts=$(printf "%s:$TASKS_PER_NODE," "$@")
     mpirun --bind-to none --host "${hosts%,}" -np $((n * TASKS_PER_NODE)) "$BIN/mnist_train" \
-      "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
+      "${args[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
   else
     # --overlap: the step of a lost node never ends (its node cannot say so), and keeps its CPUs
     # on the others until Slurm declares the node down; the new step shares them.
     srun --mpi=pmix --cpu-bind=none --kill-on-bad-exit=1 --overlap --nodes="$n" \
       --ntasks=$((n * TASKS_PER_NODE)) ${exclude:+--exclude="$exclude"} "$BIN/mnist_train" \
-      "${RUN_ARGS[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
+      "${args[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
   fi
   RESILIENT_PID=$!
 }

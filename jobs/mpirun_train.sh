@@ -29,24 +29,6 @@ resilient_probe() {
   timeout 3 $RSH "$1" true </dev/null >/dev/null 2>&1
 }
 
-# job_args HOSTS RANKS: the options, with --num-ps N lowered when fewer hosts are left (at most
-# one server per host, and a worker left).
-job_args() {
-  local hosts=$1 ranks=$2 i
-  for ((i = 0; i < ${#ARGS[@]}; i++)); do
-    if [ "${ARGS[$i]}" = --num-ps ] && [ $((i + 1)) -lt ${#ARGS[@]} ]; then
-      local ps=${ARGS[$((i + 1))]} fit
-      fit=$((ps < hosts ? ps : hosts))
-      [ "$fit" -lt "$ranks" ] || fit=$((ranks - 1))
-      [ "$fit" = "$ps" ] || resilient_log "--num-ps $ps on $hosts host(s): $fit server(s) this time" >&2
-      printf '%s\n' --num-ps "$fit"
-      i=$((i + 1))
-    else
-      printf '%s\n' "${ARGS[$i]}"
-    fi
-  done
-}
-
 resilient_launch() {
   local h ranks=0
   for h in "$@"; do
@@ -54,7 +36,7 @@ resilient_launch() {
     ranks=$((ranks + $(slots_of "$h")))
   done >"$LOG.hosts"
   local args
-  mapfile -t args < <(job_args $# "$ranks")
+  mapfile -t args < <(resilient_args $# "$ranks" "${ARGS[@]}")
   # shellcheck disable=SC2086
   mpirun --hostfile "$LOG.hosts" -np "$ranks" ${MPIRUN_ARGS:-} "$DTRAIN_ROOT/build/mnist_train" \
     "${args[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &

@@ -93,6 +93,26 @@ resilient_crash_signature() {
   echo "$(grep -E 'error|stalled' "$1" | tail -n1 | sed -E 's/\[rank [0-9]+( on [^]]*)?\]//g') at $(grep -oE '^step +[0-9]+' "$1" | tail -n1)"
 }
 
+# resilient_args NODES RANKS ARGS...: the job's options for a launch on NODES nodes and RANKS
+# ranks, one per line: --num-ps N lowered when fewer nodes are left (at most one server per
+# node, and a worker left), and said so.
+resilient_args() {
+  local nodes=$1 ranks=$2
+  shift 2
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --num-ps ] && [ $# -ge 2 ]; then
+      local fit=$(($2 < nodes ? $2 : nodes))
+      [ "$fit" -lt "$ranks" ] || fit=$((ranks - 1))
+      [ "$fit" = "$2" ] || resilient_log "--num-ps $2 on $nodes node(s): $fit server(s) this time" >&2
+      printf '%s\n' --num-ps "$fit"
+      shift 2
+    else
+      printf '%s\n' "$1"
+      shift
+    fi
+  done
+}
+
 # resilient_run LOG HOSTS...: launches on HOSTS until the job ends for good; returns its exit
 # code (0 done, 143 stopped by a signal, 2 refused at start, else the failure). The launcher
 # appends the job's output to LOG (RESILIENT_LOG).

@@ -163,6 +163,18 @@ wait_until() {
   done
 }
 
+# slurm_job_ended JOB: the job's batch script has ended (scripts/slurm_local.sh's Slurm): it is
+# gone, or COMPLETING (which Slurm keeps a job on a lost node until it declares the node down,
+# SlurmdTimeout later). An error from squeue is not an end.
+slurm_job_ended() {
+  local s
+  if ! s=$(bash "$DTRAIN_ROOT/scripts/slurm_local.sh" run squeue -h -j "$1" -o %T 2>&1); then
+    grep -q "Invalid job id" <<<"$s"
+    return
+  fi
+  ! grep -qvx COMPLETING <<<"$s"
+}
+
 # bench_setup NAME PACKAGES...: a benchmark's preamble: its packages with the build's, MNIST,
 # the build, and BENCH_OUT (bench-results/) with BENCH_RAW (NAME.jsonl) emptied; cwd the checkout.
 bench_setup() {

@@ -10,15 +10,20 @@ cluster_up() {
   bash "$SLURM" up --nodes 4 >/dev/null
 }
 
-# job_args MODE GV [without]: the options of every run (the node-local level at EVERY steps,
-# unless "without").
-job_args() {
+# train_args [without]: the options every run shares (the node-local level at EVERY steps,
+# unless "without"); the launcher adds data, model directory and servers its own way.
+train_args() {
+  echo --arch "$ARCH" --threads 1 --log-every 1 --eval-every 1000000 --steps "$STEPS" \
+    --stall-timeout 60 --local-checkpoint-steps "$EVERY"
+  [ "${1:-}" = without ] || echo --local-checkpoint-dir /mnt/local/bench
+}
+
+# mpirun_args MODE GV [without]: the whole mnist_train command line under mpirun.
+mpirun_args() {
   local mode=$1 gv=$2
-  echo --data-dir "$MNIST_DIR" --arch "$ARCH" --dist "$mode" --threads 1 --log-every 1 \
-    --eval-every 1000000 --steps "$STEPS" --stall-timeout 60 --model-dir "$gv/ckpt"
-  [ "${3:-}" = without ] || echo --local-checkpoint-dir /mnt/local/bench --local-checkpoint-steps "$EVERY"
-  [ "$mode" = async ] && echo --num-ps 2
-  return 0
+  train_args "${3:-}"
+  echo --data-dir "$MNIST_DIR" --dist "$mode" --model-dir "$gv/ckpt"
+  [ "$mode" = sync ] || echo --num-ps 2
 }
 
 clean_stores() {
@@ -29,8 +34,8 @@ clean_stores() {
 # start_job MODE LAUNCHER DIR GV: the job in the background (JOB), its log in DIR/log.txt.
 start_job() {
   local mode=$1 launcher=$2 dir=$3 gv=$4 args
-  read -ra args <<<"$(job_args "$mode" "$gv" | tr '\n' ' ')"
   if [ "$launcher" = mpirun ]; then
+    read -ra args <<<"$(mpirun_args "$mode" "$gv" | tr '\n' ' ')"
     for h in h1 h2 h3 h4; do echo "$h slots=1"; done >"$dir/hosts"
     bash "$CLUSTER" run h1 env HOSTFILE="$dir/hosts" RSH="$STATE/rsh-agent" DTRAIN_ROOT="$DTRAIN_ROOT" \
       MPIRUN_ARGS="--mca plm_rsh_agent $STATE/rsh-agent --mca plm_rsh_no_tree_spawn 1 --bind-to none" \
@@ -40,20 +45,13 @@ start_job() {
   fi
   local script=train_sync.sbatch jid
   [ "$mode" = async ] && script=train_async.sbatch
-  jid=$(bash "$SLURM" run env TRAIN_ARGS="${args[*]}" MODEL_DIR="$gv" LOCAL_CHECKPOINT_DIR=none \
-    DTRAIN_ROOT="$DTRAIN_ROOT" sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 \
-    --chdir "$dir" --output "$dir/log.txt" "$DTRAIN_ROOT/jobs/$script")
+  jid=$(bash "$SLURM" run env TRAIN_ARGS="$(train_args | tr '\n' ' ')" MODEL_DIR="$gv" NUM_PS=2 \
+    LOCAL_CHECKPOINT_DIR=/mnt/local/bench MNIST_DIR="$MNIST_DIR" DTRAIN_ROOT="$DTRAIN_ROOT" \
+    sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 --chdir "$dir" --output "$dir/log.txt" \
+    "$DTRAIN_ROOT/jobs/$script")
   jid=${jid%%;*}
-  wait_for_job "$jid" &
+  wait_until 3600 "job $jid to end" slurm_job_ended "$jid" >&2 &
   JOB=$!
-}
-
-# wait_for_job JOB: until Slurm no longer lists the job (at most an hour).
-wait_for_job() {
-  local end=$((SECONDS + 3600))
-  while [ $SECONDS -lt $end ] && bash "$SLURM" run squeue -h -j "$1" 2>/dev/null | grep -q .; do
-    sleep 1
-  done
 }
 
 # watch_loss LOG T0: seconds from T0 to the detection, the relaunch, the restore and the first
@@ -159,7 +157,7 @@ run_cost() {
   local mode=$1 level=$2 rate=$3 i=$4 dir=$WORK/cost-$1-$2-$3-$4 args
   rm -rf "$dir" && mkdir -p "$dir"
   clean_stores
-  read -ra args <<<"$(job_args "$mode" /mnt/gv/bench-node-loss/cost "$level" | tr '\n' ' ')"
+  read -ra args <<<"$(mpirun_args "$mode" /mnt/gv/bench-node-loss/cost "$level" | tr '\n' ' ')"
   bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" --log-every 1000 \
     --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
   local rate_img every

@@ -27,9 +27,13 @@ sanitizers=0
 [ $# -eq 0 ] && [ "${DTRAIN_SKIP_SANITIZERS:-0}" != 1 ] && sanitizers=1
 if [ "$sanitizers" = 1 ]; then
   # The sanitizer tree compiles meanwhile at the lowest priority, on the CPU time the
-  # multi-host tests leave idle while they wait for hosts, file systems and daemons.
+  # multi-host tests leave idle while they wait for hosts, file systems and daemons. With
+  # autogroups (kernel.sched_autogroup_enabled) nice only ranks processes of one session: the
+  # build gets a session of its own, niced as a whole, or it takes a full share from the
+  # tests' daemons (Slurm steps, the emulated hosts' ranks).
   log "building the sanitizer tree beside ctest (nice 19; log in build/sanitize-build.log)"
-  nice -n 19 bash "$DTRAIN_ROOT/scripts/sanitize.sh" build >"$DTRAIN_ROOT/build/sanitize-build.log" 2>&1 &
+  setsid -w bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null; exec nice -n 19 bash "$0" build' \
+    "$DTRAIN_ROOT/scripts/sanitize.sh" >"$DTRAIN_ROOT/build/sanitize-build.log" 2>&1 &
   asan_build=$!
   helpers+=("$asan_build")
 fi

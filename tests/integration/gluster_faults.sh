@@ -74,9 +74,14 @@ else
   grep -E "error" "$out/run.log" | head -n 2
   grep -qE "$gv/(shards|ckpt)/[^ :]+" "$out/run.log" || fail "the error does not name the file"
   # The brick's process is back at once; each host's client reconnects to it within its ping
-  # timeout: the resume waits until every host of the job reads the shards and writes there.
+  # timeout: the resume waits until the brick lists every host of the job (198.18.0.N) among
+  # its clients (a file that happens to hash to another brick proves nothing), and every host
+  # reads the shards and writes there.
   usable() {
-    local h
+    local h info
+    info=$(bash "$CLUSTER" run h1 gluster --mode=script volume status gvd clients 2>/dev/null) || return 1
+    info=$(awk '/^Brick : h3:/ { on = 1; next } /^Brick :/ { on = 0 } on' <<<"$info")
+    for h in 1 2 3; do grep -q "^198\.18\.0\.$h:" <<<"$info" || return 1; done
     for h in h1 h2 h3; do
       # A new name each time: a create cut short by the lost brick can leave its name unusable.
       local probe=$gv/ckpt/.probe-$h-$RANDOM$RANDOM
@@ -84,8 +89,9 @@ else
     done
   }
   wait_until 120 "the volume usable again from every host" usable
-  bash "$CLUSTER" mpirun -np 3 "$BIN" "${args[@]}" --steps 600 --resume --metrics-json "$out/m.json" |
-    grep -E "warning|resum|final"
+  bash "$CLUSTER" mpirun -np 3 "$BIN" "${args[@]}" --steps 600 --resume --metrics-json "$out/m.json" \
+    >"$out/resume.log" 2>&1 || { tail -n 30 "$out/resume.log"; fail "the resumed job failed"; }
+  grep -E "warning|resum|final" "$out/resume.log"
   check_metrics "$out/m.json" --expect last_step=600
 fi
 echo OK

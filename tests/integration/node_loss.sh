@@ -39,17 +39,7 @@ run_slurm() {
     DTRAIN_ROOT="$DTRAIN_ROOT" sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 --chdir "$out" \
     --output "$out/log.txt" "$DTRAIN_ROOT/jobs/train_async.sbatch")
   echo "${jid%%;*}" >"$out/job"
-  # Its batch script ended: COMPLETING counts (Slurm keeps a job on a lost node completing
-  # until it declares the node down, SlurmdTimeout later).
-  finished() {
-    local s
-    if ! s=$(bash "$slurm" run squeue -h -j "$(cat "$out/job")" -o %T 2>&1); then
-      grep -q "Invalid job id" <<<"$s" # gone already; another error is not an end
-      return
-    fi
-    ! grep -qvx COMPLETING <<<"$s"
-  }
-  wait_until 900 "job $(cat "$out/job") to end" finished
+  wait_until 900 "job $(cat "$out/job") to end" slurm_job_ended "$(cat "$out/job")"
 }
 
 if [ "$launcher" = slurm ]; then
