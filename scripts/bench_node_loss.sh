@@ -9,7 +9,7 @@
 # the loss to its detection, to the relaunch, to the restore and to the first step after it.
 # Then the cost of the node-local level (the same run with and without it, side by side, at
 # 1 Gbit/s and unshaped) and a lost host coming back under mpirun.
-#   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn)
+#   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3)
 #   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
 . "$(dirname "$0")/lib.sh"
@@ -19,7 +19,7 @@ raw=$BENCH_RAW
 CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 SLURM=$DTRAIN_ROOT/scripts/slurm_local.sh
 STATE=/var/lib/dtrain-cluster
-LOSSES=${LOSSES:-10} STEPS=${STEPS:-300} ARCH=${ARCH:-cnn} EVERY=${EVERY:-auto}
+LOSSES=${LOSSES:-10} STEPS=${STEPS:-300} ARCH=${ARCH:-cnn} EVERY=${EVERY:-auto} COST_ROUNDS=${COST_ROUNDS:-3}
 WORK=$DTRAIN_ROOT/bench-results/node-loss
 mkdir -p "$WORK"
 trap 'rc=$?; set +e; bash "$SLURM" down >/dev/null 2>&1; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT
@@ -35,7 +35,7 @@ done
 run_returned | tee -a "$raw"
 for rate in 1gbit none; do
   cluster_up "$rate"
-  for i in 1 2 3; do
+  for i in $(seq 1 "$COST_ROUNDS"); do
     for mode in sync async; do
       for level in without with; do run_cost "$mode" "$level" "$rate" "$i" | tee -a "$raw"; done
     done

@@ -146,43 +146,64 @@ void LocalLevel::writer_loop() {
   }
 }
 
+void LocalLevel::reap_sends() {
+  while (!sends_.empty()) {
+    auto& r = sends_.front().requests;
+    int flag = 0;
+    mpi_call("MPI_Testall (checkpoint parts to the partner)", MPI_Testall,
+             static_cast<int>(r.size()), r.data(), &flag, MPI_STATUSES_IGNORE);
+    if (!flag) return;
+    sends_.pop_front();
+  }
+}
+
+// Only where every rank does the same (the end of the job): each keeps receiving meanwhile,
+// or a part too large to go eagerly never finds its receive.
 void LocalLevel::wait_sends() {
-  if (sends_.empty()) return;
-  stall_.wait(
-      sends_,
+  stall_.wait_until(
+      [&] {
+        progress_incoming();
+        reap_sends();
+        return sends_.empty();
+      },
       "sending node-local checkpoint parts to partner rank " + std::to_string(partners_.partner),
       [&] { return "rank " + std::to_string(partners_.partner); });
-  sends_.clear();
-  sending_.clear();
-  send_headers_.clear();
+}
+
+void LocalLevel::send_part(SendBatch& batch, int64_t step, const std::string& kind,
+                           const std::shared_ptr<const std::vector<char>>& bytes) {
+  if (bytes->size() > static_cast<std::size_t>(INT_MAX))
+    throw Error("a checkpoint part of " + std::to_string(bytes->size()) +
+                " bytes is too large to send");
+  auto header = std::make_unique<std::array<int64_t, 4>>(
+      std::array<int64_t, 4>{static_cast<int64_t>(bytes->size()), kind_index(kind), step, rank_});
+  MPI_Request hr = MPI_REQUEST_NULL, br = MPI_REQUEST_NULL;
+  mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, header->data(), 4, MPI_INT64_T,
+           partners_.partner, kHeaderTag, comm_, &hr);
+  mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, bytes->data(),
+           static_cast<int>(bytes->size()), MPI_BYTE, partners_.partner, kBytesTag, comm_, &br);
+  batch.requests.push_back(hr);
+  batch.requests.push_back(br);
+  batch.buffers.push_back(bytes);
+  batch.headers.push_back(std::move(header));
 }
 
 void LocalLevel::save(int64_t step, std::vector<Part> parts) {
   const double t0 = now_seconds();
   TimelineSpan span("local checkpoint: save", "io", step);
-  wait_sends();  // the last save's copies have left (K steps ago, normally long done)
+  reap_sends();
+  const bool copy = partners_.partner >= 0 && sends_.size() < kBatchesInFlight;
+  SendBatch batch;
   for (auto& p : parts) {
     auto bytes = std::make_shared<const std::vector<char>>(encode(p.part));
     stats_.bytes_saved += static_cast<double>(bytes->size());
     enqueue({step, rank_, p.kind, bytes});
-    if (partners_.partner < 0) continue;
-    if (bytes->size() > static_cast<std::size_t>(INT_MAX))
-      throw Error("a checkpoint part of " + std::to_string(bytes->size()) +
-                  " bytes is too large to send");
-    auto header = std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{
-        static_cast<int64_t>(bytes->size()), kind_index(p.kind), step, rank_});
-    MPI_Request hr = MPI_REQUEST_NULL, br = MPI_REQUEST_NULL;
-    mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, header->data(), 4,
-             MPI_INT64_T, partners_.partner, kHeaderTag, comm_, &hr);
-    mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, bytes->data(),
-             static_cast<int>(bytes->size()), MPI_BYTE, partners_.partner, kBytesTag, comm_, &br);
-    sends_.push_back(hr);
-    sends_.push_back(br);
-    sending_.push_back(bytes);
-    send_headers_.push_back(std::move(header));
+    if (copy) send_part(batch, step, p.kind, bytes);
   }
+  if (!batch.requests.empty()) sends_.push_back(std::move(batch));
   std::lock_guard lock(mu_);
   ++stats_.saves;
+  stats_.copies_skipped += (partners_.partner >= 0 && !copy) ? 1 : 0;
   stats_.save_seconds += now_seconds() - t0;
 }
 
@@ -221,16 +242,7 @@ void LocalLevel::progress_incoming() {
 void LocalLevel::poll(int64_t completed_step) {
   if (completed_step >= 0) store_->record_reached(rank_, completed_step);
   progress_incoming();
-  if (!sends_.empty()) {
-    int flag = 0;
-    mpi_call("MPI_Testall (checkpoint parts to the partner)", MPI_Testall,
-             static_cast<int>(sends_.size()), sends_.data(), &flag, MPI_STATUSES_IGNORE);
-    if (flag) {
-      sends_.clear();
-      sending_.clear();
-      send_headers_.clear();
-    }
-  }
+  reap_sends();
 }
 
 void LocalLevel::send_end() {
@@ -239,11 +251,19 @@ void LocalLevel::send_end() {
   MPI_Request r = MPI_REQUEST_NULL;
   mpi_call("MPI_Isend (end of checkpoint parts)", MPI_Isend, header->data(), 4, MPI_INT64_T,
            partners_.partner, kHeaderTag, comm_, &r);
-  sends_.push_back(r);
-  send_headers_.push_back(std::move(header));
+  SendBatch batch;
+  batch.requests.push_back(r);
+  batch.headers.push_back(std::move(header));
+  sends_.push_back(std::move(batch));
 }
 
 void LocalLevel::finish(bool keep) {
+  const Stats st = stats();
+  if (st.copies_skipped > 0)
+    std::printf(
+        "note: [rank %d] %d of %d node-local checkpoints kept no partner copy (the "
+        "partner had not yet taken the two before)\n",
+        rank_, st.copies_skipped, st.saves);
   send_end();
   stall_.wait_until(
       [&] {

@@ -66,7 +66,7 @@ class LocalLevel {
   int partner() const { return partners_.partner; }
   const LocalStore& store() const { return *store_; }
   struct Stats {
-    int saves = 0, copies_received = 0, write_errors = 0;
+    int saves = 0, copies_received = 0, copies_skipped = 0, write_errors = 0;
     double save_seconds = 0;    // on the caller's thread: encoding and posting
     double write_seconds = 0;   // on the writer thread
     double bytes_saved = 0;     // this rank's parts
@@ -89,11 +89,23 @@ class LocalLevel {
     bool receiving_bytes = false;
     bool done = false;
   };
+  // Outgoing, oldest first: a save's messages, whose buffers stay alive until they complete.
+  struct SendBatch {
+    std::vector<MPI_Request> requests;
+    std::vector<std::shared_ptr<const std::vector<char>>> buffers;
+    std::vector<std::unique_ptr<std::array<int64_t, 4>>> headers;
+  };
+  // A save never waits for the partner (which may itself wait on this rank in a collective):
+  // with this many saves' copies still in flight, the next save keeps its parts here only.
+  static constexpr std::size_t kBatchesInFlight = 2;
   void enqueue(Write w);
   void writer_loop();
   void post_header_receive(Incoming& in);
   void progress_incoming();
+  void reap_sends();
   void wait_sends();
+  void send_part(SendBatch& batch, int64_t step, const std::string& kind,
+                 const std::shared_ptr<const std::vector<char>>& bytes);
   void send_end();
 
   std::unique_ptr<LocalStore> store_;
@@ -101,10 +113,7 @@ class LocalLevel {
   Partners partners_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   comm::StallPolicy stall_;
-  // Outgoing: the buffers stay alive until their sends complete.
-  std::vector<MPI_Request> sends_;
-  std::vector<std::shared_ptr<const std::vector<char>>> sending_;
-  std::vector<std::unique_ptr<std::array<int64_t, 4>>> send_headers_;
+  std::deque<SendBatch> sends_;
   std::vector<Incoming> incoming_;  // one per sender, sized once: MPI holds their addresses
   // The writer thread.
   mutable std::mutex mu_;

@@ -61,8 +61,8 @@ void warn_if_unusable(const LocalStore& store, int rank, const std::string& host
 void print_level(const JobContext& ctx, const std::vector<std::string>& hosts) {
   const auto& out = ctx.options.output;
   std::printf(
-      "node-local checkpoints: %s on every node (here %s), every %s; parts of the last "
-      "two steps kept\n",
+      "node-local checkpoints: %s on every node (here %s), every %s; each rank's parts of "
+      "the last three steps kept, partner copies of the last two\n",
       ctx.local->store().root().c_str(), LocalStore::describe(out.local_checkpoint_dir).c_str(),
       out.local_checkpoint_steps > 0
           ? (std::to_string(out.local_checkpoint_steps) + " steps").c_str()

@@ -108,19 +108,25 @@ void LocalStore::write(int64_t step, int writer, const std::string& kind, bool c
   if (ec)
     throw Error("cannot create " + fs::path(path).parent_path().string() + ": " + ec.message());
   write_atomically(path, [&](const std::string& tmp) { write_file(tmp, bytes); });
-  written_.insert(step);
-  prune();
+  written_[{writer, copy}].insert(step);
+  prune(writer, copy);
 }
 
-void LocalStore::prune() {
-  if (written_.size() < 2) return;
-  const int64_t keep_from = *std::prev(written_.end(), 2);
+// Per series (a writer's own parts, or a partner's copies of them), not per directory: a
+// partner's copy of step S lands up to one interval after the writer's own part of S, so
+// pruning the others' files by this process's newest steps would leave no step whole.
+void LocalStore::prune(int writer, bool copy) {
+  auto& steps = written_[{writer, copy}];
+  const std::size_t keep = copy ? kCopiesKept : kOwnKept;
+  if (steps.size() <= keep) return;
+  const int64_t keep_from = *std::prev(steps.end(), static_cast<std::ptrdiff_t>(keep));
   std::error_code ec;
-  for (const auto& d : fs::directory_iterator(root_, ec)) {
-    const int64_t step = step_of(d.path());
-    if (step >= 0 && step < keep_from) fs::remove_all(d.path(), ec);
+  for (const auto& f : list()) {
+    if (f.writer != writer || f.copy != copy || f.step >= keep_from) continue;
+    fs::remove(f.path, ec);
+    fs::remove(fs::path(f.path).parent_path(), ec);  // the step's directory, once empty
   }
-  while (!written_.empty() && *written_.begin() < keep_from) written_.erase(written_.begin());
+  steps.erase(steps.begin(), steps.lower_bound(keep_from));
 }
 
 void LocalStore::record_reached(int rank, int64_t step) {

@@ -6,10 +6,11 @@
 //   DIR/dtrain-<job>/reached-<R>                the last step rank R completed
 // <job> is the job's fingerprint (checkpoint_part.h), so jobs sharing a node's directory never
 // read each other's parts. Parts are written under a temporary name and renamed: whole or
-// absent. A process keeps the parts of the two newest steps it wrote, and removes older steps.
+// absent. A process keeps the newest steps of each series it writes (see write()).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ class LocalStore {
   CheckpointPart read(const Found& f) const;
   std::string path_for(int64_t step, int writer, const std::string& kind, bool copy) const;
 
-  // Writes a part (whole or not at all) and keeps this process's two newest steps. Throws
-  // Error naming the file and the system's reason (a full disk).
+  // Writes a part (whole or not at all). Of each series this process writes, the newest
+  // steps are kept: three of a writer's own parts, two of a partner's copies (which lag by up
+  // to one interval), so that with any one node lost a step stays whole. Throws Error naming
+  // the file and the system's reason (a full disk).
   void write(int64_t step, int writer, const std::string& kind, bool copy,
              const std::vector<char>& bytes);
   // Records the last step this rank completed (a few bytes, overwritten in place).
@@ -58,11 +61,12 @@ class LocalStore {
   static std::string describe(const std::string& dir);
 
  private:
-  void prune();
+  static constexpr std::size_t kOwnKept = 3, kCopiesKept = 2;
+  void prune(int writer, bool copy);
 
   std::string root_;
   bool dir_is_ours_ = false;
-  std::set<int64_t> written_;
+  std::map<std::pair<int, bool>, std::set<int64_t>> written_;  // (writer, copy) -> steps
   int reached_fd_ = -1;
 };
 

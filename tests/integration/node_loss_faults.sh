@@ -8,6 +8,8 @@
 #   lost      every node-local file on h2 and on h3 (rank 1's node and its partner) is gone:
 #             no step is whole on the node-local level, so the restart says so and resumes from
 #             --model-dir
+#   every     a node-local checkpoint at every step in both modes: the job finishes (a save
+#             never waits on a partner that may be waiting on it)
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir node-loss-faults)
 gv=/mnt/gv/node-loss-faults
@@ -52,4 +54,14 @@ grep -E "not used|resuming" "$out/lost.log" | head -n 3
 grep -q "node-local level .* is not used: step [0-9]* lacks" "$out/lost.log" || fail "no word that the node-local level lacks a part"
 grep -qE "resuming from $gv/ckpt/ckpt-[0-9]+\.h5" "$out/lost.log" || fail "did not resume from --model-dir"
 check_metrics "$out/m.json" --expect last_step=600
+
+# A node-local checkpoint at every step, both modes: no rank may wait on its partner's receive
+# while that partner waits on it in a collective (a save once did, and the ring deadlocked).
+for mode in sync async; do
+  bash "$CLUSTER" mpirun -np 4 "$BIN" --data-dir "$MNIST" "${SMALL[@]}" --dist "$mode" --threads 1 \
+    --steps 100 --eval-every 1000000 --local-checkpoint-dir /mnt/local/every \
+    --local-checkpoint-steps 1 --stall-timeout 60 >"$out/every-$mode.log" 2>&1 ||
+    { tail -n 20 "$out/every-$mode.log"; fail "$mode with a node-local checkpoint every step"; }
+  echo "$mode: a node-local checkpoint with partner copies at every step, finished"
+done
 echo OK
