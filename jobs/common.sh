@@ -67,7 +67,8 @@ run_training() {
 # resilient_launch NODES...: one launch of the training on these nodes of the allocation.
 resilient_launch() {
   local n=$# exclude args
-  mapfile -t args < <(resilient_args "$n" $((n * TASKS_PER_NODE)) "${RUN_ARGS[@]}")
+  : "${RESILIENT_FIRST_RANKS:=$((n * TASKS_PER_NODE))}"
+  mapfile -t args < <(resilient_args "$n" $((n * TASKS_PER_NODE)) "$RESILIENT_FIRST_RANKS" "${RUN_ARGS[@]}")
   exclude=$(comm -23 <(tr ' ' '\n' <<<"$NODES_ALL" | sort) <(printf '%s\n' "$@" | sort) | paste -sd, -)
   if [ "$DTRAIN_LAUNCHER" = mpirun ]; then
     local hosts

@@ -36,7 +36,8 @@ resilient_launch() {
     ranks=$((ranks + $(slots_of "$h")))
   done >"$LOG.hosts"
   local args
-  mapfile -t args < <(resilient_args $# "$ranks" "${ARGS[@]}")
+  : "${RESILIENT_FIRST_RANKS:=$ranks}"
+  mapfile -t args < <(resilient_args $# "$ranks" "$RESILIENT_FIRST_RANKS" "${ARGS[@]}")
   # shellcheck disable=SC2086
   mpirun --hostfile "$LOG.hosts" -np "$ranks" ${MPIRUN_ARGS:-} "$DTRAIN_ROOT/build/mnist_train" \
     "${args[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &

@@ -93,17 +93,20 @@ resilient_crash_signature() {
   echo "$(grep -E 'error|stalled' "$1" | tail -n1 | sed -E 's/\[rank [0-9]+( on [^]]*)?\]//g') at $(grep -oE '^step +[0-9]+' "$1" | tail -n1)"
 }
 
-# resilient_args NODES RANKS ARGS...: the job's options for a launch on NODES nodes and RANKS
-# ranks, one per line: --num-ps N lowered when fewer nodes are left (at most one server per
-# node, and a worker left), and said so.
+# resilient_args NODES RANKS FIRST_RANKS ARGS...: the job's options for a launch on NODES nodes
+# and RANKS ranks (the first launch had FIRST_RANKS), one per line. Async with fewer ranks:
+# --num-ps N is lowered so that the workers stay as many as at first (each trains --steps
+# steps: fewer workers would train the model less), with at least one server, at most one per
+# node, and said so.
 resilient_args() {
-  local nodes=$1 ranks=$2
-  shift 2
+  local nodes=$1 ranks=$2 first=$3
+  shift 3
   while [ $# -gt 0 ]; do
     if [ "$1" = --num-ps ] && [ $# -ge 2 ]; then
-      local fit=$(($2 < nodes ? $2 : nodes))
+      local fit=$(($2 < nodes ? $2 : nodes)) keep=$((ranks - (first - $2)))
+      [ "$keep" -ge 1 ] && [ "$keep" -lt "$fit" ] && fit=$keep
       [ "$fit" -lt "$ranks" ] || fit=$((ranks - 1))
-      [ "$fit" = "$2" ] || resilient_log "--num-ps $2 on $nodes node(s): $fit server(s) this time" >&2
+      [ "$fit" = "$2" ] || resilient_log "--num-ps $2 on $nodes node(s), $ranks rank(s): $fit server(s) this time" >&2
       printf '%s\n' --num-ps "$fit"
       shift 2
     else

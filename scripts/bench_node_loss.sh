@@ -11,6 +11,7 @@
 # 1 Gbit/s and unshaped) and a lost host coming back under mpirun.
 #   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3)
 #   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
+#   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs)
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
 . "$(dirname "$0")/lib.sh"
 bench_setup node_loss iproute2 glusterfs-server glusterfs-client slurmctld slurmd slurm-client munge
@@ -26,11 +27,10 @@ trap 'rc=$?; set +e; bash "$SLURM" down >/dev/null 2>&1; bash "$CLUSTER" down >/
 . "$DTRAIN_ROOT/scripts/node_loss_lib.sh"
 
 cluster_up none
-for mode in sync async; do
-  for launcher in mpirun slurm; do
-    for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
-    for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done
-  done
+for combo in ${COMBOS:-sync:mpirun sync:slurm async:mpirun async:slurm}; do
+  mode=${combo%:*} launcher=${combo#*:}
+  for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
+  for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done
 done
 run_returned | tee -a "$raw"
 for rate in 1gbit none; do

@@ -172,7 +172,7 @@ slurm_job_ended() {
     grep -q "Invalid job id" <<<"$s"
     return
   fi
-  ! grep -qvx COMPLETING <<<"$s"
+  [ -z "$s" ] || ! grep -qvx COMPLETING <<<"$s"
 }
 
 # bench_setup NAME PACKAGES...: a benchmark's preamble: its packages with the build's, MNIST,

@@ -45,7 +45,8 @@ start_job() {
   fi
   local script=train_sync.sbatch jid
   [ "$mode" = async ] && script=train_async.sbatch
-  jid=$(bash "$SLURM" run env TRAIN_ARGS="$(train_args | tr '\n' ' ')" MODEL_DIR="$gv" NUM_PS=2 \
+  # The job script gives --local-checkpoint-dir itself (LOCAL_CHECKPOINT_DIR).
+  jid=$(bash "$SLURM" run env TRAIN_ARGS="$(train_args without | tr '\n' ' ')" MODEL_DIR="$gv" NUM_PS=2 \
     LOCAL_CHECKPOINT_DIR=/mnt/local/bench MNIST_DIR="$MNIST_DIR" DTRAIN_ROOT="$DTRAIN_ROOT" \
     sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 --chdir "$dir" --output "$dir/log.txt" \
     "$DTRAIN_ROOT/jobs/$script")

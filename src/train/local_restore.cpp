@@ -209,7 +209,7 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
   }
   LocalRestore out;
   const Catalogue steps = catalogue(allgather_text(text, world), &out.reached);
-  std::string why = "it holds no step of this job";
+  std::string why = "it holds no step of this job", newer_not_whole;
   for (const auto& [key, parts] : steps) {
     if (key.first <= pfs_step) {
       why = "its newest whole step is not newer than the parallel file system's";
@@ -222,6 +222,8 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
     if (!missing.empty()) {
       why = "step " + std::to_string(key.first) + " lacks " + missing +
             " (the node that wrote it and its partner are both gone, or their copies are bad)";
+      newer_not_whole +=
+          "; step " + std::to_string(key.first) + " was not whole (it lacks " + missing + ")";
       continue;
     }
     std::string lacking;
@@ -229,7 +231,7 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
     if (!out.state) throw Error("node-local step " + std::to_string(key.first) + ": " + lacking);
     out.step = key.first;
     out.report = describe_choice(chosen, key.first, out.reached, store.root()) +
-                 pushes_accounted(*out.state);
+                 pushes_accounted(*out.state) + newer_not_whole;
     return out;
   }
   out.report = "the node-local level (" + store.root() + ") is not used: " + why;
