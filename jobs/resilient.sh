@@ -117,7 +117,7 @@ resilient_args() {
 }
 
 # resilient_run LOG HOSTS...: launches on HOSTS until the job ends for good; returns its exit
-# code (0 done, 143 stopped by a signal, 2 refused at start, else the failure). The launcher
+# code (0 done, 143 stopped by a signal, 2 refused at its first start, else the failure). The launcher
 # appends the job's output to LOG (RESILIENT_LOG).
 resilient_run() {
   local log=$1 restarts=0 rc last_crash="" lost
@@ -138,7 +138,11 @@ resilient_run() {
       RESILIENT_OUT=$(tr ' ' '\n' <<<"$RESILIENT_OUT" | grep -vx "$RESILIENT_BACK" | tr '\n' ' ')
       continue
     fi
-    [ "$rc" = 0 ] || [ "$rc" = 143 ] || [ "$rc" = 2 ] && return "$rc"
+    [ "$rc" = 0 ] || [ "$rc" = 143 ] && return "$rc"
+    # Refused at start: bad options or data on the first launch; after a node loss it may be
+    # the shared file system still settling (GlusterFS answered "Stale file handle" here), so
+    # it counts as one more failed launch (the crash-loop rule still applies).
+    [ "$rc" = 2 ] && [ "$restarts" = 0 ] && return 2
     [ -n "$RESILIENT_LOST" ] || resilient_find_lost "${in_use[@]}"
     if [ -z "$RESILIENT_LOST" ]; then
       local crash

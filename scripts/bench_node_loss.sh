@@ -11,7 +11,7 @@
 # 1 Gbit/s and unshaped) and a lost host coming back under mpirun.
 #   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3)
 #   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
-#   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs)
+#   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs; none: no loss runs)
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
 . "$(dirname "$0")/lib.sh"
 bench_setup node_loss iproute2 glusterfs-server glusterfs-client slurmctld slurmd slurm-client munge
@@ -28,6 +28,7 @@ trap 'rc=$?; set +e; bash "$SLURM" down >/dev/null 2>&1; bash "$CLUSTER" down >/
 
 cluster_up none
 for combo in ${COMBOS:-sync:mpirun sync:slurm async:mpirun async:slurm}; do
+  [ "$combo" != none ] || continue
   mode=${combo%:*} launcher=${combo#*:}
   for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
   for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done

@@ -13,9 +13,9 @@ cluster_up() {
 # train_args [without]: the options every run shares (the node-local level at EVERY steps,
 # unless "without"); the launcher adds data, model directory and servers its own way.
 train_args() {
-  echo --arch "$ARCH" --threads 1 --log-every 1 --eval-every 1000000 --steps "$STEPS" \
-    --stall-timeout 60 --local-checkpoint-steps "$EVERY"
-  [ "${1:-}" = without ] || echo --local-checkpoint-dir /mnt/local/bench
+  echo --arch "$ARCH" --threads 1 --log-every "${LOG_EVERY:-1}" --eval-every 1000000 \
+    --steps "$STEPS" --stall-timeout 60
+  [ "${1:-}" = without ] || echo --local-checkpoint-dir /mnt/local/bench --local-checkpoint-steps "$EVERY"
 }
 
 # mpirun_args MODE GV [without]: the whole mnist_train command line under mpirun.
@@ -46,7 +46,8 @@ start_job() {
   local script=train_sync.sbatch jid
   [ "$mode" = async ] && script=train_async.sbatch
   # The job script gives --local-checkpoint-dir itself (LOCAL_CHECKPOINT_DIR).
-  jid=$(bash "$SLURM" run env TRAIN_ARGS="$(train_args without | tr '\n' ' ')" MODEL_DIR="$gv" NUM_PS=2 \
+  jid=$(bash "$SLURM" run env TRAIN_ARGS="$(train_args without | tr '\n' ' ') --local-checkpoint-steps $EVERY" \
+    MODEL_DIR="$gv" NUM_PS=2 \
     LOCAL_CHECKPOINT_DIR=/mnt/local/bench MNIST_DIR="$MNIST_DIR" DTRAIN_ROOT="$DTRAIN_ROOT" \
     sbatch --parsable -N 4 --ntasks 4 --ntasks-per-node=1 --chdir "$dir" --output "$dir/log.txt" \
     "$DTRAIN_ROOT/jobs/$script")
@@ -155,11 +156,13 @@ run_returned() {
 # run_cost MODE LEVEL RATE I: images/s of one uninterrupted run under mpirun on the 4 hosts,
 # with the node-local level (and its partner copies) or without.
 run_cost() {
-  local mode=$1 level=$2 rate=$3 i=$4 dir=$WORK/cost-$1-$2-$3-$4 args
+  local mode=$1 level=$2 rate=$3 i=$4 name=cost-$1-$2-$3-$4 args
+  local dir=$WORK/$name gv=/mnt/gv/bench-node-loss/$name
   rm -rf "$dir" && mkdir -p "$dir"
+  bash "$CLUSTER" run h1 rm -rf "$gv"
   clean_stores
-  read -ra args <<<"$(mpirun_args "$mode" /mnt/gv/bench-node-loss/cost "$level" | tr '\n' ' ')"
-  bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" --log-every 1000 \
+  read -ra args <<<"$(LOG_EVERY=1000 mpirun_args "$mode" "$gv" "$level" | tr '\n' ' ')"
+  bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" \
     --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
   local rate_img every
   rate_img=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['train_images_per_sec'])")
