@@ -503,7 +503,9 @@ def node_loss_runs(data):
             refs = [r["accuracy"] for r in runs if r["kind"] == "reference" and r["accuracy"] is not None]
             floor = min(refs) if refs else None
             for r in (r for r in runs if r["kind"] == "loss"):
-                lost = r["reached"] - r["restored"] if r["reached"] is not None and r["restored"] is not None else None
+                lost = r.get("lost")  # as the job counted it (async: by the fastest worker)
+                if lost is None and r["reached"] is not None and r["restored"] is not None:
+                    lost = r["reached"] - r["restored"]
                 acc_ok = r["accuracy"] is not None and floor is not None and r["accuracy"] >= floor - 0.003
                 body.append([mode, launcher, r["lost_host"], "yes" if r["finished"] else "NO",
                              f"{lost} of {r['every']}" if lost is not None else "–",

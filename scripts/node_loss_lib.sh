@@ -117,7 +117,7 @@ at_log_step() { [ "$(grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep
 
 report_run() {
   local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 detect=$7 relaunch=$8 restore=$9 step=${10}
-  local log=$dir/log.txt acc=null restored=- reached=- every once=false finished=false
+  local log=$dir/log.txt acc=null restored=- reached=- lost= every once=false finished=false
   grep -qE "^final test accuracy" "$log" && finished=true
   [ -s "$dir/m.json" ] && acc=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['test_accuracy'])")
   every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$log" | head -n1)
@@ -125,10 +125,11 @@ report_run() {
   line=$(grep -m1 "restoring from the node-local level" "$log" || true)
   restored=$(sed -nE 's/.*: step ([0-9]+),.*/\1/p' <<<"$line")
   reached=$(sed -nE 's/.*had reached step ([0-9]+).*/\1/p' <<<"$line")
+  lost=$(sed -nE 's/.*: ([0-9]+) step\(s\) lost.*/\1/p' <<<"$line")
   grep -q "exactly once" <<<"$line" && once=true
   json what=run name="$name" mode="$mode" launcher="$launcher" kind="$kind" lost_host="$victim" \
     finished="$finished" accuracy="$acc" every="${every:-null}" restored="${restored:-null}" \
-    reached="${reached:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
+    reached="${reached:-null}" lost="${lost:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
     relaunch_s="${relaunch/-/null}" restore_s="${restore/-/null}" first_step_s="${step/-/null}"
 }
 

@@ -160,8 +160,10 @@ std::vector<CheckpointPart> fetch(const std::vector<const Held*>& chosen, NodeFi
   return parts;
 }
 
-std::string describe_choice(const std::vector<const Held*>& chosen, int64_t step, int64_t reached,
-                            const std::string& dir) {
+// `newest`: the step the restored state reaches (async: its fastest worker's, which the reached
+// steps of the previous run are compared with; the chief's step may trail it).
+std::string describe_choice(const std::vector<const Held*>& chosen, int64_t step, int64_t newest,
+                            int64_t reached, const std::string& dir) {
   std::vector<int> copies;
   for (const Held* h : chosen)
     if (h->copy) copies.push_back(h->writer);
@@ -170,9 +172,12 @@ std::string describe_choice(const std::vector<const Held*>& chosen, int64_t step
   text += copies.empty() ? ", all the writers' own copies"
                          : ", partner copies for the parts of rank(s) " + comm::rank_list(copies) +
                                " of the run that wrote it (their node is gone or its copy was bad)";
-  if (reached >= step)
+  if (reached >= newest)
     text += "; the previous run had reached step " + std::to_string(reached) + ": " +
-            std::to_string(reached - step) + " step(s) lost";
+            std::to_string(reached - newest) + " step(s) lost" +
+            (newest != step ? " (by its fastest worker, at step " + std::to_string(newest) +
+                                  " in the restored state)"
+                            : "");
   return text;
 }
 
@@ -230,7 +235,10 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
     out.state = assemble(fetch(chosen, mine, rank, world), &lacking);
     if (!out.state) throw Error("node-local step " + std::to_string(key.first) + ": " + lacking);
     out.step = key.first;
-    out.report = describe_choice(chosen, key.first, out.reached, store.root()) +
+    const auto& w = out.state->worker_steps;
+    const int64_t newest =
+        w.empty() ? key.first : std::max(key.first, *std::max_element(w.begin(), w.end()));
+    out.report = describe_choice(chosen, key.first, newest, out.reached, store.root()) +
                  pushes_accounted(*out.state) + newer_not_whole;
     return out;
   }
