@@ -217,7 +217,7 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
   std::string why = "it holds no step of this job", newer_not_whole;
   for (const auto& [key, parts] : steps) {
     if (key.first <= pfs_step) {
-      why = "its newest whole step is not newer than the parallel file system's";
+      why = "its newest whole step is not newer than the parallel file system's" + newer_not_whole;
       break;
     }
     const auto chosen = needed(parts);
