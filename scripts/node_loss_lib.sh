@@ -120,7 +120,8 @@ report_run() {
   local log=$dir/log.txt acc=null restored=- reached=- lost= every once=false finished=false
   grep -qE "^final test accuracy" "$log" && finished=true
   [ -s "$dir/m.json" ] && acc=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['test_accuracy'])")
-  every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$log" | head -n1)
+  # auto: the widest interval said before the loss (it is said again when it changes twofold)
+  every=$(sed -nE '/^resuming from/q; s/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$log" | sort -n | tail -n1)
   local line
   line=$(grep -m1 "restoring from the node-local level" "$log" || true)
   restored=$(sed -nE 's/.*: step ([0-9]+),.*/\1/p' <<<"$line")

@@ -196,6 +196,7 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     int64_t kind = 0;
     if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
     if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
+    if (requests & kLocalCheckpointRequest) kind |= PsLayout::kLocalAt;
     if (kind != 0) {
       stops_handled_ = asked[0];
       checkpoints_handled_ = asked[1];
@@ -209,7 +210,7 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     if (kind & PsLayout::kStopAt) {
       decision = kCheckpointRequest | kStopRequest;
     } else {
-      decision = kCheckpointRequest;
+      decision = (kind & PsLayout::kCheckpointAt) ? kCheckpointRequest : kLocalCheckpointRequest;
       // Non-chief workers pause until the chief has written the checkpoint of this step.
       if (!chief && !last) {
         rma_.stall().wait_until(
@@ -223,11 +224,6 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
       }
     }
   }
-  // A node-local checkpoint needs no worker at its step: the servers keep their shards when
-  // the chief asks (local_checkpoint()), with the workers' clocks of that moment. Agreeing on a
-  // step would put it past the fastest worker, far ahead of a slow chief.
-  if (chief && decision == kNoRequest && (requests & kLocalCheckpointRequest))
-    decision = kLocalCheckpointRequest;
   agree_wait_seconds_ += now_seconds() - t0;
   return decision;
 }

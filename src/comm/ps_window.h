@@ -95,9 +95,8 @@ struct PsLayout {
   };
   static constexpr int64_t kChoosing = -1;
   // What the agreed step is for; agreed = step * kKinds + the kinds' bits.
-  // (A node-local checkpoint is the chief's alone: no agreed step.)
-  enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2 };
-  static constexpr int64_t kKinds = 4;
+  enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2, kLocalAt = 4 };
+  static constexpr int64_t kKinds = 8;
 
   std::size_t shard_floats = 0;
   int workers = 0;

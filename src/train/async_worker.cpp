@@ -69,6 +69,7 @@ int AsyncWorker::run() {
         TrainingState facts = ctx_.state_header(done, epoch);
         facts.worker_steps = client.local_checkpoint(done);
         ctx_.local->save(done, {{"state", ctx_.local_part(done, facts)}});
+        client.checkpoint_written(done);
       };
       s.hooks.local_background_seconds = [&] { return local_write_seconds(*ctx_.local); };
     }

@@ -14,7 +14,7 @@ namespace dtrain::train {
 
 namespace {
 
-constexpr int kHeaderTag = 1, kBytesTag = 2;
+constexpr int kHeaderTag = 1, kBytesTag = 2, kConfirmTag = 3;
 const char* const kKinds[] = {"state", "params"};
 
 int kind_index(const std::string& kind) {
@@ -182,6 +182,7 @@ void LocalLevel::send_part(SendBatch& batch, int64_t step, const std::string& ki
            partners_.partner, kHeaderTag, comm_, &hr);
   mpi_call("MPI_Isend (checkpoint part to the partner)", MPI_Isend, bytes->data(),
            static_cast<int>(bytes->size()), MPI_BYTE, partners_.partner, kBytesTag, comm_, &br);
+  ++unconfirmed_[step];
   batch.requests.push_back(hr);
   batch.requests.push_back(br);
   batch.buffers.push_back(bytes);
@@ -200,7 +201,10 @@ void LocalLevel::save(int64_t step, std::vector<Part> parts) {
     enqueue({step, rank_, p.kind, bytes});
     if (copy) send_part(batch, step, p.kind, bytes);
   }
+  if (partners_.partner >= 0) send_marker(batch, -2, step);
   if (!batch.requests.empty()) sends_.push_back(std::move(batch));
+  saved_[1] = saved_[0];
+  saved_[0] = step;
   std::lock_guard lock(mu_);
   ++stats_.saves;
   stats_.copies_skipped += (partners_.partner >= 0 && !copy) ? 1 : 0;
@@ -215,6 +219,11 @@ void LocalLevel::progress_incoming() {
                MPI_STATUS_IGNORE);
       if (!flag) break;
       if (!in.receiving_bytes) {
+        if (in.header[0] == -2) {  // every part of a step has come
+          in.whole_step = in.header[2];
+          post_header_receive(in);
+          continue;
+        }
         if (in.header[0] < 0) {
           in.done = true;  // the sender has finished
           break;
@@ -231,6 +240,7 @@ void LocalLevel::progress_incoming() {
         ++stats_.copies_received;
         stats_.bytes_received += static_cast<double>(in.bytes.size());
       }
+      confirm(in);
       enqueue({in.header[2], static_cast<int>(in.header[3]), kKinds[in.header[1] == 1 ? 1 : 0],
                std::make_shared<const std::vector<char>>(std::move(in.bytes))});
       in.bytes = {};
@@ -239,21 +249,94 @@ void LocalLevel::progress_incoming() {
   }
 }
 
+// The sender's copy is in this rank's hands (the write follows on the writer thread, long
+// before this process could be stopped by a relaunch).
+void LocalLevel::confirm(const Incoming& in) {
+  auto c = std::make_unique<Confirmation>();
+  c->message = {in.header[2], in.header[1]};
+  mpi_call("MPI_Isend (a checkpoint part received)", MPI_Isend, c->message.data(), 2, MPI_INT64_T,
+           in.from, kConfirmTag, comm_, &c->request);
+  confirmations_.push_back(std::move(c));
+}
+
+void LocalLevel::take_confirmations() {
+  while (!confirmations_.empty()) {
+    int flag = 0;
+    mpi_call("MPI_Test (a checkpoint part received)", MPI_Test, &confirmations_.front()->request,
+             &flag, MPI_STATUS_IGNORE);
+    if (!flag) break;
+    confirmations_.pop_front();
+  }
+  for (;;) {
+    int flag = 0;
+    mpi_call("MPI_Iprobe (the partner's confirmations)", MPI_Iprobe, partners_.partner,
+             kConfirmTag, comm_, &flag, MPI_STATUS_IGNORE);
+    if (!flag) return;
+    std::array<int64_t, 2> message{};
+    mpi_call("MPI_Recv (the partner's confirmation)", MPI_Recv, message.data(), 2, MPI_INT64_T,
+             partners_.partner, kConfirmTag, comm_, MPI_STATUS_IGNORE);
+    if (auto it = unconfirmed_.find(message[0]); it != unconfirmed_.end() && --it->second <= 0)
+      unconfirmed_.erase(it);
+  }
+}
+
+bool LocalLevel::copies_pending_before(int64_t step) const {
+  return !unconfirmed_.empty() && unconfirmed_.begin()->first < step;
+}
+
+// Every sender has sent all its parts of the newest step before `step` this rank saved (in
+// sync every rank saves at the same steps).
+bool LocalLevel::exchange_done_before(int64_t step) const {
+  const int64_t saved = saved_[0] < step ? saved_[0] : saved_[1];
+  if (copies_pending_before(step)) return false;
+  return std::all_of(incoming_.begin(), incoming_.end(),
+                     [&](const Incoming& in) { return in.done || in.whole_step >= saved; });
+}
+
 void LocalLevel::poll(int64_t completed_step) {
-  if (completed_step >= 0) store_->record_reached(rank_, completed_step);
   progress_incoming();
   reap_sends();
+  if (partners_.partner >= 0) take_confirmations();
+  if (wait_for_copies_ && completed_step >= 0 && !exchange_done_before(completed_step)) {
+    const double t0 = now_seconds();
+    TimelineSpan span("local checkpoint: wait for the partner's copy", "wait", completed_step);
+    stall_.wait_until(
+        [&] {
+          progress_incoming();
+          reap_sends();
+          take_confirmations();
+          return exchange_done_before(completed_step);
+        },
+        "exchanging node-local checkpoint copies with partner ranks before step " +
+            std::to_string(completed_step),
+        [&] {
+          std::vector<int> ranks;
+          if (copies_pending_before(completed_step)) ranks.push_back(partners_.partner);
+          for (const auto& in : incoming_)
+            if (!in.done && in.whole_step < saved_[0]) ranks.push_back(in.from);
+          return "ranks " + comm::rank_list(ranks);
+        });
+    std::lock_guard lock(mu_);
+    stats_.copy_wait_seconds += now_seconds() - t0;
+  }
+  if (completed_step >= 0) store_->record_reached(rank_, completed_step);
+}
+
+// A header without bytes: -1, this rank has finished; -2, all its parts of `step` are sent.
+void LocalLevel::send_marker(SendBatch& batch, int64_t code, int64_t step) {
+  auto header =
+      std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{code, 0, step, rank_});
+  MPI_Request r = MPI_REQUEST_NULL;
+  mpi_call("MPI_Isend (end of checkpoint parts)", MPI_Isend, header->data(), 4, MPI_INT64_T,
+           partners_.partner, kHeaderTag, comm_, &r);
+  batch.requests.push_back(r);
+  batch.headers.push_back(std::move(header));
 }
 
 void LocalLevel::send_end() {
   if (partners_.partner < 0) return;
-  auto header = std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{-1, 0, 0, rank_});
-  MPI_Request r = MPI_REQUEST_NULL;
-  mpi_call("MPI_Isend (end of checkpoint parts)", MPI_Isend, header->data(), 4, MPI_INT64_T,
-           partners_.partner, kHeaderTag, comm_, &r);
   SendBatch batch;
-  batch.requests.push_back(r);
-  batch.headers.push_back(std::move(header));
+  send_marker(batch, -1, 0);
   sends_.push_back(std::move(batch));
 }
 
@@ -279,6 +362,17 @@ void LocalLevel::finish(bool keep) {
         return "ranks " + comm::rank_list(ranks);
       });
   wait_sends();
+  if (partners_.partner >= 0) {
+    stall_.wait_until(
+        [&] {
+          progress_incoming();
+          take_confirmations();
+          return unconfirmed_.empty() && confirmations_.empty();
+        },
+        "exchanging the last confirmations of node-local checkpoint parts with partner rank " +
+            std::to_string(partners_.partner),
+        [&] { return "rank " + std::to_string(partners_.partner); });
+  }
   settle();
   int keep_any = keep ? 1 : 0, mine = keep_any;
   MPI_Request all = MPI_REQUEST_NULL;
@@ -292,7 +386,7 @@ void LocalLevel::finish(bool keep) {
 double LocalLevel::settle() {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return queue_.empty() && !writing_; });
-  return stats_.saves > 0 ? stats_.write_seconds / stats_.saves : 0.0;
+  return stats_.saves > 0 ? (stats_.write_seconds + stats_.copy_wait_seconds) / stats_.saves : 0.0;
 }
 
 LocalLevel::Stats LocalLevel::stats() const {

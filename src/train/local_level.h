@@ -17,6 +17,7 @@
 #include <array>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,20 +55,30 @@ class LocalLevel {
     CheckpointPart part;
   };
   void save(int64_t step, std::vector<Part> parts);
-  // Drives the partner transfers; records the step this rank has completed (if >= 0).
+  // Drives the partner transfers; records the step this rank has completed (if >= 0). With
+  // wait_for_copies(), it first waits until the partner has confirmed every part of the saves
+  // before `completed_step`: a step is then whole on two nodes by the end of the step after
+  // it, so a lost node costs at most the interval. The partner waits there too, until it has
+  // every part of that step (else it could go on into a collective without confirming). Only
+  // where every rank saves at the same steps and polls after every step with no wait on
+  // another rank in between (sync); servers and workers of an async job wait on each other
+  // elsewhere and never wait here.
   void poll(int64_t completed_step = -1);
+  void wait_for_copies() { wait_for_copies_ = true; }
   // Collective: every transfer ends and every write lands; then, unless some rank asks to
   // `keep` them, the job's node-local files are removed on every node (a finished job leaves
   // none).
   void finish(bool keep);
 
-  // Waits until every part handed to the writer is written; their mean writing time.
+  // Waits until every part handed to the writer is written; the mean time a save cost in the
+  // background (its writing, and the wait for its partner's confirmation).
   double settle();
   int partner() const { return partners_.partner; }
   const LocalStore& store() const { return *store_; }
   struct Stats {
     int saves = 0, copies_received = 0, copies_skipped = 0, write_errors = 0;
     double save_seconds = 0;    // on the caller's thread: encoding and posting
+    double copy_wait_seconds = 0;  // in poll(), for the partner's confirmations
     double write_seconds = 0;   // on the writer thread
     double bytes_saved = 0;     // this rank's parts
     double bytes_received = 0;  // partner copies
@@ -83,7 +94,9 @@ class LocalLevel {
   };
   struct Incoming {
     int from = -1;
-    int64_t header[4] = {0, 0, 0, 0};  // bytes (-1: the sender is done), kind, step, writer
+    // bytes (-1: the sender is done; -2: it has sent all its parts of `step`), kind, step, writer
+    int64_t header[4] = {0, 0, 0, 0};
+    int64_t whole_step = -1;  // the newest step whose parts have all arrived
     std::vector<char> bytes;
     MPI_Request request = MPI_REQUEST_NULL;
     bool receiving_bytes = false;
@@ -104,6 +117,11 @@ class LocalLevel {
   void progress_incoming();
   void reap_sends();
   void wait_sends();
+  void confirm(const Incoming& in);
+  void take_confirmations();
+  bool copies_pending_before(int64_t step) const;
+  bool exchange_done_before(int64_t step) const;
+  void send_marker(SendBatch& batch, int64_t code, int64_t step);
   void send_part(SendBatch& batch, int64_t step, const std::string& kind,
                  const std::shared_ptr<const std::vector<char>>& bytes);
   void send_end();
@@ -114,6 +132,16 @@ class LocalLevel {
   MPI_Comm comm_ = MPI_COMM_NULL;
   comm::StallPolicy stall_;
   std::deque<SendBatch> sends_;
+  // Parts sent whose partner has not yet confirmed them, by step; confirmations this rank
+  // sends its senders (kept alive until they complete).
+  std::map<int64_t, int> unconfirmed_;
+  struct Confirmation {
+    std::array<int64_t, 2> message{};  // step, kind
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::deque<std::unique_ptr<Confirmation>> confirmations_;
+  bool wait_for_copies_ = false;
+  int64_t saved_[2] = {-1, -1};  // this rank's last two saved steps, newest first
   std::vector<Incoming> incoming_;  // one per sender, sized once: MPI holds their addresses
   // The writer thread.
   mutable std::mutex mu_;

@@ -76,6 +76,11 @@ void print_level(const JobContext& ctx, const std::vector<std::string>& hosts) {
     std::printf("  partner copies (each rank's parts also kept on the next node):\n%s",
                 table.c_str());
   }
+  if (ctx.roles.mode == comm::Mode::kAsync && ctx.options.dist.max_staleness >= 0)
+    std::printf(
+        "  workers at most %lld steps apart (--max-staleness): a lost worker stops the others "
+        "within as many steps\n",
+        static_cast<long long>(ctx.options.dist.max_staleness));
 }
 
 }  // namespace

@@ -197,7 +197,8 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "spread: servers on different nodes first (the first rank of each node in turn); pack: "
       "ranks 0..num-ps-1")(
       "max-staleness", po::value(&d.max_staleness)->default_value(d.max_staleness),
-      "async: a worker waits while it is more than S steps ahead of the slowest (< 0: no bound)")(
+      "async: a worker waits while it is more than S steps ahead of the slowest (< 0: no bound; "
+      "default -1, 8 with --local-checkpoint-dir)")(
       "bucket-mb",
       po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(positive<double>("bucket-mb")),
       "sync: allreduce bucket size in MB")(
@@ -377,6 +378,10 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
   }
   if (vm.count("shard-by")) o->data.shard_by = shard_by;
   if (vm.count("dist")) o->dist.dist = dist;
+  // With the node-local level, a lost worker must stop the others soon: async workers that ran
+  // on alone until the launcher noticed would lose all that work in the restore.
+  if (!o->output.local_checkpoint_dir.empty() && vm["max-staleness"].defaulted())
+    o->dist.max_staleness = kLocalLevelMaxStaleness;
   for (const auto& [name, value] : vm) {
     if (name != "help" && name != "config") o->recorded[name] = value_string(value);
   }

@@ -141,6 +141,7 @@ int SyncRunner::run() {
     };
   }
   if (ctx_.local) {
+    ctx_.local->wait_for_copies();  // every rank polls after every step (sync)
     s.hooks.save_local_checkpoint = [&](int64_t done, double epoch) {
       ctx_.local->save(done, local_parts(done, epoch, replica, *exchange));
     };

@@ -88,11 +88,16 @@ void Trainer::local_taken(int64_t done, double seconds) {
   // interval keeps it within 2% of the steps between two checkpoints.
   const double cost =
       seconds + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
+  // It grows at most twofold per checkpoint: one slow measurement (the first pays for
+  // directories and buffers) cannot space the checkpoints far apart for the rest of the run.
   const auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds_)));
-  local_every_ = std::clamp<int64_t>(every, 1, 100000);
+  const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
+  local_every_ = std::clamp<int64_t>(every, 1, 2 * before);
   next_local_ = done + local_every_;
-  if (local_announced_) return;
-  local_announced_ = true;
+  // Said again when it has changed twofold since it was last said.
+  const int64_t said = local_announced_;
+  if (said > 0 && local_every_ < 2 * said && 2 * local_every_ > said) return;
+  local_announced_ = local_every_;
   std::printf(
       "node-local checkpoints every %lld steps (auto: one costs %.1f ms here, a step "
       "%.1f ms: within %.0f%%)\n",

@@ -67,11 +67,16 @@ struct TrainingOptions {
   int64_t log_every = 100;
 };
 
+// Async with --local-checkpoint-dir and no --max-staleness: the bound that stops the other
+// workers within a few steps of a lost one (a worker alone could otherwise train on until the
+// launcher ends the job, work the restore throws away). Equal workers stay within 2-3 steps.
+inline constexpr int64_t kLocalLevelMaxStaleness = 8;
+
 struct DistributionOptions {
   std::optional<comm::Mode> dist;  // --dist; default: async for > 1 rank, else local
   int num_ps = 1;
   comm::PsPlacement ps_placement = comm::PsPlacement::kSpread;
-  int64_t max_staleness = -1;  // < 0: unbounded
+  int64_t max_staleness = -1;  // < 0: unbounded; kLocalLevelMaxStaleness with the local level
   double bucket_mb = 4.0;
   bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
   bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather

@@ -106,7 +106,7 @@ class Trainer {
   // next_local_; auto measures the step time (an average) and the checkpoints' cost.
   int64_t local_every_ = 0, next_local_ = 0;
   double step_seconds_ = 0;
-  bool local_announced_ = false;
+  int64_t local_announced_ = 0;  // the node-local interval last printed
 };
 
 }  // namespace dtrain::train
