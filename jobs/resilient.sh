@@ -120,7 +120,7 @@ resilient_args() {
 # code (0 done, 143 stopped by a signal, 2 refused at its first start, else the failure). The launcher
 # appends the job's output to LOG (RESILIENT_LOG).
 resilient_run() {
-  local log=$1 restarts=0 rc last_crash="" lost
+  local log=$1 restarts=0 rc last_crash="" lost refused=0
   RESILIENT_LOG=$log
   shift
   local in_use=("$@")
@@ -140,11 +140,16 @@ resilient_run() {
     fi
     [ "$rc" = 0 ] || [ "$rc" = 143 ] && return "$rc"
     # Refused at start: bad options or data on the first launch; after a node loss it may be
-    # the shared file system still settling (GlusterFS answered "Stale file handle" here), so
-    # it counts as one more failed launch (the crash-loop rule still applies).
+    # the shared file system still settling (GlusterFS answered "Stale file handle" here for
+    # some seconds), so it is tried again after a pause that doubles (2, 4, 8 ... s), each try
+    # one of the MAX_RESTARTS.
     [ "$rc" = 2 ] && [ "$restarts" = 0 ] && return 2
     [ -n "$RESILIENT_LOST" ] || resilient_find_lost "${in_use[@]}"
-    if [ -z "$RESILIENT_LOST" ]; then
+    if [ "$rc" = 2 ] && [ -z "$RESILIENT_LOST" ]; then
+      refused=$((refused + 1))
+      resilient_log "refused at start after a restart; trying again in $((1 << refused)) s"
+      sleep $((1 << refused))
+    elif [ -z "$RESILIENT_LOST" ]; then
       local crash
       crash=$(resilient_crash_signature "$log")
       [ "$crash" != "$last_crash" ] ||

@@ -9,7 +9,7 @@
 # the loss to its detection, to the relaunch, to the restore and to the first step after it.
 # Then the cost of the node-local level (the same run with and without it, side by side, at
 # 1 Gbit/s and unshaped) and a lost host coming back under mpirun.
-#   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3)
+#   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3 COST_STEPS=STEPS)
 #   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
 #   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs; none: no loss runs)
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
@@ -21,6 +21,7 @@ CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
 SLURM=$DTRAIN_ROOT/scripts/slurm_local.sh
 STATE=/var/lib/dtrain-cluster
 LOSSES=${LOSSES:-10} STEPS=${STEPS:-300} ARCH=${ARCH:-cnn} EVERY=${EVERY:-auto} COST_ROUNDS=${COST_ROUNDS:-3}
+COST_STEPS=${COST_STEPS:-$STEPS}  # the cost runs' length: longer runs, less noise
 WORK=$DTRAIN_ROOT/bench-results/node-loss
 mkdir -p "$WORK"
 trap 'rc=$?; set +e; bash "$SLURM" down >/dev/null 2>&1; bash "$CLUSTER" down >/dev/null; exit $rc' EXIT

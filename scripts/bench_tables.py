@@ -538,10 +538,17 @@ def node_loss(raw):
                             if "with" in p and "without" in p)
             if ratios:
                 every = [p["with"]["every"] for p in pairs.values() if "with" in p]
-                body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}",
-                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", ", ".join(str(e) for e in every)])
+                # The noise: how far the runs without the level spread among themselves.
+                base = [p["without"]["img_s"] for p in pairs.values() if "without" in p]
+                noise = max(base) / min(base) - 1
+                both = [p["with"]["img_s"] for p in pairs.values() if "with" in p]
+                pooled = (sum(both) / len(both)) / (sum(base) / len(base))
+                body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}", f"{pooled:.3f}",
+                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}",
+                             ", ".join(str(e) for e in every)])
     print("\n### What the node-local level costs (images/s with it / without it, same run, interleaved)\n")
-    print(table(["links", "mode", "pairs", "median ratio", "range", "interval chosen (auto)"], body))
+    print(table(["links", "mode", "pairs", "median ratio", "ratio of the means", "range",
+                 "spread of the runs without", "interval chosen (auto, widest)"], body))
 
 
 if __name__ == "__main__":

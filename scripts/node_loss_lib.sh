@@ -107,7 +107,7 @@ run_once() {
     bash "$CLUSTER" lose "$victim" >&2
     times=$(watch_loss "$dir/log.txt" "$t0")
   fi
-  wait "$JOB" 2>/dev/null
+  wait "$JOB" 2>/dev/null || true  # a job that gave up is a row too
   [ "$victim" = - ] || { bash "$CLUSTER" return "$victim" >&2 && bash "$SLURM" node-up "$victim" >&2; }
   [ "$launcher" = slurm ] && bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null
   report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" $times
@@ -147,7 +147,7 @@ run_returned() {
   restored() { grep -q '^resuming from' "$dir/log.txt" || ! kill -0 "$JOB" 2>/dev/null; }
   wait_until 600 "the restore" restored >&2
   bash "$CLUSTER" return h3 >&2
-  wait "$JOB" 2>/dev/null
+  wait "$JOB" 2>/dev/null || true  # a job that gave up is a row too
   bash "$SLURM" node-up h3 >&2
   local back=false finished=false
   [ "$(grep -c 'starting on 4 node' "$dir/log.txt")" -ge 2 ] && back=true
@@ -163,11 +163,11 @@ run_cost() {
   rm -rf "$dir" && mkdir -p "$dir"
   bash "$CLUSTER" run h1 rm -rf "$gv"
   clean_stores
-  read -ra args <<<"$(LOG_EVERY=1000 mpirun_args "$mode" "$gv" "$level" | tr '\n' ' ')"
+  read -ra args <<<"$(STEPS=$COST_STEPS LOG_EVERY=1000 mpirun_args "$mode" "$gv" "$level" | tr '\n' ' ')"
   bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" \
     --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
   local rate_img every
   rate_img=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['train_images_per_sec'])")
-  every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$dir/log.txt" | head -n1)
+  every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$dir/log.txt" | sort -n | tail -n1)
   json what=cost mode="$mode" level="$level" rate="$rate" round="$i" img_s="$rate_img" every="${every:-null}"
 }
