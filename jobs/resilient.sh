@@ -138,7 +138,9 @@ resilient_run() {
       RESILIENT_OUT=$(tr ' ' '\n' <<<"$RESILIENT_OUT" | grep -vx "$RESILIENT_BACK" | tr '\n' ' ')
       continue
     fi
-    [ "$rc" = 0 ] || [ "$rc" = 143 ] && return "$rc"
+    [ "$rc" = 0 ] && return 0
+    # 143: stopped by a signal, unless this script stopped it for a lost node.
+    [ "$rc" = 143 ] && [ -z "$RESILIENT_LOST" ] && return 143
     # Refused at start: bad options or data on the first launch; after a node loss it may be
     # the shared file system still settling (GlusterFS answered "Stale file handle" here for
     # some seconds), so it is tried again after a pause that doubles (2, 4, 8 ... s), each try
