@@ -314,8 +314,25 @@ return_host() {
       on_host "$host" umount -l "/mnt/$name" 2>/dev/null || true  # its client died with it
       mount_volume "$host" "$name"
     done <"$STATE/volumes"
+    while read -r name; do wait_healed "$name" "$host"; done <"$STATE/volumes"
   fi
   echo "cluster: $host back"
+}
+
+# wait_healed NAME HOST: a dispersed volume's returned brick healed of what changed while it
+# was gone. Until then the volume survives no other lost brick: a second loss while heals
+# were pending made its directories answer "Stale file handle" for good (seen in the bench).
+wait_healed() {
+  local name=$1 host=$2
+  on_host h1 gluster --mode=script volume info "$name" | grep -q '^Type: Disperse' || return 0
+  healed() {
+    local info
+    on_host h1 gluster --mode=script volume heal "$name" >/dev/null 2>&1 || return 1
+    info=$(on_host h1 gluster --mode=script volume heal "$name" info 2>/dev/null) || return 1
+    ! grep -q "not connected" <<<"$info" &&
+      [ "$(grep -c 'Number of entries: 0' <<<"$info")" = "$(host_count)" ]
+  }
+  wait_until 300 "volume $name healed after $host's return" healed
 }
 
 # Cold reads for benchmarks: the page cache dropped (bricks and clients share this machine's)
