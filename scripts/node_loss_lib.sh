@@ -127,6 +127,10 @@ report_run() {
   restored=$(sed -nE 's/.*: step ([0-9]+),.*/\1/p' <<<"$line")
   reached=$(sed -nE 's/.*had reached step ([0-9]+).*/\1/p' <<<"$line")
   lost=$(sed -nE 's/.*: ([0-9]+) step\(s\) lost.*/\1/p' <<<"$line")
+  # The interval in effect at the loss, as the restore tells it (auto changes it as it goes).
+  local at_loss
+  at_loss=$(sed -nE 's/.*\(node-local checkpoints every ([0-9]+) steps\).*/\1/p' <<<"$line")
+  [ -z "$at_loss" ] || every=$at_loss
   grep -q "exactly once" <<<"$line" && once=true
   json what=run name="$name" mode="$mode" launcher="$launcher" kind="$kind" lost_host="$victim" \
     finished="$finished" accuracy="$acc" every="${every:-null}" restored="${restored:-null}" \

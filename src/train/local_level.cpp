@@ -195,9 +195,10 @@ void LocalLevel::save(int64_t step, std::vector<Part> parts) {
   reap_sends();
   const bool copy = partners_.partner >= 0 && sends_.size() < kBatchesInFlight;
   SendBatch batch;
+  double saved_bytes = 0;
   for (auto& p : parts) {
     auto bytes = std::make_shared<const std::vector<char>>(encode(p.part));
-    stats_.bytes_saved += static_cast<double>(bytes->size());
+    saved_bytes += static_cast<double>(bytes->size());
     enqueue({step, rank_, p.kind, bytes});
     if (copy) send_part(batch, step, p.kind, bytes);
   }
@@ -206,6 +207,7 @@ void LocalLevel::save(int64_t step, std::vector<Part> parts) {
   saved_[1] = saved_[0];
   saved_[0] = step;
   std::lock_guard lock(mu_);
+  stats_.bytes_saved += saved_bytes;
   ++stats_.saves;
   stats_.copies_skipped += (partners_.partner >= 0 && !copy) ? 1 : 0;
   stats_.save_seconds += now_seconds() - t0;
@@ -269,8 +271,8 @@ void LocalLevel::take_confirmations() {
   }
   for (;;) {
     int flag = 0;
-    mpi_call("MPI_Iprobe (the partner's confirmations)", MPI_Iprobe, partners_.partner,
-             kConfirmTag, comm_, &flag, MPI_STATUS_IGNORE);
+    mpi_call("MPI_Iprobe (the partner's confirmations)", MPI_Iprobe, partners_.partner, kConfirmTag,
+             comm_, &flag, MPI_STATUS_IGNORE);
     if (!flag) return;
     std::array<int64_t, 2> message{};
     mpi_call("MPI_Recv (the partner's confirmation)", MPI_Recv, message.data(), 2, MPI_INT64_T,
@@ -319,7 +321,17 @@ void LocalLevel::poll(int64_t completed_step) {
     std::lock_guard lock(mu_);
     stats_.copy_wait_seconds += now_seconds() - t0;
   }
-  if (completed_step >= 0) store_->record_reached(rank_, completed_step);
+  if (completed_step >= 0) {
+    if (first_step_ < 0) first_step_ = completed_step - 1;
+    store_->record_reached(rank_, completed_step, interval());
+  }
+}
+
+// The steps between the last two saves (or from this run's start to its first save).
+int64_t LocalLevel::interval() const {
+  if (saved_[0] < 0) return -1;
+  const int64_t before = saved_[1] >= 0 ? saved_[1] : first_step_;
+  return before >= 0 ? saved_[0] - before : -1;
 }
 
 // A header without bytes: -1, this rank has finished; -2, all its parts of `step` are sent.
@@ -374,13 +386,29 @@ void LocalLevel::finish(bool keep) {
         [&] { return "rank " + std::to_string(partners_.partner); });
   }
   settle();
-  int keep_any = keep ? 1 : 0, mine = keep_any;
+  // Whether some rank keeps the files, and the most any node holds.
+  double mine[2] = {keep ? 1.0 : 0.0, static_cast<double>(store_->bytes_used())}, most[2] = {};
   MPI_Request all = MPI_REQUEST_NULL;
-  mpi_call("MPI_Iallreduce (node-local checkpoints kept?)", MPI_Iallreduce, &mine, &keep_any, 1,
-           MPI_INT, MPI_LOR, comm_, &all);
+  mpi_call("MPI_Iallreduce (node-local checkpoints kept?)", MPI_Iallreduce, mine, most, 2,
+           MPI_DOUBLE, MPI_MAX, comm_, &all);
   stall_.wait(all, "every rank done with its node-local checkpoints",
               [] { return std::string("a rank still training"); });
-  if (!keep_any) store_->remove_all();
+  if (rank_ == 0) print_usage(most[1], most[0] > 0);
+  if (most[0] == 0) store_->remove_all();
+}
+
+// On tmpfs (/dev/shm) the store is node memory: how much it held, and what it cost.
+void LocalLevel::print_usage(double most_bytes, bool kept) const {
+  const Stats st = stats();
+  const double saves = std::max(1, st.saves);
+  std::printf(
+      "node-local checkpoints: %d taken; %.1f MB on the fullest node at the end (each rank's "
+      "parts of its newest steps and its partner's copies); rank 0: %.1f ms to save, %.1f ms "
+      "to write, %.1f ms waiting for its partner's confirmation, per checkpoint; %s\n",
+      st.saves, most_bytes / 1e6, 1e3 * st.save_seconds / saves, 1e3 * st.write_seconds / saves,
+      1e3 * st.copy_wait_seconds / saves,
+      kept ? "kept (the job stopped without --model-dir: they are all it has)" : "removed");
+  std::fflush(stdout);
 }
 
 double LocalLevel::settle() {

@@ -77,11 +77,11 @@ class LocalLevel {
   const LocalStore& store() const { return *store_; }
   struct Stats {
     int saves = 0, copies_received = 0, copies_skipped = 0, write_errors = 0;
-    double save_seconds = 0;    // on the caller's thread: encoding and posting
+    double save_seconds = 0;       // on the caller's thread: encoding and posting
     double copy_wait_seconds = 0;  // in poll(), for the partner's confirmations
-    double write_seconds = 0;   // on the writer thread
-    double bytes_saved = 0;     // this rank's parts
-    double bytes_received = 0;  // partner copies
+    double write_seconds = 0;      // on the writer thread
+    double bytes_saved = 0;        // this rank's parts
+    double bytes_received = 0;     // partner copies
   };
   Stats stats() const;
 
@@ -125,6 +125,8 @@ class LocalLevel {
   void send_part(SendBatch& batch, int64_t step, const std::string& kind,
                  const std::shared_ptr<const std::vector<char>>& bytes);
   void send_end();
+  void print_usage(double most_bytes, bool kept) const;
+  int64_t interval() const;
 
   std::unique_ptr<LocalStore> store_;
   int rank_ = 0;
@@ -141,7 +143,8 @@ class LocalLevel {
   };
   std::deque<std::unique_ptr<Confirmation>> confirmations_;
   bool wait_for_copies_ = false;
-  int64_t saved_[2] = {-1, -1};  // this rank's last two saved steps, newest first
+  int64_t saved_[2] = {-1, -1};     // this rank's last two saved steps, newest first
+  int64_t first_step_ = -1;         // the step this run started from (as poll() first learns it)
   std::vector<Incoming> incoming_;  // one per sender, sized once: MPI holds their addresses
   // The writer thread.
   mutable std::mutex mu_;

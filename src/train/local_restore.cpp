@@ -36,7 +36,7 @@ struct Held {
 struct NodeFindings {
   std::map<std::tuple<int64_t, int, std::string>, std::vector<char>> bytes;
   json inventory = json::array();
-  int64_t reached = -1;
+  LocalStore::Reached reached;
 };
 
 std::string host_name() {
@@ -108,12 +108,13 @@ std::vector<std::string> allgather_text(const std::string& mine, MPI_Comm comm) 
 using Catalogue = std::map<std::pair<int64_t, std::string>,
                            std::map<std::pair<int, std::string>, Held>, std::greater<>>;
 
-Catalogue catalogue(const std::vector<std::string>& texts, int64_t* reached) {
+Catalogue catalogue(const std::vector<std::string>& texts, LocalStore::Reached* reached) {
   Catalogue c;
   for (const auto& text : texts) {
     if (text.empty()) continue;
     const json j = json::parse(text);
-    *reached = std::max(*reached, j.at("reached").get<int64_t>());
+    const LocalStore::Reached r{j.at("reached").get<int64_t>(), j.at("interval").get<int64_t>()};
+    if (r.step > reached->step) *reached = r;
     for (const auto& e : j.at("parts")) {
       Held h{e.at("step"),
              e.at("writer"),
@@ -163,7 +164,7 @@ std::vector<CheckpointPart> fetch(const std::vector<const Held*>& chosen, NodeFi
 // `newest`: the step the restored state reaches (async: its fastest worker's, which the reached
 // steps of the previous run are compared with; the chief's step may trail it).
 std::string describe_choice(const std::vector<const Held*>& chosen, int64_t step, int64_t newest,
-                            int64_t reached, const std::string& dir) {
+                            const LocalStore::Reached& reached, const std::string& dir) {
   std::vector<int> copies;
   for (const Held* h : chosen)
     if (h->copy) copies.push_back(h->writer);
@@ -172,9 +173,12 @@ std::string describe_choice(const std::vector<const Held*>& chosen, int64_t step
   text += copies.empty() ? ", all the writers' own copies"
                          : ", partner copies for the parts of rank(s) " + comm::rank_list(copies) +
                                " of the run that wrote it (their node is gone or its copy was bad)";
-  if (reached >= newest)
-    text += "; the previous run had reached step " + std::to_string(reached) + ": " +
-            std::to_string(reached - newest) + " step(s) lost" +
+  if (reached.step >= newest)
+    text += "; the previous run had reached step " + std::to_string(reached.step) + ": " +
+            std::to_string(reached.step - newest) + " step(s) lost" +
+            (reached.interval > 0
+                 ? " (node-local checkpoints every " + std::to_string(reached.interval) + " steps)"
+                 : "") +
             (newest != step ? " (by its fastest worker, at step " + std::to_string(newest) +
                                   " in the restored state)"
                             : "");
@@ -210,7 +214,10 @@ LocalRestore restore_local(const LocalStore& store, MPI_Comm world,
   std::string text;
   if (reads) {
     mine = read_node(store, rank);
-    text = json{{"reached", mine.reached}, {"parts", mine.inventory}}.dump();
+    text = json{{"reached", mine.reached.step},
+                {"interval", mine.reached.interval},
+                {"parts", mine.inventory}}
+               .dump();
   }
   LocalRestore out;
   const Catalogue steps = catalogue(allgather_text(text, world), &out.reached);

@@ -22,8 +22,10 @@ namespace dtrain::train {
 struct LocalRestore {
   std::optional<TrainingState> state;  // set when the node-local level wins
   int64_t step = -1;                   // its step
-  int64_t reached = -1;  // the newest step a rank of the previous run recorded (-1: unknown)
-  std::string report;    // what the chief prints: the level, the step, the steps lost
+  // The newest step a rank of the previous run recorded (-1: unknown), with the node-local
+  // interval it was taking checkpoints at.
+  LocalStore::Reached reached;
+  std::string report;  // what the chief prints: the level, the step, the steps lost
 };
 
 // Collective, blocking (the caller's watchdog guards it).

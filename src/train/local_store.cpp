@@ -129,7 +129,7 @@ void LocalStore::prune(int writer, bool copy) {
   steps.erase(steps.begin(), steps.lower_bound(keep_from));
 }
 
-void LocalStore::record_reached(int rank, int64_t step) {
+void LocalStore::record_reached(int rank, int64_t step, int64_t interval) {
   if (reached_fd_ < 0) {
     std::error_code ec;
     fs::create_directories(root_, ec);
@@ -137,19 +137,22 @@ void LocalStore::record_reached(int rank, int64_t step) {
     reached_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (reached_fd_ < 0) return;  // a store that cannot take it loses only this figure
   }
-  char text[24];
-  const int n = std::snprintf(text, sizeof text, "%020lld", static_cast<long long>(step));
+  char text[48];
+  const int n = std::snprintf(text, sizeof text, "%020lld %020lld", static_cast<long long>(step),
+                              static_cast<long long>(interval));
   if (::pwrite(reached_fd_, text, static_cast<std::size_t>(n), 0) < 0) return;
 }
 
-int64_t LocalStore::reached() const {
-  int64_t newest = -1;
+LocalStore::Reached LocalStore::reached() const {
+  Reached newest;
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(root_, ec)) {
     if (!f.path().filename().string().starts_with("reached-")) continue;
     std::ifstream in(f.path());
-    long long step = -1;
-    if (in >> step) newest = std::max<int64_t>(newest, step);
+    long long step = -1, interval = -1;
+    if (!(in >> step)) continue;
+    if (!(in >> interval)) interval = -1;
+    if (step > newest.step) newest = {step, interval};
   }
   return newest;
 }

@@ -47,10 +47,14 @@ class LocalStore {
   // the file and the system's reason (a full disk).
   void write(int64_t step, int writer, const std::string& kind, bool copy,
              const std::vector<char>& bytes);
-  // Records the last step this rank completed (a few bytes, overwritten in place).
-  void record_reached(int rank, int64_t step);
-  // The newest step any rank of this node recorded (-1 if none).
-  int64_t reached() const;
+  // Records the last step this rank completed and the node-local interval in effect (the
+  // steps between its last two saves, -1 before the second): a few bytes, overwritten in place.
+  void record_reached(int rank, int64_t step, int64_t interval);
+  // The newest step any rank of this node recorded (-1 if none), with its interval.
+  struct Reached {
+    int64_t step = -1, interval = -1;
+  };
+  Reached reached() const;
   // Bytes of this job's files on this node.
   std::uint64_t bytes_used() const;
   // Removes the job's directory on this node (the end of a finished job), and --local-
