@@ -543,12 +543,16 @@ def node_loss(raw):
                 noise = max(base) / min(base) - 1
                 both = [p["with"]["img_s"] for p in pairs.values() if "with" in p]
                 pooled = (sum(both) / len(both)) / (sum(base) / len(base))
+                shares = [p["with"]["share"] for p in pairs.values() if p.get("with", {}).get("share")]
+                own = (f"{max(s[0] for s in shares):.1%} / {max(s[1] for s in shares):.1%}"
+                       if shares else "–")
                 body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}", f"{pooled:.3f}",
-                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}",
+                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}", own,
                              ", ".join(str(e) for e in every)])
     print("\n### What the node-local level costs (images/s with it / without it, same run, interleaved)\n")
     print(table(["links", "mode", "pairs", "median ratio", "ratio of the means", "range",
-                 "spread of the runs without", "interval chosen (auto, widest)"], body))
+                 "spread of the runs without", "its own account: in the loop / writing (most)",
+                 "interval chosen (auto, widest)"], body))
 
 
 if __name__ == "__main__":

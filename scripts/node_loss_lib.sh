@@ -23,7 +23,9 @@ mpirun_args() {
   local mode=$1 gv=$2
   train_args "${3:-}"
   echo --data-dir "$MNIST_DIR" --dist "$mode" --model-dir "$gv/ckpt"
-  [ "$mode" = sync ] || echo --num-ps 2
+  # async: the staleness bound the level brings (8) also without it, so that a cost run
+  # compares the checkpoints alone
+  [ "$mode" = sync ] || echo --num-ps 2 --max-staleness 8
 }
 
 clean_stores() {
@@ -170,8 +172,11 @@ run_cost() {
   read -ra args <<<"$(STEPS=$COST_STEPS LOG_EVERY=1000 mpirun_args "$mode" "$gv" "$level" | tr '\n' ' ')"
   bash "$CLUSTER" mpirun -np 4 "$DTRAIN_ROOT/build/mnist_train" "${args[@]}" \
     --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
-  local rate_img every
+  local rate_img every share
   rate_img=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['train_images_per_sec'])")
+  # The level's own account of its cost on the chief (loop time + partner wait, and writing).
+  share=$(/usr/bin/python3 -c "import json; l = json.load(open('$dir/m.json')).get('local_checkpoints')
+print(json.dumps([l['share_of_training'], l['background_share_of_training']] if l else None))")
   every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$dir/log.txt" | sort -n | tail -n1)
-  json what=cost mode="$mode" level="$level" rate="$rate" round="$i" img_s="$rate_img" every="${every:-null}"
+  json what=cost mode="$mode" level="$level" rate="$rate" round="$i" img_s="$rate_img" every="${every:-null}" share="$share"
 }

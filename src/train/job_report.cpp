@@ -71,6 +71,22 @@ double images_per_sec(const RunReport& r) {
   return r.result->metrics.steady_images_per_sec();
 }
 
+// What the node-local level cost this rank: in the training loop (the save; async, also the
+// pause while the servers keep their shards), waiting for partner copies (sync), and in the
+// background (writing), each also as a share of the training time.
+nlohmann::json local_json(const LocalLevel& local, const TrainResult& t) {
+  const auto st = local.stats();
+  const double train = std::max(1e-9, t.metrics.train_seconds());
+  return {{"taken", st.saves},
+          {"loop_seconds", t.local_checkpoint_seconds},
+          {"copy_wait_seconds", st.copy_wait_seconds},
+          {"write_seconds", st.write_seconds},
+          {"bytes_per_checkpoint", st.saves > 0 ? st.bytes_saved / st.saves : 0.0},
+          {"copies_skipped", st.copies_skipped},
+          {"share_of_training", (t.local_checkpoint_seconds + st.copy_wait_seconds) / train},
+          {"background_share_of_training", st.write_seconds / train}};
+}
+
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
   const auto& m = r.result->metrics;
   const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
@@ -105,6 +121,7 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
             {"forward_flops_per_image", 2 * ctx.model->forward_macs()},
             {"options", ctx.options.recorded},
             {"transport", comm::describe_transport().summary()}});
+  if (ctx.local) j["local_checkpoints"] = local_json(*ctx.local, *t);
   write_json_file(ctx.options.output.metrics_json, j);
 }
 

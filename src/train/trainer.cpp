@@ -236,6 +236,7 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
     // A checkpoint in --model-dir at the same step makes the node-local one redundant.
     const double t0 = now_seconds();
     s_.hooks.save_local_checkpoint(done, plan_.epoch_of(done));
+    local_seconds_ += now_seconds() - t0;
     if (chief()) local_taken(done, now_seconds() - t0);
   }
   if (!(agreed & comm::kStopRequest)) return false;
@@ -293,6 +294,7 @@ TrainResult Trainer::run() {
   result.last_step = step;
   result.data_wait_seconds = stream.wait_seconds();
   result.skipped_records = s_.train_data->skipped_records();
+  result.local_checkpoint_seconds = local_seconds_;
   return result;
 }
 

@@ -64,7 +64,8 @@ struct TrainResult {
   int64_t start_step = 0, last_step = 0;
   double data_wait_seconds = 0;
   int64_t skipped_records = 0;
-  bool stopped = false;  // ended early on SIGTERM/SIGINT, after a checkpoint
+  bool stopped = false;                 // ended early on SIGTERM/SIGINT, after a checkpoint
+  double local_checkpoint_seconds = 0;  // in the loop, taking node-local checkpoints
 };
 
 class Trainer {
@@ -107,6 +108,7 @@ class Trainer {
   int64_t local_every_ = 0, next_local_ = 0;
   double step_seconds_ = 0;
   int64_t local_announced_ = 0;  // the node-local interval last printed
+  double local_seconds_ = 0;     // spent in the loop taking node-local checkpoints
 };
 
 }  // namespace dtrain::train
