@@ -82,12 +82,14 @@ bool Trainer::local_due(int64_t done) {
   return true;
 }
 
-void Trainer::local_taken(int64_t done, double seconds) {
+void Trainer::local_taken(int64_t done) {
   if (s_.options->output.local_checkpoint_steps > 0 || step_seconds_ <= 0) return;
-  // The cost: this rank's time in the checkpoint plus the background writing it caused. The
-  // interval keeps it within 2% of the steps between two checkpoints.
+  // The cost: this rank's mean time in a checkpoint plus the background writing each caused.
+  // The interval keeps it within 2% of the steps between two checkpoints. A mean, not the
+  // last one: an async checkpoint's pause varies tenfold with how far the workers are apart.
   const double cost =
-      seconds + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
+      local_seconds_ / static_cast<double>(std::max<int64_t>(1, local_count_)) +
+      (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
   // It grows at most twofold per checkpoint: one slow measurement (the first pays for
   // directories and buffers) cannot space the checkpoints far apart for the rest of the run.
   const auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds_)));
@@ -237,7 +239,8 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
     const double t0 = now_seconds();
     s_.hooks.save_local_checkpoint(done, plan_.epoch_of(done));
     local_seconds_ += now_seconds() - t0;
-    if (chief()) local_taken(done, now_seconds() - t0);
+    ++local_count_;
+    if (chief()) local_taken(done);
   }
   if (!(agreed & comm::kStopRequest)) return false;
   if (chief()) {

@@ -96,7 +96,7 @@ class Trainer {
   bool local_due(int64_t done);
   // The chief, after a node-local checkpoint that took `seconds` here: --local-checkpoint-steps
   // auto sets the interval from it.
-  void local_taken(int64_t done, double seconds);
+  void local_taken(int64_t done);
   float learning_rate(int64_t step);
 
   TrainerSetup s_;
@@ -109,6 +109,7 @@ class Trainer {
   double step_seconds_ = 0;
   int64_t local_announced_ = 0;  // the node-local interval last printed
   double local_seconds_ = 0;     // spent in the loop taking node-local checkpoints
+  int64_t local_count_ = 0;      // node-local checkpoints taken
 };
 
 }  // namespace dtrain::train
