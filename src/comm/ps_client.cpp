@@ -196,6 +196,9 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     int64_t kind = 0;
     if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
     if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
+    // A node-local checkpoint too: every worker pauses at the agreed step, so that every
+    // server keeps the same pushes (taken at the chief's own step without the pause, the
+    // servers' shards once disagreed by a push).
     if (requests & kLocalCheckpointRequest) kind |= PsLayout::kLocalAt;
     if (kind != 0) {
       stops_handled_ = asked[0];
