@@ -15,6 +15,9 @@ namespace dtrain::train {
 namespace {
 
 constexpr int kHeaderTag = 1, kBytesTag = 2, kConfirmTag = 3;
+// A header's first word when no bytes follow: the sender has finished, or it has sent every
+// part of the step in the header.
+constexpr int64_t kSenderDone = -1, kStepSent = -2;
 const char* const kKinds[] = {"state", "params"};
 
 int kind_index(const std::string& kind) {
@@ -202,7 +205,7 @@ void LocalLevel::save(int64_t step, std::vector<Part> parts) {
     enqueue({step, rank_, p.kind, bytes});
     if (copy) send_part(batch, step, p.kind, bytes);
   }
-  if (partners_.partner >= 0) send_marker(batch, -2, step);
+  if (partners_.partner >= 0) send_marker(batch, kStepSent, step);
   if (!batch.requests.empty()) sends_.push_back(std::move(batch));
   saved_[1] = saved_[0];
   saved_[0] = step;
@@ -221,12 +224,12 @@ void LocalLevel::progress_incoming() {
                MPI_STATUS_IGNORE);
       if (!flag) break;
       if (!in.receiving_bytes) {
-        if (in.header[0] == -2) {  // every part of a step has come
+        if (in.header[0] == kStepSent) {
           in.whole_step = in.header[2];
           post_header_receive(in);
           continue;
         }
-        if (in.header[0] < 0) {
+        if (in.header[0] == kSenderDone) {
           in.done = true;  // the sender has finished
           break;
         }
@@ -262,6 +265,7 @@ void LocalLevel::confirm(const Incoming& in) {
 }
 
 void LocalLevel::take_confirmations() {
+  if (partners_.partner < 0) return;  // one node: nothing sent, nothing to confirm
   while (!confirmations_.empty()) {
     int flag = 0;
     mpi_call("MPI_Test (a checkpoint part received)", MPI_Test, &confirmations_.front()->request,
@@ -289,16 +293,22 @@ bool LocalLevel::copies_pending_before(int64_t step) const {
 // Every sender has sent all its parts of the newest step before `step` this rank saved (in
 // sync every rank saves at the same steps).
 bool LocalLevel::exchange_done_before(int64_t step) const {
+  return !copies_pending_before(step) && senders_behind(step).empty();
+}
+
+// The senders whose parts of the newest step before `step` this rank saved have not all come.
+std::vector<int> LocalLevel::senders_behind(int64_t step) const {
   const int64_t saved = saved_[0] < step ? saved_[0] : saved_[1];
-  if (copies_pending_before(step)) return false;
-  return std::all_of(incoming_.begin(), incoming_.end(),
-                     [&](const Incoming& in) { return in.done || in.whole_step >= saved; });
+  std::vector<int> behind;
+  for (const auto& in : incoming_)
+    if (!in.done && in.whole_step < saved) behind.push_back(in.from);
+  return behind;
 }
 
 void LocalLevel::poll(int64_t completed_step) {
   progress_incoming();
   reap_sends();
-  if (partners_.partner >= 0) take_confirmations();
+  take_confirmations();
   if (wait_for_copies_ && completed_step >= 0 && !exchange_done_before(completed_step)) {
     const double t0 = now_seconds();
     TimelineSpan span("local checkpoint: wait for the partner's copy", "wait", completed_step);
@@ -312,10 +322,8 @@ void LocalLevel::poll(int64_t completed_step) {
         "exchanging node-local checkpoint copies with partner ranks before step " +
             std::to_string(completed_step),
         [&] {
-          std::vector<int> ranks;
+          std::vector<int> ranks = senders_behind(completed_step);
           if (copies_pending_before(completed_step)) ranks.push_back(partners_.partner);
-          for (const auto& in : incoming_)
-            if (!in.done && in.whole_step < saved_[0]) ranks.push_back(in.from);
           return "ranks " + comm::rank_list(ranks);
         });
     std::lock_guard lock(mu_);
@@ -334,7 +342,7 @@ int64_t LocalLevel::interval() const {
   return before >= 0 ? saved_[0] - before : -1;
 }
 
-// A header without bytes: -1, this rank has finished; -2, all its parts of `step` are sent.
+// A header without bytes (kSenderDone, kStepSent).
 void LocalLevel::send_marker(SendBatch& batch, int64_t code, int64_t step) {
   auto header =
       std::make_unique<std::array<int64_t, 4>>(std::array<int64_t, 4>{code, 0, step, rank_});
@@ -348,7 +356,7 @@ void LocalLevel::send_marker(SendBatch& batch, int64_t code, int64_t step) {
 void LocalLevel::send_end() {
   if (partners_.partner < 0) return;
   SendBatch batch;
-  send_marker(batch, -1, 0);
+  send_marker(batch, kSenderDone, 0);
   sends_.push_back(std::move(batch));
 }
 

@@ -94,7 +94,7 @@ class LocalLevel {
   };
   struct Incoming {
     int from = -1;
-    // bytes (-1: the sender is done; -2: it has sent all its parts of `step`), kind, step, writer
+    // bytes (or kSenderDone, kStepSent: see local_level.cpp), kind, step, writer
     int64_t header[4] = {0, 0, 0, 0};
     int64_t whole_step = -1;  // the newest step whose parts have all arrived
     std::vector<char> bytes;
@@ -121,6 +121,7 @@ class LocalLevel {
   void take_confirmations();
   bool copies_pending_before(int64_t step) const;
   bool exchange_done_before(int64_t step) const;
+  std::vector<int> senders_behind(int64_t step) const;
   void send_marker(SendBatch& batch, int64_t code, int64_t step);
   void send_part(SendBatch& batch, int64_t step, const std::string& kind,
                  const std::shared_ptr<const std::vector<char>>& bytes);

@@ -77,8 +77,12 @@ check_node_loss() {
   # Async: counted by the fastest worker (the chief's step, the restored one, may trail it).
   lost=$(sed -nE 's/.*: ([0-9]+) step\(s\) lost.*/\1/p' <<<"$line")
   echo "restored step $restored; the lost run had reached $reached: ${lost:-?} steps lost (interval $every)"
-  local bound=$every
-  [ "$mode" = async ] && bound=$((2 * every + 8))  # 8: --max-staleness's default here
+  local bound=$every staleness
+  if [ "$mode" = async ]; then
+    staleness=$(sed -nE 's/.*workers at most ([0-9]+) steps apart.*/\1/p' "$out/log.txt" | head -n1)
+    [ -n "$staleness" ] || fail "the start did not say the staleness bound the level brings"
+    bound=$((2 * every + staleness))
+  fi
   [ -n "$lost" ] && [ "$lost" -le $bound ] || fail "more steps lost than $bound"
   grep -q "partner copies for the parts of rank" <<<"$line" || fail "the lost host's parts did not come from partner copies"
 }
