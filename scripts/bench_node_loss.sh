@@ -12,6 +12,8 @@
 #   scripts/bench_node_loss.sh                   (LOSSES=10 STEPS=300 ARCH=cnn COST_ROUNDS=3 COST_STEPS=STEPS)
 #   LOSSES=2 ARCH=cnn-small scripts/bench_node_loss.sh
 #   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs; none: no loss runs)
+#   COST_MODES=async COST_RATES=1gbit ...        (the cost runs of one mode, at one link rate)
+#   RETURNED=0 ...                               (no run with a lost host that comes back)
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
 . "$(dirname "$0")/lib.sh"
 bench_setup node_loss iproute2 glusterfs-server glusterfs-client slurmctld slurmd slurm-client munge
@@ -34,11 +36,11 @@ for combo in ${COMBOS:-sync:mpirun sync:slurm async:mpirun async:slurm}; do
   for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
   for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done
 done
-run_returned | tee -a "$raw"
-for rate in 1gbit none; do
+[ "${RETURNED:-1}" = 0 ] || run_returned | tee -a "$raw"
+for rate in ${COST_RATES:-1gbit none}; do
   cluster_up "$rate"
   for i in $(seq 1 "$COST_ROUNDS"); do
-    for mode in sync async; do
+    for mode in ${COST_MODES:-sync async}; do
       for level in without with; do run_cost "$mode" "$level" "$rate" "$i" | tee -a "$raw"; done
     done
   done

@@ -506,17 +506,23 @@ def node_loss_runs(data):
                 lost = r.get("lost")  # as the job counted it (async: by the fastest worker)
                 if lost is None and r["reached"] is not None and r["restored"] is not None:
                     lost = r["reached"] - r["restored"]
+                # The work done before the host went (the chief's step then): what the
+                # interval bounds. The rest of `lost` is steps the survivors made after it.
+                before = (r["at_loss"] - r["restored"]
+                          if r.get("at_loss") is not None and r["restored"] is not None else None)
                 acc_ok = r["accuracy"] is not None and floor is not None and r["accuracy"] >= floor - 0.003
                 body.append([mode, launcher, r["lost_host"], "yes" if r["finished"] else "NO",
                              f"{lost} of {r['every']}" if lost is not None else "–",
-                             "yes" if lost is not None and r["every"] and lost <= r["every"] else "NO",
+                             str(before) if before is not None else "–",
+                             "yes" if before is not None and r["every"] and before <= r["every"] else "NO",
                              fmt(100 * r["accuracy"], 2) if r["accuracy"] is not None else "–",
                              fmt(100 * floor, 2) if floor is not None else "–", "yes" if acc_ok else "NO",
                              ("yes" if r["exactly_once"] else "NO") if mode == "async" else "–",
                              fmt(r["detect_s"], 1), fmt(r["relaunch_s"], 1), fmt(r["restore_s"], 1),
                              fmt(r["first_step_s"], 1)])
     print("### A host lost at a random step (4 emulated hosts, one rank each)\n")
-    print(table(["mode", "launcher", "host lost", "finished on 3", "steps lost (of the interval)", "within",
+    print(table(["mode", "launcher", "host lost", "finished on 3", "steps lost (of the interval)",
+                 "of them made before the loss", "those within the interval",
                  "accuracy %", "lowest uninterrupted %", "within 0.3", "pushes exactly once",
                  "s to detect", "s to relaunch", "s to restore", "s to first step"], body))
 

@@ -93,7 +93,7 @@ print(json.dumps(d))' "$@"
 
 # run_once MODE LAUNCHER KIND I: one run; KIND loss loses a random host at a random step.
 run_once() {
-  local mode=$1 launcher=$2 kind=$3 i=$4 name="$1-$2-$3-$4" victim=- times="- - - -"
+  local mode=$1 launcher=$2 kind=$3 i=$4 name="$1-$2-$3-$4" victim=- times="- - - -" at=-
   local dir=$WORK/$name gv=/mnt/gv/bench-node-loss/$name
   rm -rf "$dir" && mkdir -p "$dir"
   bash "$CLUSTER" run h1 rm -rf "$gv"
@@ -106,19 +106,21 @@ run_once() {
     wait_until 1800 "step $target" reached >&2
     local t0
     t0=$(date +%s.%N)
+    at=$(log_step "$dir/log.txt")  # the chief's step when the host goes
     bash "$CLUSTER" lose "$victim" >&2
     times=$(watch_loss "$dir/log.txt" "$t0")
   fi
   wait "$JOB" 2>/dev/null || true  # a job that gave up is a row too
   [ "$victim" = - ] || { bash "$CLUSTER" return "$victim" >&2 && bash "$SLURM" node-up "$victim" >&2; }
   [ "$launcher" = slurm ] && bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null
-  report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" $times
+  report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" "$at" $times
 }
 
-at_log_step() { [ "$(grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$' || echo 0)" -ge "$2" ]; }
+log_step() { grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$' || echo 0; }
+at_log_step() { [ "$(log_step "$1")" -ge "$2" ]; }
 
 report_run() {
-  local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 detect=$7 relaunch=$8 restore=$9 step=${10}
+  local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 at=$7 detect=$8 relaunch=$9 restore=${10} step=${11}
   local log=$dir/log.txt acc=null restored=- reached=- lost= every once=false finished=false
   grep -qE "^final test accuracy" "$log" && finished=true
   [ -s "$dir/m.json" ] && acc=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['test_accuracy'])")
@@ -136,7 +138,7 @@ report_run() {
   grep -q "exactly once" <<<"$line" && once=true
   json what=run name="$name" mode="$mode" launcher="$launcher" kind="$kind" lost_host="$victim" \
     finished="$finished" accuracy="$acc" every="${every:-null}" restored="${restored:-null}" \
-    reached="${reached:-null}" lost="${lost:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
+    reached="${reached:-null}" at_loss="${at/-/null}" lost="${lost:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
     relaunch_s="${relaunch/-/null}" restore_s="${restore/-/null}" first_step_s="${step/-/null}"
 }
 

@@ -83,12 +83,16 @@ void ParameterServer::drain(int64_t old) {
       },
       "waiting for in-flight gradient pushes on parameter server " + std::to_string(self_),
       [&] { return "a worker began a push and never finished it; " + unfinished_workers(); });
+  stats_.quiesce_seconds += now_seconds() - t0;
+  if (apply(old, W::kPushes0 + static_cast<int>(old))) busy_seconds_ += now_seconds() - t0;
+}
+
+bool ParameterServer::apply(int64_t buffer, int pushes_word) {
   const double t1 = now_seconds();
-  auto* acc = reinterpret_cast<float*>(window_.local() + layout_.acc(old));
-  int64_t& pushes = local<int64_t>(PsLayout::word(W::kPushes0 + static_cast<int>(old)));
+  auto* acc = reinterpret_cast<float*>(window_.local() + layout_.acc(buffer));
+  int64_t& pushes = local<int64_t>(PsLayout::word(pushes_word));
   const int64_t merged = pushes;
-  stats_.quiesce_seconds += t1 - t0;
-  if (merged == 0) return;  // only withdrawn pushes: nothing to apply, no optimizer step
+  if (merged == 0) return false;  // only withdrawn pushes: nothing to apply, no optimizer step
   // The accumulator holds the sum of `merged` pushes, each a mean over its batch: one step on
   // the sum applies every pushed gradient exactly once.
   const float lr = schedule_.at(applied_);
@@ -111,7 +115,7 @@ void ParameterServer::drain(int64_t old) {
   ++stats_.drains;
   stats_.max_merged = std::max(stats_.max_merged, merged);
   stats_.optimizer_seconds += t2 - t1;
-  busy_seconds_ += now_seconds() - t0;
+  return true;
 }
 
 std::string ParameterServer::unfinished_workers() {
@@ -143,15 +147,31 @@ std::string ParameterServer::unfinished_workers() {
 }
 
 void ParameterServer::drain_pending() {
-  // The workers are paused at the agreed step, so this ends.
+  // The workers are paused at the agreed step (a checkpoint) or push their later steps to
+  // the hold (a cut), so this ends.
   while (pending()) {
     progress();
     drain(active_);
   }
 }
 
+bool ParameterServer::cut_reached(int64_t step) {
+  for (int w = 0; w < layout_.workers; ++w) {
+    if (self_ == 0) {  // the clocks live on server 0
+      mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
+      if (__atomic_load_n(&local<int64_t>(layout_.clock(w)), __ATOMIC_ACQUIRE) < step) return false;
+    } else if (rma_.read(window_.roles().ps_rank(0), window_.layout(0).clock(w),
+                         "reading worker clocks") < step) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void ParameterServer::keep_state_locally(int64_t step) {
   TimelineSpan span("local checkpoint: keep state", "io", step);
+  const double t0 = now_seconds();
+  // Every push of a step <= `step` has landed in acc 0/1, and the later ones go to the hold.
   drain_pending();
   ShardSnapshot snap;
   snap.step = step;
@@ -162,8 +182,19 @@ void ParameterServer::keep_state_locally(int64_t step) {
   snap.pushes_applied = applied_;
   snap.optimizer_steps = optimizer_->steps();
   local_.keep(std::move(snap));
+  // Taken: new pushes come as usual; the held ones are applied once the last has landed.
+  store(W::kCutTaken, step);
+  rma_.stall().wait_until(
+      [&] {
+        progress();
+        return load(W::kInflightHold) == 0;
+      },
+      "waiting for held gradient pushes on parameter server " + std::to_string(self_),
+      [&] { return "a worker began a held push and never finished it; " + unfinished_workers(); });
+  apply(PsLayout::kHold, W::kPushesHold);
+  const int64_t answer[2] = {step, static_cast<int64_t>(1e6 * (now_seconds() - t0))};
   Watchdog::Scope guard(watchdog_, "telling the chief a node-local checkpoint is kept");
-  mpi_call("MPI_Send (node-local checkpoint kept)", MPI_Send, &step, 1, MPI_INT64_T,
+  mpi_call("MPI_Send (node-local checkpoint kept)", MPI_Send, answer, 2, MPI_INT64_T,
            window_.roles().chief_rank(), kLocalCheckpointTag, MPI_COMM_WORLD);
 }
 
@@ -200,9 +231,9 @@ ServerStats ParameterServer::serve(optim::LrSchedule schedule) {
       checkpoints_served_ = request;
       last_activity = now_seconds();
     }
-    if (const int64_t step = load(W::kLocalCheckpoint); local_.keep && step > local_served_) {
-      keep_state_locally(step);
-      local_served_ = step;
+    if (cut_pending() && cut_reached(load(W::kLocalCheckpoint))) {
+      local_served_ = load(W::kLocalCheckpoint);
+      keep_state_locally(local_served_);
       last_activity = now_seconds();
     }
     if (local_.poll) local_.poll();
@@ -214,7 +245,7 @@ ServerStats ParameterServer::serve(optim::LrSchedule schedule) {
     }
     if (load(W::kDone) == layout_.workers) {
       // Every worker's last push completed before it said so: nothing can arrive any more.
-      if (load(W::kPushes0) == 0 && load(W::kPushes1) == 0) break;
+      if (load(W::kPushes0) == 0 && load(W::kPushes1) == 0 && !cut_pending()) break;
       continue;
     }
     // A push under way needs this server's progress on some transports (pt2pt, UCX): spin.

@@ -78,9 +78,15 @@ class ParameterServer {
   // Answers a checkpoint request: drains every pending push, then sends the chief this
   // shard's weights, optimizer state and counters.
   void send_state();
-  // Answers a node-local checkpoint request: drains like send_state(), then hands a copy of
-  // the shard's state to the node-local level and tells the chief.
+  // A node-local cut (ps_window.h): asked for and not yet taken; every worker has pushed its
+  // steps up to `step`; taken: drains like send_state(), hands a copy of the shard's state to
+  // the node-local level, applies the held pushes and tells the chief.
+  bool cut_pending() { return local_.keep && load(PsLayout::kLocalCheckpoint) > local_served_; }
+  bool cut_reached(int64_t step);
   void keep_state_locally(int64_t step);
+  // One optimizer step on accumulator `buffer` (the sum of the pushes counted in word
+  // `pushes_word`), published as the next version; false when it held no push.
+  bool apply(int64_t buffer, int pushes_word);
   // Every push that completed before a checkpoint request is applied.
   void drain_pending();
   // Own-window access (see ps_window.h) and a cheap MPI call that drives progress.

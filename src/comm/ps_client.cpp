@@ -104,6 +104,34 @@ void ParameterServerClient::pull(float* params) {
   pull_seconds_ += now_seconds() - t0;
 }
 
+int64_t ParameterServerClient::enter_hold(int ps) {
+  // Steps past a pending cut go to the hold of every server that has not taken it yet.
+  if (cut_ < 0 || clock_ + 1 <= cut_ || cut_taken_[static_cast<std::size_t>(ps)]) return -1;
+  const int target = server(ps);
+  rma_.add(target, PsLayout::word(W::kInflightHold), 1, "announcing a held push");
+  if (rma_.read(target, PsLayout::word(W::kCutTaken), "reading the cut taken") < cut_)
+    return PsLayout::kHold;
+  // Taken meanwhile: back out and push as usual.
+  rma_.add(target, PsLayout::word(W::kInflightHold), -1, "withdrawing a held push");
+  cut_taken_[static_cast<std::size_t>(ps)] = 1;
+  return -1;
+}
+
+int64_t ParameterServerClient::enter_accumulator(int ps) {
+  if (const int64_t hold = enter_hold(ps); hold >= 0) return hold;
+  const int target = server(ps);
+  int64_t b = rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
+  for (;;) {
+    rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), 1, "announcing a push");
+    const int64_t now =
+        rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
+    if (now == b) return b;
+    // The server closed b meanwhile: back out and use the new one.
+    rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "withdrawing a push");
+    b = now;
+  }
+}
+
 void ParameterServerClient::push(const float* grads) {
   TimelineSpan span("push", "exchange", clock_, bytes_);
   const double t0 = now_seconds();
@@ -112,25 +140,18 @@ void ParameterServerClient::push(const float* grads) {
   for (std::size_t p = 0; p < shards.size(); ++p) {
     const int ps = static_cast<int>(p), target = server(ps);
     const PsLayout& l = window_.layout(ps);
-    int64_t b = rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
-    for (;;) {
-      rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), 1, "announcing a push");
-      const int64_t now =
-          rma_.read(target, PsLayout::word(W::kActive), "reading the active accumulator");
-      if (now == b) break;
-      // The server closed b meanwhile: back out and use the new one.
-      rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1,
-               "withdrawing a push");
-      b = now;
-    }
+    const int64_t b = enter_accumulator(ps);
+    const bool held = b == PsLayout::kHold;
     rma_.accumulate(target, l.acc(b), grads + shards[p].begin, shards[p].size(),
                     "pushing gradients");
     // The version is read before the push is counted: once it is, the server starts its
     // optimizer step and (on transports that need it) cannot serve this read until it ends.
     const int64_t version = server_version(ps);
     stale = std::max(stale, static_cast<double>(version - pulled_version_[p]));
-    rma_.add(target, PsLayout::word(W::kPushes0 + static_cast<int>(b)), 1, "counting a push");
-    rma_.add(target, PsLayout::word(W::kInflight0 + static_cast<int>(b)), -1, "completing a push");
+    rma_.add(target, PsLayout::word(held ? W::kPushesHold : W::kPushes0 + static_cast<int>(b)), 1,
+             "counting a push");
+    rma_.add(target, PsLayout::word(held ? W::kInflightHold : W::kInflight0 + static_cast<int>(b)),
+             -1, "completing a push");
   }
   staleness_sum_ += stale;
   staleness_max_ = std::max(staleness_max_, stale);
@@ -207,10 +228,13 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
       agreed = read_agreed();
     }
   }
+  note_cut(agreed);
   int decision = kNoRequest;
   if (agreed > 0 && agreed / PsLayout::kKinds == done) {
     const int64_t kind = agreed % PsLayout::kKinds;
-    if (kind & PsLayout::kStopAt) {
+    if (kind == PsLayout::kLocalAt) {
+      decision = kLocalCheckpointRequest;  // a cut: nobody waits (ps_window.h)
+    } else if (kind & PsLayout::kStopAt) {
       decision = kCheckpointRequest | kStopRequest;
     } else {
       decision = (kind & PsLayout::kCheckpointAt) ? kCheckpointRequest : kLocalCheckpointRequest;
@@ -249,23 +273,50 @@ void ParameterServerClient::wait_for_clocks(int64_t steps) {
       });
 }
 
-std::vector<int64_t> ParameterServerClient::local_checkpoint(int64_t steps) {
-  wait_for_clocks(steps);
+void ParameterServerClient::note_cut(int64_t agreed) {
+  if (agreed <= 0 || agreed % PsLayout::kKinds != PsLayout::kLocalAt) return;
+  const int64_t step = agreed / PsLayout::kKinds;
+  if (step == cut_) return;
+  cut_ = step;
+  cut_taken_.assign(window_.shards().size(), 0);
+}
+
+void ParameterServerClient::begin_local_cut(int64_t steps) {
   const auto& shards = window_.shards();
-  std::vector<int64_t> acks(shards.size(), -1);
-  std::vector<MPI_Request> reqs(shards.size(), MPI_REQUEST_NULL);
+  cut_acks_.assign(shards.size(), {-1, 0});
+  cut_requests_.assign(shards.size(), MPI_REQUEST_NULL);
   for (std::size_t p = 0; p < shards.size(); ++p) {
-    mpi_call("MPI_Irecv (a server's node-local checkpoint)", MPI_Irecv, &acks[p], 1, MPI_INT64_T,
-             server(static_cast<int>(p)), ParameterServer::kLocalCheckpointTag, MPI_COMM_WORLD,
-             &reqs[p]);
+    mpi_call("MPI_Irecv (a server's node-local checkpoint)", MPI_Irecv, cut_acks_[p].data(), 2,
+             MPI_INT64_T, server(static_cast<int>(p)), ParameterServer::kLocalCheckpointTag,
+             MPI_COMM_WORLD, &cut_requests_[p]);
   }
   for (std::size_t p = 0; p < shards.size(); ++p) {
     rma_.replace(server(static_cast<int>(p)), PsLayout::word(W::kLocalCheckpoint), steps,
                  "asking for a node-local checkpoint");
   }
-  rma_.stall().wait(reqs, "the servers' node-local checkpoints of step " + std::to_string(steps),
-                    [&] { return std::string("a parameter server"); });
-  return rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
+  cut_asked_ = steps;
+}
+
+std::optional<int64_t> ParameterServerClient::local_cut_kept(bool wait) {
+  if (cut_asked_ < 0) return std::nullopt;
+  const std::string what =
+      "the servers' node-local checkpoints of step " + std::to_string(cut_asked_);
+  if (wait) {
+    rma_.stall().wait(cut_requests_, what, [&] { return std::string("a parameter server"); });
+  } else {
+    int all = 0;
+    mpi_call("MPI_Testall (servers' node-local checkpoints)", MPI_Testall,
+             static_cast<int>(cut_requests_.size()), cut_requests_.data(), &all,
+             MPI_STATUSES_IGNORE);
+    if (!all) return std::nullopt;
+  }
+  int64_t slowest_us = 0;
+  for (const auto& ack : cut_acks_) slowest_us = std::max(slowest_us, ack[1]);
+  server_keep_seconds_ += 1e-6 * static_cast<double>(slowest_us);
+  ++cuts_kept_;
+  const int64_t step = cut_asked_;
+  cut_asked_ = -1;
+  return step;
 }
 
 void ParameterServerClient::checkpoint_written(int64_t steps) {

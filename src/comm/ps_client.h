@@ -7,6 +7,9 @@
 // agree on. The protocol is described in ps_window.h.
 #pragma once
 
+#include <array>
+#include <optional>
+
 #include "comm/ps_window.h"
 #include "comm/rma.h"
 #include "dtrain/comm/gradient_exchange.h"
@@ -63,10 +66,18 @@ class ParameterServerClient final : public GradientExchange {
   // them, then asks every server for its weights, optimizer state and counters.
   GatheredState gather_state(int64_t steps, std::size_t total_floats,
                              const std::vector<std::string>& state_names);
-  // Chief only, for a node-local checkpoint after `steps` steps: waits until every worker has
-  // completed them, has every server keep its shard's state in its node-local level, and
-  // returns every worker's step.
-  std::vector<int64_t> local_checkpoint(int64_t steps);
+  // Chief only, at the agreed step of a node-local checkpoint: asks every server for its cut
+  // after `steps` steps (ps_window.h). Nobody waits: the servers take it once every worker
+  // has pushed that step.
+  void begin_local_cut(int64_t steps);
+  // Chief only: the step of the cut asked for, once every server has kept it (then the
+  // chief keeps the step's facts and calls checkpoint_written); nothing while it is under
+  // way, or when none is. wait: until it is kept.
+  std::optional<int64_t> local_cut_kept(bool wait);
+  // The mean time a server spent keeping a cut (the slowest server of each).
+  double server_keep_seconds() const {
+    return cuts_kept_ > 0 ? server_keep_seconds_ / static_cast<double>(cuts_kept_) : 0.0;
+  }
   // Chief only: the agreed checkpoint at `steps` is written; paused workers go on.
   void checkpoint_written(int64_t steps);
 
@@ -74,6 +85,12 @@ class ParameterServerClient final : public GradientExchange {
   void wait_for_stragglers();
   std::string workers_behind(int64_t needed);
   void wait_for_clocks(int64_t steps);
+  // Pushes past a pending cut (ps_window.h): the accumulator of server `ps` this push enters
+  // (its in-flight count raised): the hold, or the active one.
+  int64_t enter_hold(int ps);
+  int64_t enter_accumulator(int ps);
+  // Every worker: remembers the cut an agreed value names, if it names one.
+  void note_cut(int64_t agreed);
   // Chief: chooses the agreed step for `kind` (ps_window.h) and publishes it.
   void propose(int64_t done, int64_t kind);
   int64_t read_agreed();
@@ -90,6 +107,15 @@ class ParameterServerClient final : public GradientExchange {
   int64_t stops_handled_ = 0, checkpoints_handled_ = 0;
   std::vector<int64_t> pulled_version_;
   std::vector<int64_t> last_clocks_;
+  // The newest cut this worker knows of, and which servers it has seen take it.
+  int64_t cut_ = -1;
+  std::vector<char> cut_taken_;
+  // Chief: the cut asked for (-1: none) and the servers' answers (step, microseconds).
+  int64_t cut_asked_ = -1;
+  std::vector<std::array<int64_t, 2>> cut_acks_;
+  std::vector<MPI_Request> cut_requests_;
+  double server_keep_seconds_ = 0;
+  int64_t cuts_kept_ = 0;
   // Statistics.
   double staleness_sum_ = 0, staleness_max_ = 0, staleness_count_ = 0;
   double pull_retries_ = 0, ssp_wait_seconds_ = 0, pull_seconds_ = 0, push_seconds_ = 0;

@@ -8,6 +8,7 @@
 //   worker records  WorkerRecord per worker: the worker's totals, written when it finishes
 //   slot 0..2       published weights, triple-buffered: version v lives in slot v % 3
 //   acc 0..1        gradient accumulators, double-buffered: workers add into the active one
+//   acc 2           the hold: pushes of steps past a node-local cut the server has not taken
 // Clocks, records and the agreement words live on server 0 only (the others leave them unused).
 //
 // Rules: every shared word is changed by one operation only (SUM, or REPLACE by one writer),
@@ -31,10 +32,21 @@
 // Checkpoint (chief -> every server): checkpoint = n (REPLACE). A server seeing a new n drains
 //   both accumulators until no push is pending, then sends its weights, optimizer state,
 //   applied count and optimizer step count to the chief (MPI_Send, kCheckpointTag).
-// Node-local checkpoint (chief -> every server): local_checkpoint = S (REPLACE), the agreed
-//   step. A server seeing a new S drains as for a checkpoint, hands a copy of its shard's
-//   state and counters to its node-local level (written and sent to its partner in the
-//   background), and tells the chief so (MPI_Send of S, kLocalCheckpointTag).
+// Node-local checkpoint: a cut, not a pause. The chief agrees a step S like a checkpoint
+//   (kind local alone), but no worker waits there: each server is to keep the state holding
+//   every worker's pushes of steps 1..S and none after. At S the chief sets
+//   local_checkpoint = S (REPLACE) on every server. A worker that has read the agreed S
+//   pushes each step > S to a server whose cut_taken < S into the hold instead:
+//   inflight_hold += 1; re-read cut_taken (taken meanwhile: inflight_hold -= 1 and push as
+//   usual); Accumulate into acc 2; flush; pushes_hold += 1; inflight_hold -= 1. A server with
+//   a new S waits (serving as usual) until every clock is >= S: every push of a step <= S has
+//   then landed in acc 0/1, and none after it can. It drains acc 0/1, hands a copy of its
+//   shard's state and counters to its node-local level (written and sent to its partner in the
+//   background), sets cut_taken = S, waits until inflight_hold == 0, applies the hold as one
+//   drain, and tells the chief (MPI_Send of S and the seconds it took, kLocalCheckpointTag).
+//   The chief keeps the step's facts once every server has, then sets checkpoint_done = S and
+//   agreed = 0. Faster workers only see weights without their held pushes for a while (more
+//   staleness, within --max-staleness); every push is still applied exactly once.
 // Agreed step (workers, on server 0): a worker that gets a stop or checkpoint request from its
 //   scheduler adds 1 to stop_requests or checkpoint_requests. The chief, between its steps,
 //   sees new requests (or wants a checkpoint itself) and chooses the step S at which every
@@ -42,15 +54,15 @@
 //   at most the last step; agreed = S * kKinds + kind. A worker reads agreed after publishing its
 //   clock: kChoosing means wait; a worker that read it before kChoosing landed is at most one
 //   step past the clock the chief then reads, so no worker passes S. At S, workers stop (kind
-//   stop) or wait until checkpoint_done >= S (kind checkpoint or local); the chief waits until
-//   every clock is >= S, so every push of every step up to S is in the checkpoint, gathers it
-//   from the servers (or has them keep it locally), then sets checkpoint_done = S and
-//   agreed = 0.
+//   stop) or wait until checkpoint_done >= S (kind checkpoint); the chief waits until every
+//   clock is >= S, so every push of every step up to S is in the checkpoint, gathers it from
+//   the servers, then sets checkpoint_done = S and agreed = 0. Kind local alone: the cut above.
+//   The chief proposes nothing while an agreed step is set, so one cut is under way at most.
 // Staleness bound (--max-staleness S): before step c a worker waits until every unfinished
 //   worker's clock is >= c - S. A resumed worker publishes its clock before anyone waits.
 // Finish: a worker writes its WorkerRecord, then adds 1 to done on every server. A server
-//   whose done count equals the number of workers drains what is left, sets finished = 1 and
-//   returns.
+//   whose done count equals the number of workers takes a cut still pending, drains what is
+//   left, sets finished = 1 and returns.
 #pragma once
 
 #include <mpi.h>
@@ -91,12 +103,16 @@ struct PsLayout {
     kAgreed = 13,              // server 0: 0, kChoosing, or S * 4 + AgreedKind (chief)
     kCheckpointDone = 14,      // server 0: step of the last agreed checkpoint written (chief)
     kLocalCheckpoint = 15,     // step of the node-local checkpoint asked for (chief)
-    kWords = 16
+    kInflightHold = 16,        // pushes under way into the hold (SUM)
+    kPushesHold = 17,          // pushes completed into the hold (SUM; zeroed by the server)
+    kCutTaken = 18,            // the last node-local cut this server kept (server)
+    kWords = 19
   };
   static constexpr int64_t kChoosing = -1;
   // What the agreed step is for; agreed = step * kKinds + the kinds' bits.
   enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2, kLocalAt = 4 };
   static constexpr int64_t kKinds = 8;
+  static constexpr int64_t kHold = 2;  // the accumulator of pushes past a cut not yet taken
 
   std::size_t shard_floats = 0;
   int workers = 0;
@@ -112,7 +128,7 @@ struct PsLayout {
   }
   MPI_Aint slot(int64_t version) const { return control_bytes() + (version % 3) * shard_bytes(); }
   MPI_Aint acc(int64_t buffer) const { return control_bytes() + (3 + buffer) * shard_bytes(); }
-  MPI_Aint total_bytes() const { return control_bytes() + 5 * shard_bytes(); }
+  MPI_Aint total_bytes() const { return control_bytes() + 6 * shard_bytes(); }
 };
 
 // The window over all ranks: servers expose their layout, workers expose nothing. Every rank

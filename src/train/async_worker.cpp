@@ -1,3 +1,5 @@
+#include <utility>
+
 #include "comm/parameter_shard.h"
 #include "comm/ps_client.h"
 #include "train/job_report.h"
@@ -62,22 +64,39 @@ int AsyncWorker::run() {
     };
   }
   if (chief) s.hooks.staleness = [&] { return client.stats().push_pull->staleness_mean; };
+  // Node-local checkpoints are cuts (ps_window.h): at the agreed step the chief asks the
+  // servers for theirs; once all have kept it, the chief keeps the step's facts.
+  double cut_epoch = 0;
+  bool kept = false;
+  const auto keep_facts = [&](int64_t step) {
+    TrainingState facts = ctx_.state_header(step, cut_epoch);
+    facts.worker_steps.assign(static_cast<std::size_t>(ctx_.roles.num_workers()), step);
+    ctx_.local->save(step, {{"state", ctx_.local_part(step, facts)}});
+    client.checkpoint_written(step);
+    kept = true;
+  };
   if (ctx_.local) {
-    // The chief has the servers keep their shards, and keeps the step's facts itself.
     if (chief) {
       s.hooks.save_local_checkpoint = [&](int64_t done, double epoch) {
-        TrainingState facts = ctx_.state_header(done, epoch);
-        facts.worker_steps = client.local_checkpoint(done);
-        ctx_.local->save(done, {{"state", ctx_.local_part(done, facts)}});
-        client.checkpoint_written(done);
+        client.begin_local_cut(done);
+        cut_epoch = epoch;
       };
-      s.hooks.local_background_seconds = [&] { return local_write_seconds(*ctx_.local); };
+      s.hooks.local_kept = [&] { return std::exchange(kept, false); };
+      s.hooks.local_background_seconds = [&] {
+        return local_write_seconds(*ctx_.local) + client.server_keep_seconds();
+      };
     }
-    s.hooks.each_step = [&](int64_t done) { ctx_.local->poll(done); };
+    s.hooks.each_step = [&](int64_t done) {
+      if (const auto step = client.local_cut_kept(false)) keep_facts(*step);
+      ctx_.local->poll(done);
+    };
   }
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());
   TrainResult result = trainer.run();
+  if (ctx_.local && chief) {
+    if (const auto step = client.local_cut_kept(true)) keep_facts(*step);
+  }
   client.set_totals(static_cast<double>(result.metrics.images()), result.metrics.train_seconds());
   client.finish();
   if (chief) {

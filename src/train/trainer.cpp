@@ -77,9 +77,9 @@ Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)
 }
 
 bool Trainer::local_due(int64_t done) {
-  if (!chief() || !s_.hooks.save_local_checkpoint || done < next_local_) return false;
-  next_local_ = done + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
-  return true;
+  // Asked again every step until one is taken: an async chief proposes none while the last
+  // is still under way.
+  return chief() && s_.hooks.save_local_checkpoint && done >= next_local_;
 }
 
 void Trainer::local_taken(int64_t done) {
@@ -240,7 +240,8 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
     s_.hooks.save_local_checkpoint(done, plan_.epoch_of(done));
     local_seconds_ += now_seconds() - t0;
     ++local_count_;
-    if (chief()) local_taken(done);
+    next_local_ = done + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+    if (chief() && !s_.hooks.local_kept) local_taken(done);
   }
   if (!(agreed & comm::kStopRequest)) return false;
   if (chief()) {
@@ -292,6 +293,7 @@ TrainResult Trainer::run() {
     maybe_evaluate(done, last, metrics);
     result.stopped = checkpoint_or_stop(done, last);
     if (s_.hooks.each_step) s_.hooks.each_step(done);
+    if (chief() && s_.hooks.local_kept && s_.hooks.local_kept()) local_taken(done);
   }
   result.start_step = s_.start_step;
   result.last_step = step;
