@@ -191,6 +191,12 @@ node_up() {
   [ "$(cat "$STATE/nodes" 2>/dev/null || echo 0)" != 0 ] || { echo "slurm: node-up needs the multi-node Slurm" >&2; return 1; }
   alive "$STATE/slurmd-$node.pid" || on "$node" slurmd -N "$node"
   node_idle() { on h1 sinfo -h -n "$node" -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)$'; }
+  wait_until 20 "node $node back in Slurm" node_idle 2>/dev/null && return 0
+  # A job that ended while the node was gone can leave it COMPLETING until Slurm declares it
+  # down (SlurmdTimeout, 300 s); down and resume, as an administrator would, clears that.
+  echo "slurm: $node is $(on h1 sinfo -h -n "$node" -o %T) after 20 s; setting it down and resuming it" >&2
+  on h1 scontrol update NodeName="$node" State=DOWN Reason=returned
+  on h1 scontrol update NodeName="$node" State=RESUME
   wait_until 60 "node $node back in Slurm" node_idle
 }
 

@@ -1,3 +1,4 @@
+#include <optional>
 #include <utility>
 
 #include "comm/parameter_shard.h"
@@ -8,6 +9,53 @@
 #include "util/timeline.h"
 
 namespace dtrain::train {
+
+namespace {
+
+// Async node-local checkpoints are cuts (ps_window.h): at the agreed step the chief asks every
+// server for its cut; once all have kept theirs, it keeps the step's facts (every worker at
+// that step) and the next one can be agreed. The workers only poll the level.
+class LocalCuts {
+ public:
+  LocalCuts(JobContext& ctx, comm::ParameterServerClient& client) : ctx_(ctx), client_(client) {}
+
+  void install(TrainerHooks& hooks, bool chief) {
+    if (chief) {
+      hooks.save_local_checkpoint = [this](int64_t done, double epoch) {
+        client_.begin_local_cut(done);
+        epoch_ = epoch;
+      };
+      hooks.local_kept = [this] { return std::exchange(kept_, std::nullopt); };
+      hooks.local_background_seconds = [this] {
+        return local_write_seconds(*ctx_.local) + client_.server_keep_seconds();
+      };
+    }
+    hooks.each_step = [this](int64_t done) {
+      if (const auto step = client_.local_cut_kept(false)) keep_facts(*step);
+      ctx_.local->poll(done);
+    };
+  }
+  // The chief, after its last step: a cut still under way is kept before the job ends.
+  void wait() {
+    if (const auto step = client_.local_cut_kept(true)) keep_facts(*step);
+  }
+
+ private:
+  void keep_facts(int64_t step) {
+    TrainingState facts = ctx_.state_header(step, epoch_);
+    facts.worker_steps.assign(static_cast<std::size_t>(ctx_.roles.num_workers()), step);
+    ctx_.local->save(step, {{"state", ctx_.local_part(step, facts)}});
+    client_.checkpoint_written(step);
+    kept_ = step;
+  }
+
+  JobContext& ctx_;
+  comm::ParameterServerClient& client_;
+  double epoch_ = 0;             // of the cut under way
+  std::optional<int64_t> kept_;  // the step of a cut kept since the trainer last asked
+};
+
+}  // namespace
 
 int64_t AsyncWorker::start_step() const {
   if (!ctx_.resumed) return 0;
@@ -64,39 +112,12 @@ int AsyncWorker::run() {
     };
   }
   if (chief) s.hooks.staleness = [&] { return client.stats().push_pull->staleness_mean; };
-  // Node-local checkpoints are cuts (ps_window.h): at the agreed step the chief asks the
-  // servers for theirs; once all have kept it, the chief keeps the step's facts.
-  double cut_epoch = 0;
-  bool kept = false;
-  const auto keep_facts = [&](int64_t step) {
-    TrainingState facts = ctx_.state_header(step, cut_epoch);
-    facts.worker_steps.assign(static_cast<std::size_t>(ctx_.roles.num_workers()), step);
-    ctx_.local->save(step, {{"state", ctx_.local_part(step, facts)}});
-    client.checkpoint_written(step);
-    kept = true;
-  };
-  if (ctx_.local) {
-    if (chief) {
-      s.hooks.save_local_checkpoint = [&](int64_t done, double epoch) {
-        client.begin_local_cut(done);
-        cut_epoch = epoch;
-      };
-      s.hooks.local_kept = [&] { return std::exchange(kept, false); };
-      s.hooks.local_background_seconds = [&] {
-        return local_write_seconds(*ctx_.local) + client.server_keep_seconds();
-      };
-    }
-    s.hooks.each_step = [&](int64_t done) {
-      if (const auto step = client.local_cut_kept(false)) keep_facts(*step);
-      ctx_.local->poll(done);
-    };
-  }
+  LocalCuts cuts(ctx_, client);
+  if (ctx_.local) cuts.install(s.hooks, chief);
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());
   TrainResult result = trainer.run();
-  if (ctx_.local && chief) {
-    if (const auto step = client.local_cut_kept(true)) keep_facts(*step);
-  }
+  if (ctx_.local && chief) cuts.wait();
   client.set_totals(static_cast<double>(result.metrics.images()), result.metrics.train_seconds());
   client.finish();
   if (chief) {

@@ -114,7 +114,7 @@ Catalogue catalogue(const std::vector<std::string>& texts, LocalStore::Reached* 
     if (text.empty()) continue;
     const json j = json::parse(text);
     const LocalStore::Reached r{j.at("reached").get<int64_t>(), j.at("interval").get<int64_t>()};
-    if (r.step > reached->step) *reached = r;
+    reached->merge(r);
     for (const auto& e : j.at("parts")) {
       Held h{e.at("step"),
              e.at("writer"),

@@ -152,7 +152,7 @@ LocalStore::Reached LocalStore::reached() const {
     long long step = -1, interval = -1;
     if (!(in >> step)) continue;
     if (!(in >> interval)) interval = -1;
-    if (step > newest.step) newest = {step, interval};
+    newest.merge({step, interval});
   }
   return newest;
 }

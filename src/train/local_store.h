@@ -9,6 +9,7 @@
 // absent. A process keeps the newest steps of each series it writes (see write()).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -50,9 +51,15 @@ class LocalStore {
   // Records the last step this rank completed and the node-local interval in effect (the
   // steps between its last two saves, -1 before the second): a few bytes, overwritten in place.
   void record_reached(int rank, int64_t step, int64_t interval);
-  // The newest step any rank of this node recorded (-1 if none), with its interval.
+  // The newest step any rank of this node recorded (-1 if none), and the widest interval
+  // any rank that saves recorded (in async mode the fastest rank is often a worker, which
+  // saves nothing and knows no interval).
   struct Reached {
     int64_t step = -1, interval = -1;
+    void merge(const Reached& r) {
+      step = std::max(step, r.step);
+      interval = std::max(interval, r.interval);
+    }
   };
   Reached reached() const;
   // Bytes of this job's files on this node.

@@ -293,7 +293,9 @@ TrainResult Trainer::run() {
     maybe_evaluate(done, last, metrics);
     result.stopped = checkpoint_or_stop(done, last);
     if (s_.hooks.each_step) s_.hooks.each_step(done);
-    if (chief() && s_.hooks.local_kept && s_.hooks.local_kept()) local_taken(done);
+    if (chief() && s_.hooks.local_kept) {
+      if (const auto kept = s_.hooks.local_kept()) local_taken(*kept);
+    }
   }
   result.start_step = s_.start_step;
   result.last_step = step;

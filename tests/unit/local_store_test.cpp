@@ -79,5 +79,19 @@ TEST(LocalStore, PrunesEachSeriesOnItsOwn) {
   EXPECT_FALSE(std::filesystem::exists(store.root()));
 }
 
+// The restore reports the newest step any rank reached, and the interval of a rank that
+// saves: in async mode the fastest rank is often a worker, which saves nothing.
+TEST(LocalStore, ReachedIsTheNewestStepWithTheSaversInterval) {
+  testing::TempDir dir;
+  LocalStore store(dir.path().string(), "f00d");
+  EXPECT_EQ(store.reached().step, -1);
+  LocalStore worker(dir.path().string(), "f00d"), server(dir.path().string(), "f00d");
+  worker.record_reached(3, 145, -1);
+  server.record_reached(0, 131, 24);
+  const LocalStore::Reached r = store.reached();
+  EXPECT_EQ(r.step, 145);
+  EXPECT_EQ(r.interval, 24);
+}
+
 }  // namespace
 }  // namespace dtrain::train

@@ -41,10 +41,10 @@ struct TrainerHooks {
   std::function<double()> local_background_seconds;
   // After every step (the node-local level's partner transfers and its record of the step).
   std::function<void(int64_t done)> each_step;
-  // Where a node-local checkpoint is kept some steps after its own (an async cut): true, once,
-  // when the last one asked for is kept and its cost known. Unset: kept when
-  // save_local_checkpoint returns.
-  std::function<bool()> local_kept;
+  // Where a node-local checkpoint is kept some steps after its own (an async cut): its step,
+  // once, when the last one asked for is kept and its cost known (the next is due an interval
+  // after that step). Unset: kept when save_local_checkpoint returns.
+  std::function<std::optional<int64_t>()> local_kept;
   SummaryWriter* summaries = nullptr;
   MetricsCsv* csv = nullptr;
   // The staleness to record with summaries (async).
