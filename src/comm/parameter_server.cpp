@@ -118,22 +118,25 @@ bool ParameterServer::apply(int64_t buffer, int pushes_word) {
   return true;
 }
 
+int64_t ParameterServer::clock_of(int worker) {
+  if (self_ == 0) {  // the clocks and records live on server 0
+    mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
+    return __atomic_load_n(&local<int64_t>(layout_.clock(worker)), __ATOMIC_ACQUIRE);
+  }
+  return rma_.read(window_.roles().ps_rank(0), window_.layout(0).clock(worker),
+                   "reading worker clocks");
+}
+
 std::string ParameterServer::unfinished_workers() {
   const int w = layout_.workers;
   std::vector<int64_t> clocks(static_cast<std::size_t>(w));
   std::vector<double> finished(static_cast<std::size_t>(w));
   for (int i = 0; i < w; ++i) {
-    if (self_ == 0) {  // the clocks and records live on server 0
-      mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
-      clocks[static_cast<std::size_t>(i)] = local<int64_t>(layout_.clock(i));
-      finished[static_cast<std::size_t>(i)] = local<WorkerRecord>(layout_.record(i)).finished;
-    } else {
-      const int server0 = window_.roles().ps_rank(0);
-      clocks[static_cast<std::size_t>(i)] =
-          rma_.read(server0, window_.layout(0).clock(i), "reading worker clocks");
-      finished[static_cast<std::size_t>(i)] =
-          rma_.read_doubles(server0, window_.layout(0).record(i), 1, "reading worker state")[0];
-    }
+    clocks[static_cast<std::size_t>(i)] = clock_of(i);
+    finished[static_cast<std::size_t>(i)] =
+        self_ == 0 ? local<WorkerRecord>(layout_.record(i)).finished
+                   : rma_.read_doubles(window_.roles().ps_rank(0), window_.layout(0).record(i), 1,
+                                       "reading worker state")[0];
   }
   std::vector<int> ranks;
   std::string steps;
@@ -156,15 +159,8 @@ void ParameterServer::drain_pending() {
 }
 
 bool ParameterServer::cut_reached(int64_t step) {
-  for (int w = 0; w < layout_.workers; ++w) {
-    if (self_ == 0) {  // the clocks live on server 0
-      mpi_call("MPI_Win_sync", MPI_Win_sync, window_.win());
-      if (__atomic_load_n(&local<int64_t>(layout_.clock(w)), __ATOMIC_ACQUIRE) < step) return false;
-    } else if (rma_.read(window_.roles().ps_rank(0), window_.layout(0).clock(w),
-                         "reading worker clocks") < step) {
-      return false;
-    }
-  }
+  for (int w = 0; w < layout_.workers; ++w)
+    if (clock_of(w) < step) return false;
   return true;
 }
 
@@ -231,9 +227,10 @@ ServerStats ParameterServer::serve(optim::LrSchedule schedule) {
       checkpoints_served_ = request;
       last_activity = now_seconds();
     }
-    if (cut_pending() && cut_reached(load(W::kLocalCheckpoint))) {
-      local_served_ = load(W::kLocalCheckpoint);
-      keep_state_locally(local_served_);
+    if (const int64_t step = load(W::kLocalCheckpoint);
+        local_.keep && step > local_served_ && cut_reached(step)) {
+      keep_state_locally(step);
+      local_served_ = step;
       last_activity = now_seconds();
     }
     if (local_.poll) local_.poll();

@@ -83,6 +83,8 @@ class ParameterServer {
   // the node-local level, applies the held pushes and tells the chief.
   bool cut_pending() { return local_.keep && load(PsLayout::kLocalCheckpoint) > local_served_; }
   bool cut_reached(int64_t step);
+  // Worker `worker`'s clock (kept on server 0).
+  int64_t clock_of(int worker);
   void keep_state_locally(int64_t step);
   // One optimizer step on accumulator `buffer` (the sum of the pushes counted in word
   // `pushes_word`), published as the next version; false when it held no push.

@@ -217,9 +217,8 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     int64_t kind = 0;
     if (asked[0] > stops_handled_) kind |= PsLayout::kStopAt;
     if (asked[1] > checkpoints_handled_) kind |= PsLayout::kCheckpointAt;
-    // A node-local checkpoint too: every worker pauses at the agreed step, so that every
-    // server keeps the same pushes (taken at the chief's own step without the pause, the
-    // servers' shards once disagreed by a push).
+    // A node-local checkpoint too, at an agreed step: a cut (ps_window.h), so that every server
+    // keeps the same pushes (taken at the chief's own step, the shards once disagreed by a push).
     if (requests & kLocalCheckpointRequest) kind |= PsLayout::kLocalAt;
     if (kind != 0) {
       stops_handled_ = asked[0];
@@ -236,8 +235,8 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
       decision = kLocalCheckpointRequest;  // a cut: nobody waits (ps_window.h)
     } else if (kind & PsLayout::kStopAt) {
       decision = kCheckpointRequest | kStopRequest;
-    } else {
-      decision = (kind & PsLayout::kCheckpointAt) ? kCheckpointRequest : kLocalCheckpointRequest;
+    } else {  // kind checkpoint (with or without local, which it makes redundant)
+      decision = kCheckpointRequest;
       // Non-chief workers pause until the chief has written the checkpoint of this step.
       if (!chief && !last) {
         rma_.stall().wait_until(

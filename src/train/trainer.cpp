@@ -86,7 +86,7 @@ void Trainer::local_taken(int64_t done) {
   if (s_.options->output.local_checkpoint_steps > 0 || step_seconds_ <= 0) return;
   // The cost: this rank's mean time in a checkpoint plus the background writing each caused.
   // The interval keeps it within 2% of the steps between two checkpoints. A mean, not the
-  // last one: an async checkpoint's pause varies tenfold with how far the workers are apart.
+  // last one: one checkpoint's cost varies (async with the pause it replaced: tenfold).
   const double cost =
       local_seconds_ / static_cast<double>(std::max<int64_t>(1, local_count_)) +
       (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
