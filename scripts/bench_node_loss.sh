@@ -14,6 +14,8 @@
 #   COMBOS="async:slurm" ...                     (some of the mode:launcher pairs; none: no loss runs)
 #   COST_MODES=async COST_RATES=1gbit ...        (the cost runs of one mode, at one link rate)
 #   RETURNED=0 ...                               (no run with a lost host that comes back)
+#   REFERENCES=0 ...                             (no uninterrupted runs: give bench_tables.py
+#                                                 a raw file that holds some)
 # Tables to stdout and bench-results/node_loss.md; raw lines in bench-results/node_loss.jsonl.
 . "$(dirname "$0")/lib.sh"
 bench_setup node_loss iproute2 glusterfs-server glusterfs-client slurmctld slurmd slurm-client munge
@@ -33,7 +35,7 @@ cluster_up none
 for combo in ${COMBOS:-sync:mpirun sync:slurm async:mpirun async:slurm}; do
   [ "$combo" != none ] || continue
   mode=${combo%:*} launcher=${combo#*:}
-  for i in 1 2 3; do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
+  for i in $(seq 1 "${REFERENCES:-3}"); do run_once "$mode" "$launcher" reference "$i" | tee -a "$raw"; done
   for i in $(seq 1 "$LOSSES"); do run_once "$mode" "$launcher" loss "$i" | tee -a "$raw"; done
 done
 [ "${RETURNED:-1}" = 0 ] || run_returned | tee -a "$raw"

@@ -552,13 +552,17 @@ def node_loss(raw):
                 shares = [p["with"]["share"] for p in pairs.values() if p.get("with", {}).get("share")]
                 own = (f"{max(s[0] for s in shares):.1%} / {max(s[1] for s in shares):.1%}"
                        if shares else "–")
+                added = [s[2] for s in shares if len(s) > 2]
+                measured = (f"{sum(added) / len(added):.1%} ({min(added):.1%}-{max(added):.1%})"
+                            if added else "–")
                 body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}", f"{pooled:.3f}",
-                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}", own,
+                             f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}", own, measured,
                              ", ".join(str(e) for e in every)])
     print("\n### What the node-local level costs (images/s with it / without it, same run, interleaved)\n")
     print(table(["links", "mode", "pairs", "median ratio", "ratio of the means", "range",
                  "spread of the runs without", "its own account: in the loop / writing (most)",
-                 "interval chosen (auto, widest)"], body))
+                 "auto's measure: added to the steps (mean, range)", "interval chosen (auto, widest)"],
+                body))
 
 
 if __name__ == "__main__":

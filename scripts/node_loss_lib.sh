@@ -176,9 +176,10 @@ run_cost() {
     --metrics-json "$dir/m.json" >"$dir/log.txt" 2>&1
   local rate_img every share
   rate_img=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['train_images_per_sec'])")
-  # The level's own account of its cost on the chief (loop time + partner wait, and writing).
+  # The level's own account of its cost on the chief (loop time + partner wait, and writing),
+  # and what auto measured it added to the chief's iterations.
   share=$(/usr/bin/python3 -c "import json; l = json.load(open('$dir/m.json')).get('local_checkpoints')
-print(json.dumps([l['share_of_training'], l['background_share_of_training']] if l else None))")
+print(json.dumps([l['share_of_training'], l['background_share_of_training'], l['added_share_of_training']] if l else None))")
   every=$(sed -nE 's/^node-local checkpoints every ([0-9]+) steps.*/\1/p' "$dir/log.txt" | sort -n | tail -n1)
   json what=cost mode="$mode" level="$level" rate="$rate" round="$i" img_s="$rate_img" every="${every:-null}" share="$share"
 }

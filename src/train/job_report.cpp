@@ -73,7 +73,8 @@ double images_per_sec(const RunReport& r) {
 
 // What the node-local level cost this rank: in the training loop (the save; async, also the
 // pause while the servers keep their shards), waiting for partner copies (sync), and in the
-// background (writing), each also as a share of the training time.
+// background (writing), each also as a share of the training time; and what the checkpoints
+// added to the chief's iterations around them (the auto interval's measure, local_cost.h).
 nlohmann::json local_json(const LocalLevel& local, const TrainResult& t) {
   const auto st = local.stats();
   const double train = std::max(1e-9, t.metrics.train_seconds());
@@ -84,7 +85,10 @@ nlohmann::json local_json(const LocalLevel& local, const TrainResult& t) {
           {"bytes_per_checkpoint", st.saves > 0 ? st.bytes_saved / st.saves : 0.0},
           {"copies_skipped", st.copies_skipped},
           {"share_of_training", (t.local_checkpoint_seconds + st.copy_wait_seconds) / train},
-          {"background_share_of_training", st.write_seconds / train}};
+          {"background_share_of_training", st.write_seconds / train},
+          {"measured", t.local_checkpoints_measured},
+          {"added_seconds_per_checkpoint", t.local_checkpoint_added_seconds},
+          {"added_share_of_training", t.local_checkpoint_added_seconds * st.saves / train}};
 }
 
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {

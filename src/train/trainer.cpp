@@ -10,6 +10,7 @@
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/util/error.h"
 #include "train/evaluator.h"
+#include "train/local_cost.h"
 #include "train/summary_writer.h"
 #include "util/clock.h"
 #include "util/signals.h"
@@ -58,7 +59,8 @@ TrainingPlan make_plan(const TrainerSetup& s) {
 
 }  // namespace
 
-Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)) {
+Trainer::Trainer(TrainerSetup setup)
+    : s_(std::move(setup)), plan_(make_plan(s_)), local_cost_(std::make_unique<LocalCostMeter>()) {
   // Test hook: DTRAIN_TEST_SLOW_WORKER=W:MS makes worker W sleep MS ms in every step, so that a
   // timeline shows who waits for whom.
   int who = -1, ms = 0;
@@ -76,34 +78,53 @@ Trainer::Trainer(TrainerSetup setup) : s_(std::move(setup)), plan_(make_plan(s_)
   next_local_ = s_.start_step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
 }
 
+Trainer::~Trainer() = default;
+
 bool Trainer::local_due(int64_t done) {
   // Asked again every step until one is taken: an async chief proposes none while the last
   // is still under way.
   return chief() && s_.hooks.save_local_checkpoint && done >= next_local_;
 }
 
-void Trainer::local_taken(int64_t done) {
-  if (s_.options->output.local_checkpoint_steps > 0 || step_seconds_ <= 0) return;
-  // The cost: this rank's mean time in a checkpoint plus the background writing each caused.
-  // The interval keeps it within 2% of the steps between two checkpoints. A mean, not the
-  // last one: one checkpoint's cost varies (async with the pause it replaced: tenfold).
+void Trainer::local_kept(int64_t step) {
+  local_planned_from_ = step;
+  next_local_ = step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+  if (s_.options->output.local_checkpoint_steps <= 0) retune_local();
+}
+
+void Trainer::retune_local() {
+  const auto step = local_cost_->baseline();
+  const double step_seconds = step ? *step : step_seconds_;
+  if (step_seconds <= 0) return;
+  // The cost: the time the checkpoints added to the iterations after them, once one is
+  // measured (local_cost.h: it counts what this rank's clocks do not see), never below the
+  // time in the save itself. Before that, this rank's own account (its time in the save plus
+  // the background writing each caused) only spaces them further apart than the first
+  // interval: it misses most of the cost.
+  const double in_loop = local_seconds_ / static_cast<double>(std::max<int64_t>(1, local_count_));
+  const auto measured = local_cost_->seconds_per_checkpoint();
   const double cost =
-      local_seconds_ / static_cast<double>(std::max<int64_t>(1, local_count_)) +
-      (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds() : 0.0);
-  // It grows at most twofold per checkpoint: one slow measurement (the first pays for
-  // directories and buffers) cannot space the checkpoints far apart for the rest of the run.
-  const auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds_)));
+      measured ? std::max(*measured, in_loop)
+               : in_loop + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds()
+                                                              : 0.0);
+  // It grows at most twofold at a time: one slow measurement (the first pays for directories
+  // and buffers) cannot space the checkpoints far apart for the rest of the run.
+  auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds)));
+  if (!measured) every = std::max(every, kFirstAutoLocal);
   const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
   local_every_ = std::clamp<int64_t>(every, 1, 2 * before);
-  next_local_ = done + local_every_;
-  // Said again when it has changed twofold since it was last said.
+  next_local_ = local_planned_from_ + local_every_;
+  // Said again with the first measurement, and when it has changed twofold since last said.
   const int64_t said = local_announced_;
-  if (said > 0 && local_every_ < 2 * said && 2 * local_every_ > said) return;
+  const bool first_measured = measured && !local_measured_announced_;
+  if (!first_measured && said > 0 && local_every_ < 2 * said && 2 * local_every_ > said) return;
   local_announced_ = local_every_;
+  local_measured_announced_ = local_measured_announced_ || measured.has_value();
   std::printf(
-      "node-local checkpoints every %lld steps (auto: one costs %.1f ms here, a step "
-      "%.1f ms: within %.0f%%)\n",
-      static_cast<long long>(local_every_), 1e3 * cost, 1e3 * step_seconds_, 100 * kLocalCostShare);
+      "node-local checkpoints every %lld steps (auto: one %s %.1f ms here, a step %.1f ms: "
+      "within %.0f%%)\n",
+      static_cast<long long>(local_every_), measured ? "adds to the steps after it" : "costs",
+      1e3 * cost, 1e3 * step_seconds, 100 * kLocalCostShare);
   std::fflush(stdout);
 }
 
@@ -124,6 +145,7 @@ void Trainer::maybe_evaluate(int64_t done, bool last, RunMetrics& metrics) {
 
 void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   TimelineSpan span("evaluation", "eval", done);
+  iteration_has_other_work_ = true;
   const auto& o = *s_.options;
   const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size,
                                 s_.eval_comm, o.dist.stall_timeout);
@@ -234,14 +256,16 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
   if ((agreed & comm::kCheckpointRequest) && s_.hooks.save_checkpoint) {
     s_.hooks.save_checkpoint(done, plan_.epoch_of(done));
     last_checkpoint_time_ = now_seconds();
+    iteration_has_other_work_ = true;
   } else if ((agreed & comm::kLocalCheckpointRequest) && s_.hooks.save_local_checkpoint) {
     // A checkpoint in --model-dir at the same step makes the node-local one redundant.
     const double t0 = now_seconds();
     s_.hooks.save_local_checkpoint(done, plan_.epoch_of(done));
     local_seconds_ += now_seconds() - t0;
     ++local_count_;
+    local_cost_->taken();
     next_local_ = done + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
-    if (chief() && !s_.hooks.local_kept) local_taken(done);
+    if (chief() && !s_.hooks.local_kept) local_kept(done);
   }
   if (!(agreed & comm::kStopRequest)) return false;
   if (chief()) {
@@ -272,6 +296,8 @@ TrainResult Trainer::run() {
   Window log, summary;
   int64_t step = s_.start_step;
   while (step < total && !result.stopped) {
+    const double iteration_start = now_seconds();
+    iteration_has_other_work_ = step == s_.start_step;  // the first builds the network
     const StepOutcome r = train_step(stream, step);
     metrics.add_step(r.images, r.seconds);
     // The first step builds the network (oneDNN primitives): not a step's time.
@@ -294,14 +320,18 @@ TrainResult Trainer::run() {
     result.stopped = checkpoint_or_stop(done, last);
     if (s_.hooks.each_step) s_.hooks.each_step(done);
     if (chief() && s_.hooks.local_kept) {
-      if (const auto kept = s_.hooks.local_kept()) local_taken(*kept);
+      if (const auto kept = s_.hooks.local_kept()) local_kept(*kept);
     }
+    if (chief() && s_.hooks.save_local_checkpoint)
+      local_cost_->iteration(now_seconds() - iteration_start, !iteration_has_other_work_);
   }
   result.start_step = s_.start_step;
   result.last_step = step;
   result.data_wait_seconds = stream.wait_seconds();
   result.skipped_records = s_.train_data->skipped_records();
   result.local_checkpoint_seconds = local_seconds_;
+  result.local_checkpoints_measured = local_cost_->measured();
+  result.local_checkpoint_added_seconds = local_cost_->seconds_per_checkpoint().value_or(0.0);
   return result;
 }
 

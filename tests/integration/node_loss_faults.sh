@@ -7,7 +7,8 @@
 #             the file and takes that part from its partner's copy (on h3)
 #   lost      every node-local file on h2 and on h3 (rank 1's node and its partner) is gone:
 #             no step is whole on the node-local level, so the restart says so and resumes from
-#             --model-dir
+#             --model-dir; the model at the end of that chain is bit-identical to an
+#             uninterrupted run's
 #   every     a node-local checkpoint at every step in both modes: the job finishes (a save
 #             never waits on a partner that may be waiting on it)
 . "$(dirname "$0")/lib.sh"
@@ -49,7 +50,8 @@ grep -q "partner copies for the parts of rank(s) 1 " "$out/torn.log" || fail "ra
 
 for h in h2 h3; do bash "$CLUSTER" run "$h" sh -c 'rm -rf /mnt/local/dtrain/*'; done
 echo "removed every node-local file on h2 and h3 (rank 1's node and its partner)"
-bash "$CLUSTER" mpirun -np 4 "$BIN" "${args[@]}" >"$out/lost.log" 2>&1 || { tail -n 20 "$out/lost.log"; fail "the job did not finish"; }
+bash "$CLUSTER" mpirun -np 4 "$BIN" "${args[@]}" --export "$out/final.h5" >"$out/lost.log" 2>&1 ||
+  { tail -n 20 "$out/lost.log"; fail "the job did not finish"; }
 grep -E "not used|resuming" "$out/lost.log" | head -n 3
 # Said either way: the newest step lacks a part, or it is not newer than --model-dir's and the
 # newer ones were not whole (which of the two depends on where the kill fell).
@@ -57,6 +59,15 @@ grep -qE "node-local level .* is not used: .*(step [0-9]+ lacks|it lacks) " "$ou
   fail "no word that the node-local level lacks a part"
 grep -qE "resuming from $gv/ckpt/ckpt-[0-9]+\.h5" "$out/lost.log" || fail "did not resume from --model-dir"
 check_metrics "$out/m.json" --expect last_step=600
+
+# The chain (0-150, the node-local step 140 with a partner's copy -> 250, --model-dir's 200 ->
+# 600) against one uninterrupted run: a sync restore on as many ranks is bit-identical.
+bash "$CLUSTER" run h1 rm -rf "$gv-reference"
+ref=("${args[@]/#$gv\/ckpt/$gv-reference}")
+bash "$CLUSTER" mpirun -np 4 "$BIN" "${ref[@]}" --export "$out/reference.h5" >"$out/reference.log" 2>&1 ||
+  { tail -n 20 "$out/reference.log"; fail "the uninterrupted run did not finish"; }
+"$PY" "$DTRAIN_ROOT/tests/fault/checkpoint_tools.py" same_params "$out/reference.h5" "$out/final.h5" ||
+  fail "the chain through the node-local level differs from the uninterrupted run"
 
 # A node-local checkpoint at every step, both modes: no rank may wait on its partner's receive
 # while that partner waits on it in a collective (a save once did, and the ring deadlocked).

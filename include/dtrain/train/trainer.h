@@ -26,7 +26,8 @@ class BatchStream;
 
 namespace dtrain::train {
 
-class SummaryWriter;  // src/train/summary_writer.h: TensorBoard event files
+class SummaryWriter;   // src/train/summary_writer.h: TensorBoard event files
+class LocalCostMeter;  // src/train/local_cost.h: what node-local checkpoints add to the loop
 
 // What the chief does besides training, supplied by whoever runs the trainer.
 struct TrainerHooks {
@@ -70,11 +71,18 @@ struct TrainResult {
   int64_t skipped_records = 0;
   bool stopped = false;                 // ended early on SIGTERM/SIGINT, after a checkpoint
   double local_checkpoint_seconds = 0;  // in the loop, taking node-local checkpoints
+  // The chief: the node-local checkpoints whose cost was measured as the time they added to
+  // the loop's iterations around them, and their mean.
+  int local_checkpoints_measured = 0;
+  double local_checkpoint_added_seconds = 0;
 };
 
 class Trainer {
  public:
   explicit Trainer(TrainerSetup setup);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
   // Runs to the last step (or until an agreed stop) and returns what it measured. The
   // exchange's finish() is the caller's.
   TrainResult run();
@@ -98,9 +106,10 @@ class Trainer {
   bool checkpoint_or_stop(int64_t done, bool last);
   // The chief: is a node-local checkpoint due after `done` steps? (Then the next is planned.)
   bool local_due(int64_t done);
-  // The chief, after a node-local checkpoint that took `seconds` here: --local-checkpoint-steps
-  // auto sets the interval from it.
-  void local_taken(int64_t done);
+  // The chief, when the node-local checkpoint of `step` is kept: the next is planned from it.
+  void local_kept(int64_t step);
+  // --local-checkpoint-steps auto: the interval from the cost measured so far.
+  void retune_local();
   float learning_rate(int64_t step);
 
   TrainerSetup s_;
@@ -111,9 +120,13 @@ class Trainer {
   // next_local_; auto measures the step time (an average) and the checkpoints' cost.
   int64_t local_every_ = 0, next_local_ = 0;
   double step_seconds_ = 0;
-  int64_t local_announced_ = 0;  // the node-local interval last printed
-  double local_seconds_ = 0;     // spent in the loop taking node-local checkpoints
-  int64_t local_count_ = 0;      // node-local checkpoints taken
+  int64_t local_announced_ = 0;                 // the node-local interval last printed
+  bool local_measured_announced_ = false;       // printed since its cost was first measured
+  double local_seconds_ = 0;                    // spent in the loop taking node-local checkpoints
+  int64_t local_count_ = 0;                     // node-local checkpoints taken
+  int64_t local_planned_from_ = 0;              // the step of the newest kept one
+  std::unique_ptr<LocalCostMeter> local_cost_;  // what they add to the loop's iterations
+  bool iteration_has_other_work_ = false;       // an evaluation or a --model-dir checkpoint
 };
 
 }  // namespace dtrain::train

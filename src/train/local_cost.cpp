@@ -1,0 +1,49 @@
+#include "train/local_cost.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace dtrain::train {
+
+bool LocalCostMeter::taken() {
+  // After a checkpoint the last third of the interval is quiet; before the first, the second
+  // half (the first iterations warm up).
+  const std::size_t n = since_.size();
+  const std::size_t quiet = after_checkpoint_ ? n / 3 : n / 2;
+  for (std::size_t i = n - quiet; i < n; ++i) {
+    quiet_.push_back(since_[i]);
+    if (quiet_.size() > kBaselineSteps) quiet_.pop_front();
+  }
+  bool measured = false;
+  if (after_checkpoint_ && quiet > 0) {
+    if (const auto base = baseline()) {
+      const double sum = std::accumulate(since_.begin(), since_.end(), 0.0);
+      excess_.push_back(sum - static_cast<double>(n) * *base);
+      if (excess_.size() > kMeasuredIntervals) excess_.pop_front();
+      ++measured_;
+      measured = true;
+    }
+  }
+  since_.clear();
+  after_checkpoint_ = true;
+  return measured;
+}
+
+void LocalCostMeter::iteration(double seconds, bool comparable) {
+  if (comparable) since_.push_back(seconds);
+}
+
+std::optional<double> LocalCostMeter::seconds_per_checkpoint() const {
+  if (excess_.empty()) return std::nullopt;
+  // One interval's excess can be below zero (noise); the mean, clipped, is not biased upwards
+  // the way clipping each would be.
+  const double sum = std::accumulate(excess_.begin(), excess_.end(), 0.0);
+  return std::max(0.0, sum / static_cast<double>(excess_.size()));
+}
+
+std::optional<double> LocalCostMeter::baseline() const {
+  if (quiet_.size() < kMinBaseline) return std::nullopt;
+  return std::accumulate(quiet_.begin(), quiet_.end(), 0.0) / static_cast<double>(quiet_.size());
+}
+
+}  // namespace dtrain::train

@@ -1,0 +1,56 @@
+// LocalCostMeter: what a node-local checkpoint costs the training loop, measured as the time
+// it adds to the loop's iterations until the next one.
+//
+// A rank's own clocks see only part of that cost: the time in the save and in waits for the
+// partner. The background writing of every rank on the node, the partner copies and the
+// async servers keeping their cuts compete for the node's cores and links, and slow the steps
+// of every rank without any clock of this one seeing it (on the 4 emulated hosts of a 2-core
+// machine the own account said 0.18 s per sync checkpoint of the full CNN where the steps
+// after it took 0.43 s longer). Nor does anyone know when that work ends. So the meter takes
+// the iterations of a whole interval, from the one that takes a checkpoint to the one before
+// the next, against the mean of the quiet ones: the last third of each interval, when the
+// work of the checkpoint before has long ended (and, to start with, the second half of the
+// iterations before the first checkpoint: the first ones warm up, and a baseline taken from
+// them once made the first measurements a third of the later ones).
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <vector>
+
+namespace dtrain::train {
+
+class LocalCostMeter {
+ public:
+  // The quiet iterations the baseline is the mean of: at most this many, the latest; none
+  // before kMinBaseline of them.
+  static constexpr std::size_t kBaselineSteps = 31;
+  static constexpr std::size_t kMinBaseline = 5;
+  // The cost is the mean of this many latest intervals' excess: the cost of a checkpoint can
+  // change during a run, and an early mismeasurement should not weigh on it to the end.
+  static constexpr std::size_t kMeasuredIntervals = 8;
+
+  // A node-local checkpoint is taken in the iteration now under way: the interval of the one
+  // before is measured (true if it was). Call it before that iteration's iteration().
+  bool taken();
+  // One iteration of the loop took `seconds`. Not comparable (the first, with the network's
+  // construction; an evaluation or a --model-dir checkpoint in it): counted nowhere.
+  void iteration(double seconds, bool comparable);
+
+  // The mean excess per checkpoint over the latest kMeasuredIntervals intervals measured
+  // (never below zero); none before the first.
+  std::optional<double> seconds_per_checkpoint() const;
+  // The mean quiet iteration; none before kMinBaseline of them.
+  std::optional<double> baseline() const;
+  int measured() const { return measured_; }
+
+ private:
+  std::deque<double> quiet_;
+  std::vector<double> since_;  // the comparable iterations since the last checkpoint
+  bool after_checkpoint_ = false;
+  std::deque<double> excess_;  // the latest intervals' excess seconds
+  int measured_ = 0;
+};
+
+}  // namespace dtrain::train

@@ -1,0 +1,112 @@
+// The node-local level's cost meter: what a checkpoint adds to the iterations of its interval,
+// against the mean of the quiet ones (the second half of those before the first checkpoint,
+// the last third of each interval).
+#include "train/local_cost.h"
+
+#include <gtest/gtest.h>
+
+namespace dtrain::train {
+namespace {
+
+void steady(LocalCostMeter& m, int n, double seconds) {
+  for (int i = 0; i < n; ++i) m.iteration(seconds, true);
+}
+
+// 20 iterations of `seconds`, then the first checkpoint.
+LocalCostMeter after_first_checkpoint(double seconds) {
+  LocalCostMeter m;
+  steady(m, 20, seconds);
+  EXPECT_FALSE(m.taken());  // the first: its interval is still to come
+  return m;
+}
+
+// One interval: an iteration of `first` seconds, `n` of `rest`; then the next checkpoint.
+bool interval(LocalCostMeter& m, double first, int n, double rest) {
+  m.iteration(first, true);
+  steady(m, n, rest);
+  return m.taken();
+}
+
+TEST(LocalCostMeter, NothingBeforeABaselineAndAWholeInterval) {
+  LocalCostMeter m;
+  steady(m, 2 * LocalCostMeter::kMinBaseline - 1, 0.1);
+  EXPECT_FALSE(m.taken());
+  EXPECT_FALSE(m.baseline());  // too few quiet iterations before it
+  const LocalCostMeter n = after_first_checkpoint(0.1);
+  ASSERT_TRUE(n.baseline());
+  EXPECT_DOUBLE_EQ(*n.baseline(), 0.1);
+  EXPECT_FALSE(n.seconds_per_checkpoint());
+}
+
+TEST(LocalCostMeter, TheExcessOfAWholeIntervalWhereverItFalls) {
+  LocalCostMeter m = after_first_checkpoint(0.1);
+  // 12 iterations: the save's 30 ms longer, two more (the copy, a partner's write) 10 ms and
+  // 20 ms, in the first two thirds; the last third quiet.
+  m.iteration(0.13, true);
+  steady(m, 3, 0.1);
+  m.iteration(0.11, true);
+  steady(m, 2, 0.1);
+  EXPECT_TRUE(interval(m, 0.12, 4, 0.1));
+  ASSERT_TRUE(m.seconds_per_checkpoint());
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.06, 1e-9);
+  EXPECT_EQ(m.measured(), 1);
+}
+
+TEST(LocalCostMeter, TheBaselineFollowsTheQuietIterations) {
+  LocalCostMeter m = after_first_checkpoint(0.1);
+  for (int k = 0; k < 20; ++k) interval(m, 0.2, 8, 0.2);  // slower steps, checkpoints or not
+  EXPECT_NEAR(*m.baseline(), 0.2, 1e-9);
+  // A slower phase is not a cost once the quiet iterations have caught up with it.
+  LocalCostMeter fresh = after_first_checkpoint(0.2);
+  interval(fresh, 0.2, 8, 0.2);
+  EXPECT_NEAR(*fresh.seconds_per_checkpoint(), 0.0, 1e-9);
+}
+
+TEST(LocalCostMeter, TheFirstIterationsWarmUpAndAreNotTheBaseline) {
+  LocalCostMeter m;
+  steady(m, 10, 0.5);
+  steady(m, 10, 0.1);
+  m.taken();
+  EXPECT_DOUBLE_EQ(*m.baseline(), 0.1);
+}
+
+TEST(LocalCostMeter, TheCostIsThatOfTheLatestIntervals) {
+  LocalCostMeter m = after_first_checkpoint(0.1);
+  for (std::size_t k = 0; k < LocalCostMeter::kMeasuredIntervals; ++k) interval(m, 0.4, 8, 0.1);
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.3, 1e-9);
+  for (std::size_t k = 0; k < LocalCostMeter::kMeasuredIntervals; ++k) interval(m, 0.1, 8, 0.1);
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.0, 1e-9);
+  EXPECT_EQ(m.measured(), static_cast<int>(2 * LocalCostMeter::kMeasuredIntervals));
+}
+
+TEST(LocalCostMeter, OtherWorkIsNeitherBaselineNorCost) {
+  LocalCostMeter m;
+  steady(m, 10, 0.1);
+  m.iteration(5.0, false);  // an evaluation before the first checkpoint
+  m.taken();
+  EXPECT_DOUBLE_EQ(*m.baseline(), 0.1);
+  steady(m, 3, 0.1);
+  m.iteration(3.0, false);  // a --model-dir checkpoint inside the interval
+  EXPECT_TRUE(interval(m, 0.1, 5, 0.1));
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.0, 1e-9);
+}
+
+TEST(LocalCostMeter, NoiseBelowTheBaselineAveragesOutAndTheMeanIsNeverNegative) {
+  LocalCostMeter m = after_first_checkpoint(0.1);
+  EXPECT_TRUE(interval(m, 0.08, 8, 0.1));  // one interval faster, one slower
+  EXPECT_TRUE(interval(m, 0.14, 8, 0.1));
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.01, 1e-9);
+  LocalCostMeter fast = after_first_checkpoint(0.1);
+  interval(fast, 0.05, 8, 0.1);
+  EXPECT_DOUBLE_EQ(*fast.seconds_per_checkpoint(), 0.0);
+}
+
+TEST(LocalCostMeter, IntervalsTooShortForAQuietThirdAreNotMeasured) {
+  LocalCostMeter m = after_first_checkpoint(0.1);
+  EXPECT_FALSE(interval(m, 0.5, 1, 0.5));  // 2 iterations: no quiet third for a baseline
+  EXPECT_FALSE(m.seconds_per_checkpoint());
+  EXPECT_DOUBLE_EQ(*m.baseline(), 0.1);
+}
+
+}  // namespace
+}  // namespace dtrain::train
