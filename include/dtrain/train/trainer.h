@@ -72,7 +72,7 @@ struct TrainResult {
   bool stopped = false;                 // ended early on SIGTERM/SIGINT, after a checkpoint
   double local_checkpoint_seconds = 0;  // in the loop, taking node-local checkpoints
   // The chief: the node-local checkpoints whose cost was measured as the time they added to
-  // the loop's iterations around them, and their mean.
+  // the loop's iterations after them (the intervals measured), and its recent mean.
   int local_checkpoints_measured = 0;
   double local_checkpoint_added_seconds = 0;
 };
