@@ -540,14 +540,19 @@ def node_loss(raw):
             pairs = {}
             for r in (r for r in cost if r["rate"] == rate and r["mode"] == mode):
                 pairs.setdefault(r["round"], {})[r["level"]] = r
-            ratios = sorted(p["with"]["img_s"] / p["without"]["img_s"] for p in pairs.values()
+            # images/s counts the steps only; the level's time in the loop between them (its
+            # save, the wait for the partner's confirmation: share[0] of the step time) is
+            # charged to it here.
+            def loop_rate(r):
+                return r["img_s"] / (1 + (r["share"][0] if r.get("share") else 0.0))
+            ratios = sorted(loop_rate(p["with"]) / p["without"]["img_s"] for p in pairs.values()
                             if "with" in p and "without" in p)
             if ratios:
                 every = [p["with"]["every"] for p in pairs.values() if "with" in p]
                 # The noise: how far the runs without the level spread among themselves.
                 base = [p["without"]["img_s"] for p in pairs.values() if "without" in p]
                 noise = max(base) / min(base) - 1
-                both = [p["with"]["img_s"] for p in pairs.values() if "with" in p]
+                both = [loop_rate(p["with"]) for p in pairs.values() if "with" in p]
                 pooled = (sum(both) / len(both)) / (sum(base) / len(base))
                 shares = [p["with"]["share"] for p in pairs.values() if p.get("with", {}).get("share")]
                 own = (f"{max(s[0] for s in shares):.1%} / {max(s[1] for s in shares):.1%}"
@@ -558,7 +563,8 @@ def node_loss(raw):
                 body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}", f"{pooled:.3f}",
                              f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}", own, measured,
                              ", ".join(str(e) for e in every)])
-    print("\n### What the node-local level costs (images/s with it / without it, same run, interleaved)\n")
+    print("\n### What the node-local level costs (images/s with it / without it, same run, "
+          "interleaved; with it: its time in the loop between the steps charged too)\n")
     print(table(["links", "mode", "pairs", "median ratio", "ratio of the means", "range",
                  "spread of the runs without", "its own account: in the loop / writing (most)",
                  "auto's measure: added to the steps (mean, range)", "interval chosen (auto, widest)"],

@@ -228,8 +228,15 @@ gluster_up() {
   for i in $(seq 1 "$n"); do on_host "h$i" glusterd --log-level=WARNING; done
   wait_until 20 "glusterd on h1" on_host h1 gluster --mode=script pool list >/dev/null 2>&1
   for i in $(seq 2 "$n"); do on_host h1 gluster --mode=script peer probe "h$i" >/dev/null; done
-  pool_connected() { [ "$(on_host h1 gluster --mode=script pool list | grep -c Connected)" = "$n" ]; }
-  wait_until 30 "every glusterd in the pool" pool_connected
+  # Every host's view, not h1's alone: h1 learns of its peers first, and a volume created
+  # before h2 sees h4 fails ("Staging failed on h2. Error: Host h4 not connected").
+  pool_connected() {
+    local j
+    for j in $(seq 1 "$n"); do
+      [ "$(on_host "h$j" gluster --mode=script pool list | grep -c Connected)" = "$n" ] || return 1
+    done
+  }
+  wait_until 30 "every glusterd in the pool, as every host sees it" pool_connected
   local layout=distributed
   [ "$fs" = gluster:dispersed ] && layout=dispersed
   create_volume gv "$layout"
@@ -307,7 +314,12 @@ return_host() {
   rm -f "$STATE/$host.lost"
   if [ "$(cat "$STATE/fs" 2>/dev/null || echo none)" != none ]; then
     on_host "$host" glusterd --log-level=WARNING
-    peer_back() { on_host h1 gluster --mode=script pool list | grep -E "\b$host\b" | grep -q Connected; }
+    # As h1 sees it, and as the returned host sees every other.
+    peer_back() {
+      on_host h1 gluster --mode=script pool list | grep -E "\b$host\b" | grep -q Connected &&
+        [ "$(on_host "$host" gluster --mode=script pool list | grep -c Connected)" = \
+          "$(cat "$STATE/hosts.count")" ]
+    }
     wait_until 60 "glusterd on $host back in the pool" peer_back
     while read -r name; do
       on_host h1 gluster --mode=script volume start "$name" force >/dev/null

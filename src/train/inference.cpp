@@ -121,9 +121,6 @@ InferenceSetup prepare_inference(const TrainOptions& o, comm::Watchdog& watchdog
   InferenceSetup s;
   std::optional<std::string> error;
   try {
-    if (o.model_path.empty())
-      throw OptionError("--mode inference needs --model FILE (an export or a checkpoint)");
-    if (o.output.output_dir.empty()) throw OptionError("--mode inference needs --output DIR");
     s.fields = parse_mapping(o.output.output_mapping);
     // The model's input is what it was trained on; the data must hold that shape.
     const data::ImageShape in = read_input_shape(o.model_path);
@@ -251,10 +248,6 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
 }
 
 int run_export(const TrainOptions& o, const comm::MpiEnv& mpi) {
-  std::optional<std::string> error;
-  if (o.model_path.empty() || o.output.export_path.empty())
-    error = "--mode export needs --model CHECKPOINT and --export FILE";
-  if (auto first = comm::first_error(error, MPI_COMM_WORLD)) throw StartupError(*first);
   if (mpi.rank() != 0) return 0;
   const data::ImageShape in = read_input_shape(o.model_path);
   const nn::Model model(nn::ModelSpec::parse(read_model_spec(o.model_path)),

@@ -1,5 +1,7 @@
 #include "dtrain/train/job.h"
 
+#include "dtrain/util/error.h"
+
 #include "train/inference.h"
 #include "train/runners.h"
 #include "train/timeline_file.h"
@@ -7,6 +9,12 @@
 namespace dtrain::train {
 
 int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
+  // Options built in code, not parsed: the same rules, the same verdict on every rank.
+  try {
+    validate(o);
+  } catch (const OptionError& e) {
+    throw StartupError(e.what());
+  }
   switch (o.mode) {
     case RunMode::kInference:
       return run_inference(o, mpi);

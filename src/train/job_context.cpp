@@ -120,10 +120,7 @@ nn::Model* build_model(JobContext& ctx, const data::ImageShape& in) {
 // ones are passed over with a warning; one of another model is refused.
 std::string choose_checkpoint(const JobContext& ctx) {
   const auto& out = ctx.options.output;
-  if (out.model_dir.empty()) {
-    if (out.resume) throw OptionError("--resume needs --model-dir");
-    return "";
-  }
+  if (out.model_dir.empty()) return "";  // and no --resume: validate() refuses that
   const auto files = CheckpointDir(out.model_dir, out.keep_checkpoints).list();
   if (files.empty()) {
     if (out.resume) throw OptionError("--resume: no checkpoint (ckpt-*.h5) in " + out.model_dir);

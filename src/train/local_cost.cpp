@@ -10,19 +10,18 @@ bool LocalCostMeter::taken() {
   // half (the first iterations warm up).
   const std::size_t n = since_.size();
   const std::size_t quiet = after_checkpoint_ ? n / 3 : n / 2;
+  double quiet_sum = 0;
   for (std::size_t i = n - quiet; i < n; ++i) {
+    quiet_sum += since_[i];
     quiet_.push_back(since_[i]);
     if (quiet_.size() > kBaselineSteps) quiet_.pop_front();
   }
-  bool measured = false;
-  if (after_checkpoint_ && quiet > 0) {
-    if (const auto base = baseline()) {
-      const double sum = std::accumulate(since_.begin(), since_.end(), 0.0);
-      excess_.push_back(sum - static_cast<double>(n) * *base);
-      if (excess_.size() > kMeasuredIntervals) excess_.pop_front();
-      ++measured_;
-      measured = true;
-    }
+  const bool measured = after_checkpoint_ && quiet >= kMinQuiet;
+  if (measured) {
+    const double sum = std::accumulate(since_.begin(), since_.end(), 0.0);
+    excess_.push_back(sum - static_cast<double>(n) * quiet_sum / static_cast<double>(quiet));
+    if (excess_.size() > kMeasuredIntervals) excess_.pop_front();
+    ++measured_;
   }
   since_.clear();
   after_checkpoint_ = true;

@@ -8,10 +8,11 @@
 // machine the own account said 0.18 s per sync checkpoint of the full CNN where the steps
 // after it took 0.43 s longer). Nor does anyone know when that work ends. So the meter takes
 // the iterations of a whole interval, from the one that takes a checkpoint to the one before
-// the next, against the mean of the quiet ones: the last third of each interval, when the
-// work of the checkpoint before has long ended (and, to start with, the second half of the
-// iterations before the first checkpoint: the first ones warm up, and a baseline taken from
-// them once made the first measurements a third of the later ones).
+// the next, against the mean of the quiet ones of the same interval: its last third, when the
+// work of the checkpoint has long ended. The same interval's, not a baseline kept across
+// intervals: the steps get faster for the first few hundred (the warm-up of caches and
+// allocators), and a baseline kept from earlier, slower steps made the excess of a 31-step
+// interval 110 ms too low, which once drove the interval from 31 steps to 1.
 #pragma once
 
 #include <cstddef>
@@ -23,16 +24,21 @@ namespace dtrain::train {
 
 class LocalCostMeter {
  public:
-  // The quiet iterations the baseline is the mean of: at most this many, the latest; none
-  // before kMinBaseline of them.
+  // The quiet iterations the step time (baseline()) is the mean of: at most this many, the
+  // latest (the second half of those before the first checkpoint, then the last third of
+  // each interval); none before kMinBaseline of them.
   static constexpr std::size_t kBaselineSteps = 31;
   static constexpr std::size_t kMinBaseline = 5;
+  // An interval is measured only with at least this many quiet iterations of its own (9
+  // iterations and more).
+  static constexpr std::size_t kMinQuiet = 3;
   // The cost is the mean of this many latest intervals' excess: the cost of a checkpoint can
   // change during a run, and an early mismeasurement should not weigh on it to the end.
   static constexpr std::size_t kMeasuredIntervals = 8;
 
   // A node-local checkpoint is taken in the iteration now under way: the interval of the one
-  // before is measured (true if it was). Call it before that iteration's iteration().
+  // before is measured (true if it was long enough). Call it before that iteration's
+  // iteration().
   bool taken();
   // One iteration of the loop took `seconds`. Not comparable (the first, with the network's
   // construction; an evaluation or a --model-dir checkpoint in it): counted nowhere.

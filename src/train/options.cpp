@@ -385,7 +385,37 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
   for (const auto& [name, value] : vm) {
     if (name != "help" && name != "config") o->recorded[name] = value_string(value);
   }
+  validate(*o);
   return true;
+}
+
+void validate(const TrainOptions& o) {
+  const auto& out = o.output;
+  const auto& d = o.dist;
+  auto refuse = [](const std::string& why) { throw OptionError(why); };
+  switch (o.mode) {
+    case RunMode::kInference:
+      if (o.model_path.empty())
+        refuse("--mode inference needs --model FILE (an export or a checkpoint)");
+      if (out.output_dir.empty()) refuse("--mode inference needs --output DIR");
+      return;
+    case RunMode::kExport:
+      if (o.model_path.empty() || out.export_path.empty())
+        refuse("--mode export needs --model CHECKPOINT and --export FILE");
+      return;
+    case RunMode::kTrain:
+      break;
+  }
+  if (out.resume && out.model_dir.empty()) refuse("--resume needs --model-dir");
+  if (d.shared_params && !d.shard_optimizer)
+    refuse("--shared-params needs the sharded optimizer: drop --no-shard-optimizer");
+  if (d.compress != comm::Compression::kNone && d.dist == comm::Mode::kAsync)
+    refuse("--compress " + comm::to_string(d.compress) +
+           ": compresses the gradient allreduce of --dist sync, not the pushes of --dist async "
+           "(MPI_Accumulate has no fp16 type or op)");
+  if (out.local_checkpoint_steps > 0 && out.local_checkpoint_dir.empty())
+    refuse("--local-checkpoint-steps " + std::to_string(out.local_checkpoint_steps) +
+           " needs --local-checkpoint-dir DIR (a node-local directory)");
 }
 
 }  // namespace dtrain::train

@@ -86,8 +86,6 @@ std::unique_ptr<comm::NodeSharedBuffer> SyncRunner::shared_params(std::size_t fl
                                                                   std::string* note) const {
   const auto& d = ctx_.options.dist;
   if (ctx_.roles.mode != comm::Mode::kSync) return nullptr;
-  if (d.shared_params && !d.shard_optimizer)
-    throw Error("--shared-params needs the sharded optimizer: drop --no-shard-optimizer");
   if (!d.shard_optimizer) return nullptr;
   std::string why_not = "without --shared-params";
   std::unique_ptr<comm::NodeSharedBuffer> shared;

@@ -24,6 +24,9 @@ namespace {
 // often as a cost of kLocalCostShare of the step time allows.
 constexpr int64_t kFirstAutoLocal = 20;
 constexpr double kLocalCostShare = 0.02;
+// Never closer: the cost meter needs quiet iterations in each interval, after the checkpoint's
+// background work has ended (local_cost.h), and a few steps lost is all the level promises.
+constexpr int64_t kMinAutoLocal = 10;
 
 std::string duration_string(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
@@ -107,12 +110,13 @@ void Trainer::retune_local() {
       measured ? std::max(*measured, in_loop)
                : in_loop + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds()
                                                               : 0.0);
-  // It grows at most twofold at a time: one slow measurement (the first pays for directories
-  // and buffers) cannot space the checkpoints far apart for the rest of the run.
+  // It changes at most twofold at a time: one slow measurement (the first pays for directories
+  // and buffers) cannot space the checkpoints far apart for the rest of the run, nor one fast
+  // one crowd them.
   auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds)));
   if (!measured) every = std::max(every, kFirstAutoLocal);
   const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
-  local_every_ = std::clamp<int64_t>(every, 1, 2 * before);
+  local_every_ = std::clamp<int64_t>(every, std::max(kMinAutoLocal, before / 2), 2 * before);
   next_local_ = local_planned_from_ + local_every_;
   // Said again with the first measurement, and when it has changed twofold since last said.
   const int64_t said = local_announced_;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Role tables for several rank/server counts (each a short real run that must exit 0), and the
-# combinations that cannot work, which must fail at once with a clear message.
+# combinations that cannot work, which must be refused at once (exit 2) with a clear message.
 . "$(dirname "$0")/lib.sh"
 set +e
 bin=$BIN mnist=$MNIST
@@ -29,7 +29,7 @@ fail() {  # np, message pattern, args
   local out rc
   out=$(timeout 120 mpirun --oversubscribe -np "$np" "$bin" --data-dir "$mnist" "$@" 2>&1); rc=$?
   echo "np $np $*: exit $rc: $(grep -m1 -E 'error' <<<"$out")"
-  [ $rc -ne 0 ] && [ $rc -ne 124 ] || { echo "FAIL: expected a quick failure"; exit 1; }
+  [ $rc -eq 2 ] || { echo "FAIL: expected a refusal at start (exit 2)"; exit 1; }
   grep -qE -e "$pattern" <<<"$out" || { echo "FAIL: message does not match '$pattern'"; echo "$out" | tail -5; exit 1; }
 }
 fail 2 "--num-ps 2 with 2 ranks leaves no worker" --num-ps 2
@@ -38,4 +38,10 @@ fail 1 "--dist async needs at least 2 ranks" --dist async
 fail 2 "--compress fp16: compresses the gradient allreduce of --dist sync; this run is async" --compress fp16
 fail 1 "--compress fp16: .*this run is local" --compress fp16
 fail 2 "--compress: 'fp8' is not allowed \(expected one of none, fp16\)" --dist sync --compress fp8
+# Rules between options: refused before MPI starts, whatever the number of ranks.
+fail 2 "--compress fp16: .*not the pushes of --dist async" --dist async --compress fp16
+fail 2 "--shared-params needs the sharded optimizer" --dist sync --shared-params --no-shard-optimizer
+fail 1 "--local-checkpoint-steps 5 needs --local-checkpoint-dir" --local-checkpoint-steps 5
+fail 1 "--resume needs --model-dir" --resume
+fail 1 "--mode inference needs --model FILE" --mode inference --output /nonexistent
 echo "OK"

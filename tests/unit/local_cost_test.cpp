@@ -1,6 +1,7 @@
 // The node-local level's cost meter: what a checkpoint adds to the iterations of its interval,
-// against the mean of the quiet ones (the second half of those before the first checkpoint,
-// the last third of each interval).
+// against the mean of the quiet ones of the same interval (its last third); the step time is
+// the mean of the quiet ones (the second half of those before the first checkpoint, the last
+// third of each interval).
 #include "train/local_cost.h"
 
 #include <gtest/gtest.h>
@@ -104,8 +105,18 @@ TEST(LocalCostMeter, NoiseBelowTheBaselineAveragesOutAndTheMeanIsNeverNegative) 
 TEST(LocalCostMeter, IntervalsTooShortForAQuietThirdAreNotMeasured) {
   LocalCostMeter m = after_first_checkpoint(0.1);
   EXPECT_FALSE(interval(m, 0.5, 1, 0.5));  // 2 iterations: no quiet third for a baseline
+  EXPECT_FALSE(interval(m, 0.5, 7, 0.1));  // 8: a quiet third of 2 is too noisy
   EXPECT_FALSE(m.seconds_per_checkpoint());
-  EXPECT_DOUBLE_EQ(*m.baseline(), 0.1);
+  EXPECT_TRUE(interval(m, 0.5, 8, 0.1));
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.4, 1e-9);
+}
+
+TEST(LocalCostMeter, StepsFasterThanInTheWarmUpAreNoNegativeCost) {
+  // Each interval against its own quiet end: the slower steps before the first checkpoint do
+  // not hide what the checkpoint added.
+  LocalCostMeter m = after_first_checkpoint(0.2);
+  EXPECT_TRUE(interval(m, 0.4, 8, 0.1));
+  EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.3, 1e-9);
 }
 
 }  // namespace

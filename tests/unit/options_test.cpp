@@ -87,8 +87,8 @@ TEST(Options, ConfigFileWithCommandLineWinning) {
 
 TEST(Options, ChoicesBecomeEnums) {
   TrainOptions o;
-  ASSERT_TRUE(parse({"--dist", "sync", "--mode", "inference", "--format", "tfrecord",
-                     "--output-format", "csv", "--shard-by", "files"},
+  ASSERT_TRUE(parse({"--dist", "sync", "--mode", "inference", "--model", "m.h5", "--output", "out",
+                     "--format", "tfrecord", "--output-format", "csv", "--shard-by", "files"},
                     &o));
   EXPECT_EQ(o.dist.dist, comm::Mode::kSync);
   EXPECT_EQ(o.mode, RunMode::kInference);
@@ -97,6 +97,31 @@ TEST(Options, ChoicesBecomeEnums) {
   EXPECT_EQ(o.data.shard_by, data::ShardPolicy::kFiles);
   EXPECT_NE(error_for({"--hdf5-collective"}).find("hdf5-collective"), std::string::npos)
       << "the option was removed";
+}
+
+TEST(Options, RulesBetweenOptionsAreRefusedByName) {
+  struct Case {
+    std::vector<std::string> args;
+    const char* must_contain;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"--resume"}, "--resume needs --model-dir"},
+           {{"--mode", "inference", "--output", "out"}, "needs --model FILE"},
+           {{"--mode", "inference", "--model", "m.h5"}, "needs --output DIR"},
+           {{"--mode", "export", "--model", "m.h5"}, "--export FILE"},
+           {{"--shared-params", "--no-shard-optimizer"}, "drop --no-shard-optimizer"},
+           {{"--dist", "async", "--compress", "fp16"}, "not the pushes of --dist async"},
+           {{"--local-checkpoint-steps", "5"}, "needs --local-checkpoint-dir"}}) {
+    const auto msg = error_for(c.args);
+    EXPECT_NE(msg.find(c.must_contain), std::string::npos) << c.args[0] << ": " << msg;
+  }
+  for (const auto& ok : std::vector<std::vector<std::string>>{
+           {"--resume", "--model-dir", "d"},
+           {"--dist", "sync", "--compress", "fp16"},
+           {"--compress", "fp16"},  // the default --dist: decided with the number of ranks
+           {"--local-checkpoint-steps", "5", "--local-checkpoint-dir", "/dev/shm/l"},
+           {"--local-checkpoint-steps", "auto"}})
+    EXPECT_EQ(error_for(ok), "(accepted)") << ok[0];
 }
 
 }  // namespace

@@ -121,7 +121,13 @@ struct TrainOptions {
 };
 
 // Parses argv (and --config). Returns false when --help was asked for (help text in *help).
-// Throws OptionError for bad input.
+// Throws OptionError for bad input, validate()'s verdict included.
 bool parse_options(int argc, char** argv, TrainOptions* out, std::string* help);
+
+// The rules between options, in one place: throws OptionError naming the options when a
+// combination cannot run (--resume without --model-dir, --shared-params with
+// --no-shard-optimizer, ...). The rules that need the number of ranks (--compress under the
+// default --dist) are checked where the roles are known.
+void validate(const TrainOptions& o);
 
 }  // namespace dtrain::train
