@@ -15,6 +15,7 @@
 #include "dtrain/train/options.h"
 #include "dtrain/util/error.h"
 #include "util/mpi_call.h"
+#include "util/version.h"
 
 namespace po = boost::program_options;
 using namespace dtrain;
@@ -180,6 +181,7 @@ bool parse(int argc, char** argv, SetupOptions* o) {
       "Usage: mnist_data_setup --output DIR [--format hdf5|tfrecord|csv] [--num-partitions N]\n"
       "       mnist_data_setup --read --input PATH [--json]");
   desc.add_options()("help,h", "print this help")(
+      "version", "print the version, the commit and the libraries it runs on")(
       "data-dir", po::value(&o->data_dir)->default_value(o->data_dir),
       "MNIST IDX files (raw or .gz)")("output", po::value(&o->output),
                                       "output directory (gets train/ and test/)")(
@@ -210,6 +212,10 @@ bool parse(int argc, char** argv, SetupOptions* o) {
     po::notify(vm);
   } catch (const po::error& e) {
     throw OptionError(e.what());
+  }
+  if (vm.count("version")) {
+    std::cout << version_text("mnist_data_setup");
+    return false;
   }
   if (vm.count("help")) {
     std::cout << desc;

@@ -141,7 +141,7 @@ std::vector<double> time_exchange(int rank, int iters, comm::AllreduceExchange::
   comm::Heartbeat heartbeat(MPI_COMM_WORLD);
   comm::AllreduceExchange ex(MPI_COMM_WORLD, replica.params().size(),
                              {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f}, options,
-                             comm::StallPolicy(120, rank), &heartbeat);
+                             comm::StallPolicy({.timeout_seconds = 120}, rank), &heartbeat);
   std::vector<double> times;
   for (int i = 0; i < iters + 3; ++i) {
     MPI_Barrier(MPI_COMM_WORLD);
@@ -192,8 +192,8 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
   }
   const auto roles = comm::Roles::decide(rank, 2, comm::Mode::kAsync, 1);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(floats, 1));
-  comm::Watchdog watchdog(300, rank);
-  const comm::StallPolicy stall(300, rank);
+  comm::Watchdog watchdog({}, rank);
+  const comm::StallPolicy stall({}, rank);
   if (roles.is_ps()) {
     std::vector<float> zeros(floats, 0.f);
     comm::ParameterServer server(window, zeros, {.kind = optim::OptimizerKind::kSgd}, {}, stall,

@@ -10,6 +10,8 @@
 #include <span>
 #include <string>
 
+#include "dtrain/comm/stall_settings.h"
+
 namespace dtrain::comm {
 
 // Who to name when a wait stalls ("ranks 2, 5 have not reached step 40").
@@ -18,7 +20,8 @@ using MissingFn = std::function<std::string()>;
 class StallPolicy {
  public:
   StallPolicy() = default;
-  StallPolicy(double timeout_seconds, int rank) : timeout_(timeout_seconds), rank_(rank) {}
+  StallPolicy(const StallSettings& settings, int rank)
+      : timeout_(settings.timeout_seconds), rank_(rank) {}
   double timeout() const { return timeout_; }
 
   // Polls MPI_Testall (under the MPI lock) until all requests complete.
@@ -34,7 +37,7 @@ class StallPolicy {
   [[noreturn]] void abort(const std::string& what, const MissingFn& missing, double waited) const;
 
  private:
-  double timeout_ = 300;
+  double timeout_ = StallSettings{}.timeout_seconds;
   int rank_ = 0;
 };
 

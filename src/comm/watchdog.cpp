@@ -11,7 +11,8 @@
 
 namespace dtrain::comm {
 
-Watchdog::Watchdog(double timeout_seconds, int rank) : timeout_(timeout_seconds), rank_(rank) {
+Watchdog::Watchdog(const StallSettings& settings, int rank)
+    : timeout_(settings.timeout_seconds), rank_(rank) {
   thread_ = std::thread([this] { run(); });
 }
 

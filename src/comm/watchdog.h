@@ -10,11 +10,13 @@
 #include <string>
 #include <thread>
 
+#include "dtrain/comm/stall_settings.h"
+
 namespace dtrain::comm {
 
 class Watchdog {
  public:
-  Watchdog(double timeout_seconds, int rank);
+  Watchdog(const StallSettings& settings, int rank);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;

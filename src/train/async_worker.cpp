@@ -26,6 +26,7 @@ class LocalCuts {
         epoch_ = epoch;
       };
       hooks.local_kept = [this] { return std::exchange(kept_, std::nullopt); };
+      hooks.local_interval = [this](int64_t every) { ctx_.local->plan(every); };
       hooks.local_background_seconds = [this] {
         return local_write_seconds(*ctx_.local) + client_.server_keep_seconds();
       };

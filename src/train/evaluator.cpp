@@ -12,7 +12,7 @@
 namespace dtrain::train {
 
 EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch, MPI_Comm comm,
-                    double stall_timeout) {
+                    const comm::StallSettings& stall) {
   const double t0 = now_seconds();
   int rank = 0, size = 1;
   if (comm != MPI_COMM_NULL) {
@@ -42,7 +42,7 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
     MPI_Request req = MPI_REQUEST_NULL;
     mpi_call("MPI_Iallreduce (evaluation)", MPI_Iallreduce, MPI_IN_PLACE, sums, 3, MPI_DOUBLE,
              MPI_SUM, comm, &req);
-    comm::StallPolicy(stall_timeout, rank).wait(req, "the evaluation's sum over the ranks", [] {
+    comm::StallPolicy(stall, rank).wait(req, "the evaluation's sum over the ranks", [] {
       return "a rank evaluating";
     });
     r.examples = static_cast<int64_t>(sums[0]);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "dtrain/comm/stall_settings.h"
 #include "dtrain/data/example_source.h"
 #include "dtrain/nn/replica.h"
 
@@ -22,9 +23,9 @@ struct EvalResult {
 };
 
 // comm == MPI_COMM_NULL: this rank evaluates everything. Otherwise the sums are reduced with a
-// polled MPI_Iallreduce that gives up after stall_timeout seconds (the job is aborted, naming
+// polled MPI_Iallreduce that gives up after the stall timeout (the job is aborted, naming
 // the wait), like every other wait on other ranks.
 EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch,
-                    MPI_Comm comm = MPI_COMM_NULL, double stall_timeout = 300);
+                    MPI_Comm comm = MPI_COMM_NULL, const comm::StallSettings& stall = {});
 
 }  // namespace dtrain::train

@@ -212,7 +212,7 @@ data::BatchStream this_ranks_part(const TrainOptions& o, const comm::MpiEnv& mpi
 int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   use_compute_threads(compute_threads(o.dist.threads, mpi.local_size()));
   const double t0 = now_seconds();
-  comm::Watchdog watchdog(o.dist.stall_timeout, mpi.rank());
+  comm::Watchdog watchdog(o.dist.stall, mpi.rank());
   const InferenceSetup setup = prepare_inference(o, watchdog);
   nn::Replica replica(*setup.model);
   std::copy(setup.params.begin(), setup.params.end(), replica.params().data());

@@ -260,7 +260,7 @@ std::shared_ptr<data::ExampleSource> open_data(const TrainOptions& o, const std:
 }
 
 comm::StallPolicy JobContext::stall() const {
-  return comm::StallPolicy(options.dist.stall_timeout, mpi.rank());
+  return comm::StallPolicy(options.dist.stall, mpi.rank());
 }
 
 TrainingState JobContext::state_header(int64_t steps, double epoch) const {
@@ -288,7 +288,7 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
   start_signal_listener();  // first: the threads started from here on inherit its signal mask
   auto ctx = std::make_unique<JobContext>(o, mpi);
   ctx->wall0 = now_seconds();
-  ctx->watchdog = std::make_unique<comm::Watchdog>(o.dist.stall_timeout, mpi.rank());
+  ctx->watchdog = std::make_unique<comm::Watchdog>(o.dist.stall, mpi.rank());
   JobContext& c = *ctx;
   std::string checkpoint;
   {

@@ -12,6 +12,7 @@
 #include "dtrain/train/model_file.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
+#include "util/version.h"
 
 namespace dtrain::train {
 
@@ -91,6 +92,13 @@ nlohmann::json local_json(const LocalLevel& local, const TrainResult& t) {
           {"added_share_of_training", t.local_checkpoint_added_seconds * st.saves / train}};
 }
 
+// What --version says, for a result to name the build that made it.
+nlohmann::json build_json() {
+  nlohmann::json j{{"dtrain", dtrain_version()}, {"commit", dtrain_commit()}};
+  for (const auto& [name, version] : library_versions()) j[name] = version;
+  return j;
+}
+
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
   const auto& m = r.result->metrics;
   const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
@@ -124,7 +132,8 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
             {"parameters", ctx.model->layout().parameter_count()},
             {"forward_flops_per_image", 2 * ctx.model->forward_macs()},
             {"options", ctx.options.recorded},
-            {"transport", comm::describe_transport().summary()}});
+            {"transport", comm::describe_transport().summary()},
+            {"build", build_json()}});
   if (ctx.local) j["local_checkpoints"] = local_json(*ctx.local, *t);
   write_json_file(ctx.options.output.metrics_json, j);
 }
@@ -195,6 +204,9 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
                 params.c_str());
   }
   std::printf("transport: %s\n", comm::describe_transport().summary().c_str());
+  std::string build = "dtrain " + dtrain_version() + " (commit " + dtrain_commit() + ")";
+  for (const auto& [name, version] : library_versions()) build += "; " + name + " " + version;
+  std::printf("build: %s\n", build.c_str());
   std::fflush(stdout);
 }
 

@@ -335,8 +335,10 @@ void LocalLevel::poll(int64_t completed_step) {
   }
 }
 
-// The steps between the last two saves (or from this run's start to its first save).
+// The interval planned, else the steps between the last two saves (or from this run's start
+// to its first save).
 int64_t LocalLevel::interval() const {
+  if (planned_ > 0) return planned_;
   if (saved_[0] < 0) return -1;
   const int64_t before = saved_[1] >= 0 ? saved_[1] : first_step_;
   return before >= 0 ? saved_[0] - before : -1;

@@ -65,6 +65,10 @@ class LocalLevel {
   // elsewhere and never wait here.
   void poll(int64_t completed_step = -1);
   void wait_for_copies() { wait_for_copies_ = true; }
+  // The interval in effect as the rank that schedules the checkpoints plans it (the steps from
+  // its last checkpoint to the next): recorded with each step in place of the spacing of the
+  // last two saves, which trails a changed interval by one checkpoint.
+  void plan(int64_t every) { planned_ = every; }
   // Collective: every transfer ends and every write lands; then, unless some rank asks to
   // `keep` them, the job's node-local files are removed on every node (a finished job leaves
   // none).
@@ -146,6 +150,7 @@ class LocalLevel {
   bool wait_for_copies_ = false;
   int64_t saved_[2] = {-1, -1};     // this rank's last two saved steps, newest first
   int64_t first_step_ = -1;         // the step this run started from (as poll() first learns it)
+  int64_t planned_ = -1;            // plan(): the interval in effect, where this rank plans it
   std::vector<Incoming> incoming_;  // one per sender, sized once: MPI holds their addresses
   // The writer thread.
   mutable std::mutex mu_;

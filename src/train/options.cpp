@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "dtrain/util/error.h"
+#include "util/version.h"
 
 namespace dtrain::train {
 
@@ -214,9 +215,11 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
       "weights, optimizer and the parameter allgather stay fp32)")(
       "stall-timeout",
-      po::value(&d.stall_timeout)->default_value(d.stall_timeout)->notifier([](double v) {
-        if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");
-      }),
+      po::value(&d.stall.timeout_seconds)
+          ->default_value(d.stall.timeout_seconds)
+          ->notifier([](double v) {
+            if (!(v > 0)) throw OptionError("--stall-timeout: must be > 0 seconds");
+          }),
       "abort the job when a wait on other ranks makes no progress for this many seconds")(
       "threads", po::value(&d.threads)->default_value(d.threads)->notifier(at_least("threads", 0)),
       "compute threads per rank (0: the node's cores divided among its workers)");
@@ -319,10 +322,15 @@ std::string value_string(const po::variable_value& v) {
   return s.str();
 }
 
-// Parses the command line and --config into vm; false when --help was asked for.
+// Parses the command line and --config into vm; false when --help or --version was asked for
+// (`help` then holds the text to print).
 bool read_command_line(int argc, char** argv, const po::options_description& all,
                        po::variables_map& vm, std::string* help) {
   po::store(po::parse_command_line(argc, argv, all), vm);
+  if (vm.count("version")) {
+    *help = version_text("mnist_train");
+    return false;
+  }
   if (vm.count("help")) {
     std::ostringstream s;
     s << all;
@@ -359,6 +367,7 @@ bool parse_options(int argc, char** argv, TrainOptions* o, std::string* help) {
   comm::Mode dist = comm::Mode::kAsync;
   po::options_description general("General");
   general.add_options()("help,h", "print this help")(
+      "version", "print the version, the commit and the libraries it runs on")(
       "config", po::value<std::string>(), "read options from FILE (lines 'name = value')");
   po::options_description all(
       "mnist_train: train the MNIST CNN on oneDNN over MPI ranks.\n"

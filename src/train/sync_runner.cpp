@@ -158,6 +158,7 @@ int SyncRunner::run() {
       ctx_.local->save(done, local_parts(done, epoch, replica, *exchange));
     };
     s.hooks.each_step = [&](int64_t done) { ctx_.local->poll(done); };
+    s.hooks.local_interval = [&](int64_t every) { ctx_.local->plan(every); };
     s.hooks.local_background_seconds = [&] { return local_write_seconds(*ctx_.local); };
   }
   Trainer trainer(s);

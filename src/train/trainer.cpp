@@ -79,6 +79,7 @@ Trainer::Trainer(TrainerSetup setup)
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
   next_local_ = s_.start_step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+  if (chief() && s_.hooks.local_interval) s_.hooks.local_interval(next_local_ - s_.start_step);
 }
 
 Trainer::~Trainer() = default;
@@ -93,6 +94,7 @@ void Trainer::local_kept(int64_t step) {
   local_planned_from_ = step;
   next_local_ = step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
   if (s_.options->output.local_checkpoint_steps <= 0) retune_local();
+  if (s_.hooks.local_interval) s_.hooks.local_interval(next_local_ - step);
 }
 
 void Trainer::retune_local() {
@@ -151,8 +153,8 @@ void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   TimelineSpan span("evaluation", "eval", done);
   iteration_has_other_work_ = true;
   const auto& o = *s_.options;
-  const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size,
-                                s_.eval_comm, o.dist.stall_timeout);
+  const EvalResult r =
+      evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size, s_.eval_comm, o.dist.stall);
   AccuracyPoint p{done, plan_.epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
   if (!chief()) return;

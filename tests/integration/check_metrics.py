@@ -17,6 +17,12 @@ print(", ".join(f"{k}={j[k]}" for k in keys if k in j))
 ok = j["test_accuracy"] >= args.min_accuracy
 if not ok:
     print(f"FAIL: test accuracy {j['test_accuracy']:.4f} < {args.min_accuracy}")
+# The build that made the result, as --version says it.
+build = j.get("build", {})
+for k in ("dtrain", "commit", "MPI", "UCX", "oneDNN", "HDF5"):
+    if not build.get(k):
+        print(f"FAIL: the build record lacks {k}: {build}")
+        ok = False
 for e in args.expect:
     k, v = e.split("=", 1)
     if str(j.get(k)) != v:

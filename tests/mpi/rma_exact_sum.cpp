@@ -45,8 +45,8 @@ TEST(RmaExactSum, EveryPushIsAppliedExactlyOnce) {
   const auto roles =
       comm::Roles::decide(testing::rank(), testing::size(), comm::Mode::kAsync, num_ps);
   comm::PsWindow window(MPI_COMM_WORLD, roles, comm::split_parameters(total, num_ps));
-  comm::StallPolicy stall(120, roles.rank);
-  comm::Watchdog watchdog(120, roles.rank);
+  comm::StallPolicy stall({120}, roles.rank);
+  comm::Watchdog watchdog({120}, roles.rank);
   if (roles.is_ps()) {
     const auto shard = window.shards()[static_cast<std::size_t>(roles.ps_index(roles.rank))];
     std::vector<float> zeros(shard.size(), 0.f);

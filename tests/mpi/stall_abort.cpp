@@ -34,7 +34,7 @@ void allreduce_scenario(nn::Replica& replica) {
   comm::Heartbeat heartbeat(MPI_COMM_WORLD);
   comm::AllreduceExchange exchange(
       MPI_COMM_WORLD, replica.grads().size(), {.kind = optim::OptimizerKind::kSgd, .momentum = 0.f},
-      {.bucket_mb = 0.1}, comm::StallPolicy(kTimeout, testing::rank()), &heartbeat);
+      {.bucket_mb = 0.1}, comm::StallPolicy({kTimeout}, testing::rank()), &heartbeat);
   for (int step = 0; step < 10; ++step) {
     if (testing::rank() == testing::size() - 1 && step == 3) stop_here(step);
     exchange.before_step(replica, step);
@@ -48,8 +48,8 @@ void parameter_server_scenario(nn::Replica& replica, const std::string& scenario
   const auto roles = comm::Roles::decide(testing::rank(), testing::size(), comm::Mode::kAsync, 1);
   comm::PsWindow window(MPI_COMM_WORLD, roles,
                         comm::split_parameters(replica.model().layout().total(), 1));
-  comm::Watchdog watchdog(kTimeout + 30, roles.rank);
-  const comm::StallPolicy stall(kTimeout, roles.rank);
+  comm::Watchdog watchdog({kTimeout + 30}, roles.rank);
+  const comm::StallPolicy stall({kTimeout}, roles.rank);
   if (roles.is_ps()) {
     comm::ParameterServer server(window, replica.params().span(),
                                  {.kind = optim::OptimizerKind::kSgd}, {}, stall, &watchdog);

@@ -55,7 +55,7 @@ std::vector<float> train_params(const train::TrainOptions& o,
   }
   nn::Replica replica(model, node ? node->data() : nullptr);
   if (!node || node->writer()) model.init_params(replica.params().span(), o.model.seed);
-  if (node) node->fence(comm::StallPolicy(60, worker), "initial parameters", {});
+  if (node) node->fence(comm::StallPolicy({60}, worker), "initial parameters", {});
   const optim::OptimizerConfig opt{.kind = o.model.optimizer};
   std::unique_ptr<comm::GradientExchange> exchange;
   std::unique_ptr<comm::Heartbeat> heartbeat;
@@ -64,7 +64,7 @@ std::vector<float> train_params(const train::TrainOptions& o,
     exchange = std::make_unique<comm::AllreduceExchange>(
         comm, replica.params().size(), opt,
         comm::AllreduceExchange::Options{o.dist.bucket_mb, shard, compress, 32.f, node.get()},
-        comm::StallPolicy(60, worker), heartbeat.get());
+        comm::StallPolicy({60}, worker), heartbeat.get());
   } else {
     exchange =
         std::make_unique<comm::LocalExchange>(optim::make_optimizer(opt, replica.params().size()));
@@ -152,7 +152,7 @@ TEST(SyncEquivalence, ShardedOptimizerStateGathersWholeAndRestores) {
     model.init_params(replica.params().span(), 5);
     auto ex = std::make_unique<comm::AllreduceExchange>(
         MPI_COMM_WORLD, replica.params().size(), adam, comm::AllreduceExchange::Options{0.5, shard},
-        comm::StallPolicy(60, testing::rank()), nullptr);
+        comm::StallPolicy({60}, testing::rank()), nullptr);
     for (int step = 0; step < 3; ++step) {
       ex->before_step(replica, step);
       float* g = replica.grads().data();
@@ -184,7 +184,7 @@ TEST(SyncEquivalence, ShardedOptimizerStateGathersWholeAndRestores) {
   nn::Replica replica(model);
   comm::AllreduceExchange restored(MPI_COMM_WORLD, replica.params().size(), adam,
                                    {.bucket_mb = 0.5, .shard_optimizer = true},
-                                   comm::StallPolicy(60, testing::rank()), nullptr);
+                                   comm::StallPolicy({60}, testing::rank()), nullptr);
   restored.restore_optimizer(saved, 3);
   EXPECT_EQ(restored.optimizer_steps(), 3);
   const optim::NamedArrays again = restored.optimizer_state();
@@ -214,7 +214,7 @@ TEST(SyncEquivalence, Fp16ExchangeSendsHalvesAndSumsThem) {
                                 .shard_optimizer = shard,
                                 .compression = comm::Compression::kFp16,
                                 .fp16_scale = scale},
-                               comm::StallPolicy(60, rank), nullptr);
+                               comm::StallPolicy({60}, rank), nullptr);
     ex.before_step(replica, 0);
     float* g = replica.grads().data();
     const std::size_t n = replica.grads().size();

@@ -47,6 +47,19 @@ TEST(Options, DefaultsAndHelp) {
     EXPECT_NE(help.find(group), std::string::npos) << group;
 }
 
+// --version names the build and what it runs on, without MPI_Init (MPI allows the library
+// version before it): a site reports it with a bug.
+TEST(Options, VersionNamesTheBuildAndItsLibraries) {
+  TrainOptions o;
+  std::string text;
+  EXPECT_FALSE(parse({"--version"}, &o, &text));
+  EXPECT_EQ(text.rfind("mnist_train (dtrain) ", 0), 0u) << text;
+  EXPECT_NE(text.find(", commit "), std::string::npos) << text;
+  for (const char* library :
+       {"MPI:", "Open MPI v", "UCX:", "oneDNN:", "HDF5:", "(parallel)", "Protobuf:", "Boost:"})
+    EXPECT_NE(text.find(library), std::string::npos) << library << " in\n" << text;
+}
+
 TEST(Options, InvalidValuesNameTheOption) {
   struct Case {
     std::vector<std::string> args;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dtrain/comm/roles.h"
+#include "dtrain/comm/stall_settings.h"
 #include "dtrain/data/dataset.h"
 #include "dtrain/data/shard_plan.h"
 #include "dtrain/optim/optimizer.h"
@@ -81,7 +82,7 @@ struct DistributionOptions {
   bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
   bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather
   comm::Compression compress = comm::Compression::kNone;  // sync: gradients on the wire
-  double stall_timeout = 300.0;
+  comm::StallSettings stall;                              // --stall-timeout
   int threads = 0;  // 0 = the cores of this node divided among its workers
 };
 

@@ -46,6 +46,10 @@ struct TrainerHooks {
   // once, when the last one asked for is kept and its cost known (the next is due an interval
   // after that step). Unset: kept when save_local_checkpoint returns.
   std::function<std::optional<int64_t>()> local_kept;
+  // The chief's node-local interval in effect (the steps from its last checkpoint to the next
+  // it plans), whenever it plans one: recorded with every step, so that a restore names the
+  // interval the loss met even where auto had just changed it.
+  std::function<void(int64_t every)> local_interval;
   SummaryWriter* summaries = nullptr;
   MetricsCsv* csv = nullptr;
   // The staleness to record with summaries (async).
