@@ -112,7 +112,10 @@ run_once() {
   fi
   wait "$JOB" 2>/dev/null || true  # a job that gave up is a row too
   [ "$victim" = - ] || { bash "$CLUSTER" return "$victim" >&2 && bash "$SLURM" node-up "$victim" >&2; }
-  [ "$launcher" = slurm ] && bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null
+  # A job that gave up wrote no metrics: still a row (a bare && list here ended the bench).
+  if [ "$launcher" = slurm ]; then
+    bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null || true
+  fi
   report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" "$at" $times
 }
 
