@@ -50,7 +50,8 @@ std::string ucx_library() {
     get(&major, &minor, &release);
     v = dotted(major, minor, release);
   }
-  dlclose(ucp);
+  // Kept loaded: its constructors allocate once for the life of the process (Open MPI's ucx
+  // components load it again anyway), and unloading it would leave those as leaks.
   return v;
 }
 

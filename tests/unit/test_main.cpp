@@ -20,7 +20,7 @@
 // checks leaks the same way; dtrain's own code is not suppressed.
 extern "C" const char* __lsan_default_suppressions() {
   return "leak:libdnnl\nleak:libgomp\nleak:libmpi\nleak:libopen-pal\nleak:libopen-rte\n"
-         "leak:libhdf5\nleak:libpmix\nleak:libhwloc\nleak:/openmpi/\n";
+         "leak:libhdf5\nleak:libpmix\nleak:libhwloc\nleak:/openmpi/\nleak:libuc\n";
 }
 
 // Those libraries are built without frame pointers, so the fast unwinder stops one frame into
