@@ -340,26 +340,23 @@ return_host() {
 # and fail every later return. So an unchanged list, with every brick connected, for $stuck seconds
 # ends the wait, naming what does not heal (such a file is garbage: removing it clears it).
 wait_healed() {
-  local name=$1 host=$2 listed last="" since=$SECONDS end=$((SECONDS + 300)) stuck=45
+  local name=$1 host=$2 listed last="" since=$SECONDS stuck=45
   on_host h1 gluster --mode=script volume info "$name" | grep -q '^Type: Disperse' || return 0
-  while [ $SECONDS -lt $end ]; do
-    on_host h1 gluster --mode=script volume heal "$name" >/dev/null 2>&1 || true
-    listed=$(on_host h1 gluster --mode=script volume heal "$name" info 2>/dev/null) || listed="not connected"
-    if ! grep -q "not connected" <<<"$listed"; then
-      [ "$(grep -c 'Number of entries: 0' <<<"$listed")" = "$(host_count)" ] && return 0
-      if [ "$listed" != "$last" ]; then
-        last=$listed since=$SECONDS
-      elif [ $((SECONDS - since)) -ge "$stuck" ]; then
-        echo "cluster: volume $name after $host's return: these entries have not changed in" \
-          "${stuck}s and do not heal (files a lost client was writing): $(grep '^/' <<<"$listed" |
-            sort -u | tr '\n' ' ')" >&2
-        return 0
-      fi
+  healed_or_stuck() {
+    on_host h1 gluster --mode=script volume heal "$name" >/dev/null 2>&1 || return 1
+    listed=$(on_host h1 gluster --mode=script volume heal "$name" info 2>/dev/null) || return 1
+    ! grep -q "not connected" <<<"$listed" || return 1
+    [ "$(grep -c 'Number of entries: 0' <<<"$listed")" != "$(host_count)" ] || return 0
+    if [ "$listed" != "$last" ]; then
+      last=$listed since=$SECONDS
+      return 1
     fi
-    sleep 2
-  done
-  echo "waited 300s for volume $name healed after $host's return" >&2
-  return 1
+    [ $((SECONDS - since)) -ge "$stuck" ] || return 1
+    echo "cluster: volume $name after $host's return: these entries have not changed in" \
+      "${stuck}s and do not heal (files a lost client was writing): $(grep '^/' <<<"$listed" |
+        sort -u | tr '\n' ' ')" >&2
+  }
+  wait_until 300 "volume $name healed after $host's return" healed_or_stuck
 }
 
 # Cold reads for benchmarks: the page cache dropped (bricks and clients share this machine's)

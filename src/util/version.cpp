@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <google/protobuf/stubs/common.h>
 #include <mpi.h>
+
 #include <algorithm>
 
 #include <boost/version.hpp>
