@@ -326,9 +326,28 @@ return_host() {
       on_host "$host" umount -l "/mnt/$name" 2>/dev/null || true  # its client died with it
       mount_volume "$host" "$name"
     done <"$STATE/volumes"
-    while read -r name; do wait_healed "$name" "$host"; done <"$STATE/volumes"
+    while read -r name; do
+      wait_until 120 "every host's client of volume $name connected to every brick" clients_back "$name"
+      wait_healed "$name" "$host"
+    done <"$STATE/volumes"
   fi
   echo "cluster: $host back"
+}
+
+# clients_back NAME: on every host not lost, the volume's client is connected to every brick
+# (what its protocol/client translators tell in the mount's .meta tree). The self-heal daemon
+# can see a returned brick, and heal it, before a host's client has reconnected to it; what
+# that client writes meanwhile (a job's new directories) misses the brick without a heal
+# being started for it, and a second lost brick then leaves too few good copies: the
+# directories answer "Stale file handle".
+clients_back() {
+  local name=$1 i states
+  for i in $(seq 1 "$(host_count)"); do
+    [ -e "$STATE/h$i.lost" ] && continue
+    states=$(on_host "h$i" sh -c "cat /mnt/$name/.meta/graphs/active/$name-client-*/private" 2>/dev/null |
+      awk '/^connected =/ { print $3 }') || return 1
+    [ -n "$states" ] && ! grep -qv '^1$' <<<"$states" || return 1
+  done
 }
 
 # wait_healed NAME HOST: a dispersed volume's returned brick healed of what changed while it

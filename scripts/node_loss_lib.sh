@@ -93,7 +93,7 @@ print(json.dumps(d))' "$@"
 
 # run_once MODE LAUNCHER KIND I: one run; KIND loss loses a random host at a random step.
 run_once() {
-  local mode=$1 launcher=$2 kind=$3 i=$4 name="$1-$2-$3-$4" victim=- times="- - - -" at=-
+  local mode=$1 launcher=$2 kind=$3 i=$4 name="$1-$2-$3-$4" victim=- times="- - - -" at=- pending=-
   local dir=$WORK/$name gv=/mnt/gv/bench-node-loss/$name
   rm -rf "$dir" && mkdir -p "$dir"
   bash "$CLUSTER" run h1 rm -rf "$gv"
@@ -107,6 +107,7 @@ run_once() {
     local t0
     t0=$(date +%s.%N)
     at=$(log_step "$dir/log.txt")  # the chief's step when the host goes
+    pending=$(heal_pending)          # a volume still healing survives no further lost brick
     bash "$CLUSTER" lose "$victim" >&2
     times=$(watch_loss "$dir/log.txt" "$t0")
   fi
@@ -116,14 +117,20 @@ run_once() {
   if [ "$launcher" = slurm ]; then
     bash "$CLUSTER" run h1 cat "$gv/metrics.json" >"$dir/m.json" 2>/dev/null || true
   fi
-  report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" "$at" $times
+  report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" "$at" "$pending" $times
+}
+
+# heal_pending: the entries the volume gv still has to heal, as heal info counts them.
+heal_pending() {
+  bash "$CLUSTER" run h1 gluster --mode=script volume heal gv info 2>/dev/null |
+    awk '/Number of entries:/ { s += $NF; n++ } END { print n ? s : "null" }'
 }
 
 log_step() { grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$' || echo 0; }
 at_log_step() { [ "$(log_step "$1")" -ge "$2" ]; }
 
 report_run() {
-  local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 at=$7 detect=$8 relaunch=$9 restore=${10} step=${11}
+  local name=$1 mode=$2 launcher=$3 kind=$4 victim=$5 dir=$6 at=$7 pending=$8 detect=$9 relaunch=${10} restore=${11} step=${12}
   local log=$dir/log.txt acc=null restored=- reached=- lost= every once=false finished=false
   grep -qE "^final test accuracy" "$log" && finished=true
   [ -s "$dir/m.json" ] && acc=$(/usr/bin/python3 -c "import json; print(json.load(open('$dir/m.json'))['test_accuracy'])")
@@ -139,9 +146,13 @@ report_run() {
   at_loss=$(sed -nE 's/.*\(node-local checkpoints every ([0-9]+) steps\).*/\1/p' <<<"$line")
   [ -z "$at_loss" ] || every=$at_loss
   grep -q "exactly once" <<<"$line" && once=true
+  # Relaunches refused at start (the shared file system not yet usable: "Stale file handle").
+  local refused stale
+  refused=$(grep -c "refused at start after a restart" "$log" || true)
+  stale=$(grep -c "Stale file handle" "$log" || true)
   json what=run name="$name" mode="$mode" launcher="$launcher" kind="$kind" lost_host="$victim" \
     finished="$finished" accuracy="$acc" every="${every:-null}" restored="${restored:-null}" \
-    reached="${reached:-null}" at_loss="${at/-/null}" lost="${lost:-null}" exactly_once="$once" detect_s="${detect/-/null}" \
+    reached="${reached:-null}" at_loss="${at/-/null}" heal_pending_at_loss="${pending/-/null}" lost="${lost:-null}" exactly_once="$once" refused_relaunches="$refused" stale_handle_lines="$stale" detect_s="${detect/-/null}" \
     relaunch_s="${relaunch/-/null}" restore_s="${restore/-/null}" first_step_s="${step/-/null}"
 }
 
