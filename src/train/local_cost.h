@@ -32,7 +32,7 @@ class LocalCostMeter {
   // An interval is measured only with at least this many quiet iterations of its own (9
   // iterations and more).
   static constexpr std::size_t kMinQuiet = 3;
-  // The cost is the mean of this many latest intervals' excess: the cost of a checkpoint can
+  // The cost is the median of this many latest intervals' excess: the cost of a checkpoint can
   // change during a run, and an early mismeasurement should not weigh on it to the end.
   static constexpr std::size_t kMeasuredIntervals = 8;
 
@@ -44,7 +44,7 @@ class LocalCostMeter {
   // construction; an evaluation or a --model-dir checkpoint in it): counted nowhere.
   void iteration(double seconds, bool comparable);
 
-  // The mean excess per checkpoint over the latest kMeasuredIntervals intervals measured
+  // The median excess per checkpoint over the latest kMeasuredIntervals intervals measured
   // (never below zero); none before the first.
   std::optional<double> seconds_per_checkpoint() const;
   // The mean quiet iteration; none before kMinBaseline of them.

@@ -118,6 +118,9 @@ void Trainer::retune_local() {
   auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds)));
   if (!measured) every = std::max(every, kFirstAutoLocal);
   const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
+  // Within half as much again either way, it stays: a cost measured again a little
+  // differently should not move the checkpoints at every retune.
+  if (measured && 2 * every <= 3 * before && 3 * every >= 2 * before) every = before;
   local_every_ = std::clamp<int64_t>(every, std::max(kMinAutoLocal, before / 2), 2 * before);
   next_local_ = local_planned_from_ + local_every_;
   // Said again with the first measurement, and when it has changed twofold since last said.
