@@ -1,14 +1,14 @@
 # Shared by the job scripts in jobs/ (sourced, not run). Knobs, all from the environment:
-#   DTRAIN_ROOT       checkout with a built build/ (default: the submit directory)
+#   DTRAIN_ROOT       checkout with a built build/ (default: the submit directory; an
+#                     installed copy runs the installed programs: jobs/paths.sh)
 #   DTRAIN_LAUNCHER   srun (default: srun --mpi=pmix) or mpirun
 #   DTRAIN_TRANSPORT  default | tcp | ucx-sm | ucx-tcp | ucx (InfiniBand via UCX: set UCX_TLS,
 #                     e.g. rc,sm, and UCX_NET_DEVICES, e.g. mlx5_0:1); jobs/transport.sh
 #                     holds the table, as Open MPI's MCA environment variables, which srun-
 #                     and mpirun-launched ranks both read
-: "${DTRAIN_ROOT:=${SLURM_SUBMIT_DIR:-$PWD}}"
+. "$(dirname "${BASH_SOURCE[0]}")/paths.sh"
 : "${DTRAIN_LAUNCHER:=srun}"
 : "${DTRAIN_TRANSPORT:=default}"
-BIN="$DTRAIN_ROOT/build"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 if [ ! -x "$BIN/mnist_train" ]; then
   echo "no $BIN/mnist_train: build dtrain first (scripts/run.sh or cmake --build build)" >&2
@@ -19,9 +19,9 @@ if [ "$DTRAIN_TRANSPORT" = ucx-sm ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; th
   echo "DTRAIN_TRANSPORT=ucx-sm is shared memory only and this job has $SLURM_JOB_NUM_NODES nodes: use ucx-tcp, ucx or tcp" >&2
   exit 2
 fi
-. "$DTRAIN_ROOT/jobs/transport.sh"
+. "$JOBS/transport.sh"
 dtrain_transport_env "$DTRAIN_TRANSPORT" || { echo "DTRAIN_TRANSPORT=$DTRAIN_TRANSPORT" >&2; exit 2; }
-. "$DTRAIN_ROOT/jobs/resilient.sh"
+. "$JOBS/resilient.sh"
 
 # launch PROGRAM ARGS...: one rank per Slurm task.
 launch() {
@@ -99,8 +99,8 @@ resilient_probe() {
 train_job() {
   local mode=$1
   shift
-  : "${MODEL_DIR:=$DTRAIN_ROOT/runs/${SLURM_JOB_NAME:-dtrain-$mode}}"
-  local data=(--data-dir "${MNIST_DIR:-$DTRAIN_ROOT/data/mnist}")
+  : "${MODEL_DIR:=$WORK/runs/${SLURM_JOB_NAME:-dtrain-$mode}}"
+  local data=(--data-dir "${MNIST_DIR:-$WORK/data/mnist}")
   [ -n "${DATA:-}" ] && data=(--train-data "$DATA/train" --test-data "$DATA/test")
   local local_dir=${LOCAL_CHECKPOINT_DIR:-/dev/shm/dtrain-${SLURM_JOB_ID:-$$}} local_args=()
   [ "$local_dir" = none ] || local_args=(--local-checkpoint-dir "$local_dir")

@@ -10,8 +10,9 @@
 # mpirun itself also ends a job whose host is gone: its out-of-band connections get TCP
 # keepalives after 5 s idle, 3 probes 2 s apart (about 11 s), set here.
 set -uo pipefail
-JOBS=$(cd "$(dirname "$0")" && pwd)
-: "${DTRAIN_ROOT:=$(dirname "$JOBS")}" "${HOSTFILE:?set HOSTFILE to a file of 'HOST slots=N' lines}"
+JOBS_HERE=$(cd "$(dirname "$0")" && pwd)
+. "$JOBS_HERE/paths.sh"
+: "${HOSTFILE:?set HOSTFILE to a file of 'HOST slots=N' lines}"
 . "$JOBS/resilient.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_oob_tcp_keepalive_time=5 OMPI_MCA_oob_tcp_keepalive_intvl=2 OMPI_MCA_oob_tcp_keepalive_probes=3
@@ -39,7 +40,7 @@ resilient_launch() {
   : "${RESILIENT_FIRST_RANKS:=$ranks}"
   mapfile -t args < <(resilient_args $# "$ranks" "$RESILIENT_FIRST_RANKS" "${ARGS[@]}")
   # shellcheck disable=SC2086
-  mpirun --hostfile "$LOG.hosts" -np "$ranks" ${MPIRUN_ARGS:-} "$DTRAIN_ROOT/build/mnist_train" \
+  mpirun --hostfile "$LOG.hosts" -np "$ranks" ${MPIRUN_ARGS:-} "$BIN/mnist_train" \
     "${args[@]}" > >(tee -a "$RESILIENT_LOG") 2>&1 &
   RESILIENT_PID=$!
 }

@@ -19,6 +19,7 @@ log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 # Debian packages: build tools, the libraries dtrain links, and what the tests use.
 DTRAIN_BUILD_PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
+  help2man                              # man pages from the programs' --help and --version
   libopenmpi-dev openmpi-bin            # MPI (Open MPI 4.1, with UCX)
   libdnnl-dev ocl-icd-opencl-dev        # oneDNN; its CMake config needs the OpenCL headers
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 (MPI-IO driver)
@@ -37,6 +38,7 @@ DTRAIN_TEST_PACKAGES=(
   python3-onnx                                          # checks the ONNX export
   gnuplot-nox                                           # plots
   stress-ng                                             # the loaded test run (scripts/test.sh --load)
+  environment-modules                                   # the installed module file (install.tree)
 )
 
 apt_install() {

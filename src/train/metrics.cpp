@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "dtrain/util/error.h"
 #include "util/atomic_file.h"
 

@@ -35,7 +35,7 @@ struct AllreduceStats {
   int buckets = 0;
   double bytes_per_step = 0;  // gradient bytes reduced (as sent: fp16 halves them)
   Compression compression = Compression::kNone;
-  double reduce_seconds_per_step = 0;  // inside MPI_Allreduce
+  double reduce_seconds_per_step = 0;  // in the reduction (reduce-scatter, or MPI_Allreduce)
   double span_seconds_per_step = 0;    // first bucket started to last bucket done
   double gbps = 0;
   double buckets_done_before_backward_ended = 0;

@@ -6,8 +6,6 @@
 // and become exceptions with context instead of aborting inside MPI.
 #pragma once
 
-#include <mpi.h>
-
 #include <string>
 
 namespace dtrain::comm {

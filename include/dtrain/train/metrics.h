@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 namespace dtrain::train {
 
