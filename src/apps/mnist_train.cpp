@@ -1,5 +1,5 @@
 // mnist_train: trains the MNIST CNN on oneDNN, in one process or over MPI ranks.
-// Run `mnist_train --help` for the options; README.md for the modes.
+// Run `mnist_train --help` for the options; docs/running.md for the modes.
 //
 // Exit codes: 0 done; 2 refused to start (bad options or data; every rank, one message); 143
 // stopped on SIGTERM/SIGINT after a checkpoint; 1 an error during the run (the rank that hit it

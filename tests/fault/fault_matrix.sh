@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault matrix: what a dtrain job does when it is killed, signalled, given a damaged or
 # full model directory, ranks with different options, or data and directories it cannot use.
-# Every case checks what the job must do and prints one row of the table in README.md:
+# Every case checks what the job must do and prints one row of the table in docs/faults.md:
 #   case | mode | launcher | what the job did | s to exit | exit | lost | resume | transport
 #
 #   tests/fault/fault_matrix.sh                   every case, default transport and TCP,

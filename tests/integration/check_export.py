@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads an exported model with h5py, following only the layout the README documents, runs the
+"""Reads an exported model with h5py, following only the layout docs/checkpoints.md documents, runs the
 CNN forward pass in numpy and compares the predictions and probabilities with dtrain's own
 inference output (JSON lines with id, probabilities).
   check_export.py MODEL.h5 MNIST_DIR PREDICTIONS_DIR [N]

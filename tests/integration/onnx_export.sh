@@ -3,7 +3,7 @@
 # with shape inference) and ONNX Runtime (the npm package onnxruntime-node, installed by
 # scripts/test.sh into the build directory). The exported CNN must give, on all 10,000 MNIST
 # test images, the predictions dtrain's own --mode inference gives, with no probability more
-# than 1e-5 apart. Other architectures export too (and the README's Node.js snippet runs).
+# than 1e-5 apart. Other architectures export too (and the Node.js snippet of docs/checkpoints.md runs).
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir onnx)
 modules=$DTRAIN_BUILD/npm/node_modules
@@ -63,11 +63,11 @@ for arch in mlp "conv:4:8:relu,maxpool:3,conv:3:4,dense:32:relu,dropout:0.5,dens
   node "$HERE/onnx_agree.js" "$out/$name.onnx" "$MNIST/t10k-images-idx3-ubyte" 1000 "$out/ort-$name.jsonl"
   compare "$out/pred-$name" "$out/ort-$name.jsonl" 1000 || fail "$arch: ONNX Runtime and dtrain disagree"
 done
-# The README's snippet, as printed there, on the exported model.
-sed -n '/^```js onnx-snippet/,/^```$/p' "$DTRAIN_ROOT/README.md" | sed '1d;$d' >"$out/snippet.js"
-[ -s "$out/snippet.js" ] || fail "no onnx-snippet block in README.md"
+# The snippet of docs/checkpoints.md, as printed there, on the exported model.
+sed -n '/^```js onnx-snippet/,/^```$/p' "$DTRAIN_ROOT/docs/checkpoints.md" | sed '1d;$d' >"$out/snippet.js"
+[ -s "$out/snippet.js" ] || fail "no onnx-snippet block in docs/checkpoints.md"
 node "$out/snippet.js" "$out/model.onnx" "$MNIST/t10k-images-idx3-ubyte" | tee "$out/snippet.txt"
-"$PY" - "$out/snippet.txt" "$out/pred" <<'PY' || fail "the README snippet's predictions differ from dtrain's"
+"$PY" - "$out/snippet.txt" "$out/pred" <<'PY' || fail "the docs snippet's predictions differ from dtrain's"
 import glob, json, sys
 ours = {}
 for f in glob.glob(sys.argv[2] + "/part-*"):
@@ -76,7 +76,7 @@ for f in glob.glob(sys.argv[2] + "/part-*"):
         ours[r["id"]] = max(range(10), key=lambda c: r["probabilities"][c])
 lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
 bad = [l for l in lines if ours[int(l[0])] != int(l[1])]
-print(f"README snippet: {len(lines)} predictions, {len(bad)} differ from dtrain's")
+print(f"docs snippet: {len(lines)} predictions, {len(bad)} differ from dtrain's")
 sys.exit(1 if bad or not lines else 0)
 PY
 echo OK
