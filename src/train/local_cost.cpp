@@ -1,6 +1,7 @@
 #include "train/local_cost.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace dtrain::train {
@@ -48,6 +49,16 @@ std::optional<double> LocalCostMeter::seconds_per_checkpoint() const {
 std::optional<double> LocalCostMeter::baseline() const {
   if (quiet_.size() < kMinBaseline) return std::nullopt;
   return std::accumulate(quiet_.begin(), quiet_.end(), 0.0) / static_cast<double>(quiet_.size());
+}
+
+int64_t AutoLocalInterval::next(int64_t before, double cost_seconds, double step_seconds,
+                                int measured) {
+  auto every = static_cast<int64_t>(std::ceil(cost_seconds / (kShare * step_seconds)));
+  if (measured == 0) every = std::max(every, kFirst);
+  if (measured > 0 && 2 * every <= 3 * before && 3 * every >= 2 * before) return before;
+  if (every >= before) return std::min(every, 2 * before);
+  if (measured < kMeasuredToShorten) return before;
+  return std::max({every, kMin, before - before / 3});
 }
 
 }  // namespace dtrain::train

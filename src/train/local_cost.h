@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <vector>
@@ -57,6 +58,26 @@ class LocalCostMeter {
   bool after_checkpoint_ = false;
   std::deque<double> excess_;  // the latest intervals' excess seconds
   int measured_ = 0;
+};
+
+// --local-checkpoint-steps auto: the interval from the cost of one checkpoint.
+struct AutoLocalInterval {
+  static constexpr int64_t kFirst = 20;   // the first checkpoint this many steps in
+  static constexpr double kShare = 0.02;  // of the step time, the most a checkpoint may cost
+  // Never closer: the cost meter needs quiet iterations in each interval, after the
+  // checkpoint's background work has ended, and a few steps lost is all the level promises.
+  static constexpr int64_t kMin = 10;
+  // Shortened only once this many intervals are measured, by at most a third at a time.
+  static constexpr int kMeasuredToShorten = 3;
+
+  // The interval after `before`, for a checkpoint costing `cost_seconds` against steps of
+  // `step_seconds`; `measured` intervals measured so far (none: the cost is this rank's own
+  // account, which misses most of it and so only spaces checkpoints further apart than
+  // kFirst). Lengthened at once, up to twofold; shortened slowly; kept while the new figure
+  // is within half as much again of it. On 2 cores one interval's cost read from near 0 to
+  // several steps, and every early shortening had put checkpoints kMin apart: most of what a
+  // short run paid for the level.
+  static int64_t next(int64_t before, double cost_seconds, double step_seconds, int measured);
 };
 
 }  // namespace dtrain::train

@@ -20,13 +20,7 @@ namespace dtrain::train {
 
 namespace {
 
-// --local-checkpoint-steps auto: the first node-local checkpoint this many steps in, then as
-// often as a cost of kLocalCostShare of the step time allows.
-constexpr int64_t kFirstAutoLocal = 20;
-constexpr double kLocalCostShare = 0.02;
-// Never closer: the cost meter needs quiet iterations in each interval, after the checkpoint's
-// background work has ended (local_cost.h), and a few steps lost is all the level promises.
-constexpr int64_t kMinAutoLocal = 10;
+constexpr int64_t kFirstAutoLocal = AutoLocalInterval::kFirst;
 
 std::string duration_string(double seconds) {
   const auto s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
@@ -112,16 +106,9 @@ void Trainer::retune_local() {
       measured ? std::max(*measured, in_loop)
                : in_loop + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds()
                                                               : 0.0);
-  // It changes at most twofold at a time: one slow measurement (the first pays for directories
-  // and buffers) cannot space the checkpoints far apart for the rest of the run, nor one fast
-  // one crowd them.
-  auto every = static_cast<int64_t>(std::ceil(cost / (kLocalCostShare * step_seconds)));
-  if (!measured) every = std::max(every, kFirstAutoLocal);
   const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
-  // Within half as much again either way, it stays: a cost measured again a little
-  // differently should not move the checkpoints at every retune.
-  if (measured && 2 * every <= 3 * before && 3 * every >= 2 * before) every = before;
-  local_every_ = std::clamp<int64_t>(every, std::max(kMinAutoLocal, before / 2), 2 * before);
+  local_every_ =
+      AutoLocalInterval::next(before, cost, step_seconds, measured ? local_cost_->measured() : 0);
   next_local_ = local_planned_from_ + local_every_;
   // Said again with the first measurement, and when it has changed twofold since last said.
   const int64_t said = local_announced_;
@@ -133,7 +120,7 @@ void Trainer::retune_local() {
       "node-local checkpoints every %lld steps (auto: one %s %.1f ms here, a step %.1f ms: "
       "within %.0f%%)\n",
       static_cast<long long>(local_every_), measured ? "adds to the steps after it" : "costs",
-      1e3 * cost, 1e3 * step_seconds, 100 * kLocalCostShare);
+      1e3 * cost, 1e3 * step_seconds, 100 * AutoLocalInterval::kShare);
   std::fflush(stdout);
 }
 

@@ -128,5 +128,38 @@ TEST(LocalCostMeter, StepsFasterThanInTheWarmUpAreNoNegativeCost) {
   EXPECT_NEAR(*m.seconds_per_checkpoint(), 0.3, 1e-9);
 }
 
+// The interval: a step of 0.1 s and a share of 2% make 2 ms of cost one step of interval; half
+// a step less, so that the interval's rounding up lands on `steps` whatever the float error.
+constexpr double kStep = 0.1;
+double costing(int64_t steps) {
+  return (static_cast<double>(steps) - 0.5) * AutoLocalInterval::kShare * kStep;
+}
+
+TEST(AutoLocalInterval, LengthensAtOnceUpToTwofold) {
+  EXPECT_EQ(AutoLocalInterval::next(20, costing(35), kStep, 1), 35);
+  EXPECT_EQ(AutoLocalInterval::next(20, costing(500), kStep, 1), 40);
+}
+
+TEST(AutoLocalInterval, StaysWhileTheNewFigureIsWithinHalfAsMuchAgain) {
+  EXPECT_EQ(AutoLocalInterval::next(40, costing(59), kStep, 5), 40);
+  EXPECT_EQ(AutoLocalInterval::next(40, costing(27), kStep, 5), 40);
+  EXPECT_EQ(AutoLocalInterval::next(40, costing(61), kStep, 5), 61);
+}
+
+TEST(AutoLocalInterval, ShortensOnlyAfterSeveralMeasurementsAndByAThirdAtMost) {
+  // One or two cheap intervals (noise on shared cores) do not crowd the checkpoints.
+  for (int m = 1; m < AutoLocalInterval::kMeasuredToShorten; ++m)
+    EXPECT_EQ(AutoLocalInterval::next(60, costing(1), kStep, m), 60);
+  EXPECT_EQ(AutoLocalInterval::next(60, costing(1), kStep, AutoLocalInterval::kMeasuredToShorten),
+            40);
+  EXPECT_EQ(AutoLocalInterval::next(60, costing(30), kStep, 8), 40);
+  EXPECT_EQ(AutoLocalInterval::next(12, costing(1), kStep, 8), AutoLocalInterval::kMin);
+}
+
+TEST(AutoLocalInterval, ItsOwnAccountOnlySpacesThemFurtherThanTheFirst) {
+  EXPECT_EQ(AutoLocalInterval::next(20, costing(3), kStep, 0), AutoLocalInterval::kFirst);
+  EXPECT_EQ(AutoLocalInterval::next(20, costing(30), kStep, 0), 30);
+}
+
 }  // namespace
 }  // namespace dtrain::train
