@@ -3,7 +3,6 @@
 # dtrain::dtrain), the job scripts in P/share/dtrain/jobs, and a module file in
 # P/share/dtrain/modulefiles/dtrain/<version> (`module use P/share/dtrain/modulefiles`).
 include(CMakePackageConfigHelpers)
-set(DTRAIN_PROGRAMS mnist_train mnist_data_setup data_bench compute_bench rma_bench)
 install(TARGETS ${DTRAIN_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS dtrain dtrain_proto EXPORT dtrainTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/dtrain DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
