@@ -32,6 +32,19 @@ for t in 1 2; do
     echo "no PyTorch reference at $PEERS: dtrain figures only" >&2
   fi
 done
+# The default build is portable: oneDNN and dtrain's own loops choose their code at run time
+# (src/util/isa_level.h). Against a build made with -march=native for this machine, side by
+# side in 3 interleaved rounds (2 threads; the optimizer pass too: Adam is one of the loops).
+log "the portable build against -march=native"
+BUILD_TARGET=compute_bench build "$DTRAIN_ROOT/build-native" -DDTRAIN_NATIVE=ON
+for round in 1 2 3; do
+  for b in portable native; do
+    dir=build && [ "$b" = portable ] || dir=build-native
+    OMP_PROC_BIND=close "$dir/compute_bench" --threads 2 --batches 100,256 --infer-batches 1000 \
+      --repeats 3 --window-images 3200 --ceiling no --timeline-overhead no --data-dir "$MNIST_DIR" |
+      grep -E '"what":"(train|infer|optimizer)"' | sed "s/^{/{\"build\":\"$b\",\"round\":$round,/" | tee -a "$raw"
+  done
+done
 log "where the time goes (batch 100, 2 threads)"
 ONEDNN_VERBOSE=1 OMP_PROC_BIND=close build/compute_bench --threads 2 --batches 100 --infer-batches 1000 --repeats 1 \
   --window-images 2000 --data-dir "$MNIST_DIR" >"$OUT/onednn_verbose.txt" 2>&1

@@ -21,7 +21,10 @@ find_program(HELP2MAN help2man)
 if(HELP2MAN AND NOT DTRAIN_SANITIZE)
   set(mnist_train_name "train neural networks across MPI ranks (parameter servers or allreduce)")
   set(mnist_data_setup_name "convert the MNIST IDX files into sharded HDF5, TFRecord or CSV data")
-  foreach(app mnist_train mnist_data_setup)
+  set(compute_bench_name "measure dtrain's training step and inference in images per second")
+  set(data_bench_name "measure how fast dtrain's readers deliver batches from HDF5, TFRecord or IDX")
+  set(rma_bench_name "measure one-sided RMA, allreduce and dtrain's exchange paths over MPI")
+  foreach(app ${DTRAIN_PROGRAMS})
     add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/${app}.1
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
       COMMAND ${HELP2MAN} --no-info --no-discard-stderr --section 1 --source dtrain

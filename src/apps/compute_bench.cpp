@@ -14,20 +14,27 @@
 #include "data/memory_source.h"
 #include "dtrain/nn/replica.h"
 #include "dtrain/util/compute_pool.h"
+#include "dtrain/util/error.h"
 #include "optim/adam.h"
-#include "util/args.h"
+#include "util/bench_options.h"
 #include "util/clock.h"
 #include "util/timeline.h"
+#include "util/version.h"
 
 using namespace dtrain;
 
 namespace {
 
-std::vector<int64_t> list(const std::string& s) {
+// "64,100,256" -> {64, 100, 256}; anything else is refused with the option's name.
+std::vector<int64_t> batch_list(const BenchOptions& o, const std::string& name) {
   std::vector<int64_t> v;
-  std::stringstream in(s);
-  std::string x;
-  while (std::getline(in, x, ',')) v.push_back(std::stoll(x));
+  std::stringstream in(o.text(name));
+  for (std::string x; std::getline(in, x, ',');) {
+    char* end = nullptr;
+    v.push_back(std::strtoll(x.c_str(), &end, 10));
+    if (x.empty() || *end != '\0' || v.back() < 1)
+      throw OptionError(name + " " + o.text(name) + ": expected batch sizes like 64,100,256");
+  }
   return v;
 }
 
@@ -55,7 +62,8 @@ void print_result(const char* what, int64_t batch, int threads, double img_s,
                                      {"batch", batch},
                                      {"threads", threads},
                                      {"img_s", img_s},
-                                     {"gflops", img_s * flops_per_image / 1e9}}
+                                     {"gflops", img_s * flops_per_image / 1e9},
+                                     {"loops", own_loops()}}
                           .dump()
                           .c_str());
   std::fflush(stdout);
@@ -151,17 +159,18 @@ void print_optimizer_pass(optim::Adam& adam, nn::Replica& replica, int threads, 
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto arg = [&](const std::string& name, const std::string& fallback) {
-    return arg_value(argc, argv, name, fallback);
-  };
-  const int threads = std::stoi(arg("--threads", "2"));
-  const int repeats = std::stoi(arg("--repeats", "3"));
-  const double window = std::stod(arg("--window-images", "6400"));
+int run(const BenchOptions& o) {
+  const int threads = static_cast<int>(o.integer("--threads"));
+  const int repeats = static_cast<int>(o.integer("--repeats"));
+  const double window = o.number("--window-images");
+  if (threads < 1 || repeats < 1 || window <= 0)
+    throw OptionError("--threads, --repeats and --window-images must be positive");
+  const auto train_batches = batch_list(o, "--batches");
+  const auto infer_batches = batch_list(o, "--infer-batches");
   use_compute_threads(threads);
-  if (arg("--ceiling", "yes") == "yes") print_ceiling(threads);
-  auto data = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
-  const nn::Model model(nn::ModelSpec::parse(arg("--model", "cnn")), nn::Shape{1, 28, 28}, 10);
+  if (o.text("--ceiling") == "yes") print_ceiling(threads);
+  auto data = data::MemorySource::from_idx_dir(o.text("--data-dir"), "train");
+  const nn::Model model(nn::ModelSpec::parse(o.text("--model")), nn::Shape{1, 28, 28}, 10);
   const double train_flops =
       6.0 * static_cast<double>(model.forward_macs()) - 2.0 * 28 * 28 * 32 * 25;
   const double fwd_flops = 2.0 * static_cast<double>(model.forward_macs());
@@ -169,7 +178,7 @@ int main(int argc, char** argv) {
   model.init_params(replica.params().span(), 1);
   optim::Adam adam(replica.params().size(), 0.9f, 0.999f, 1e-8f, 0.f);
 
-  for (int64_t batch : list(arg("--batches", "64,100,256"))) {
+  for (int64_t batch : train_batches) {
     // A few distinct real batches, cycled, so the step sees changing data.
     const int kBatches = 8;
     std::vector<float> images(static_cast<std::size_t>(kBatches * batch * 784));
@@ -189,8 +198,8 @@ int main(int argc, char** argv) {
     print_result("train", batch, threads, rate, train_flops);
   }
   print_optimizer_pass(adam, replica, threads, repeats);
-  if (arg("--timeline-overhead", "yes") == "yes") timeline_overhead(replica, adam, *data, repeats);
-  for (int64_t batch : list(arg("--infer-batches", "64,100,256,1000"))) {
+  if (o.text("--timeline-overhead") == "yes") timeline_overhead(replica, adam, *data, repeats);
+  for (int64_t batch : infer_batches) {
     std::vector<float> images(static_cast<std::size_t>(batch * 784));
     std::vector<int32_t> labels(static_cast<std::size_t>(batch));
     std::vector<int64_t> ids(static_cast<std::size_t>(batch));
@@ -205,4 +214,27 @@ int main(int argc, char** argv) {
     print_result("infer", batch, threads, rate, fwd_flops);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  BenchOptions o("compute_bench",
+                 "compute_bench [--threads N] [--batches B,...] [--infer-batches B,...] ...\n"
+                 "Images/s of the model's training step (forward, loss, backward, Adam) and of "
+                 "inference on real MNIST images, one JSON line per measurement.");
+  o.add("--threads", "2", "compute threads")
+      .add("--batches", "64,100,256", "training batch sizes")
+      .add("--infer-batches", "64,100,256,1000", "inference batch sizes")
+      .add("--repeats", "3", "timed windows per figure (the median is printed)")
+      .add("--window-images", "6400", "images per timed window")
+      .add("--data-dir", "data/mnist", "directory of the MNIST IDX files")
+      .add("--model", "cnn", "the model (mnist_train --arch)")
+      .add("--ceiling", "yes", "yes: first measure this machine's FMA peak and triad bandwidth")
+      .add("--timeline-overhead", "yes", "yes: measure what --timeline costs a step");
+  if (const auto rc = o.parse(argc, argv)) return *rc;
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "compute_bench: error: %s\n", e.what());
+    return 2;
+  }
 }

@@ -15,30 +15,41 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/data/dataset.h"
-#include "util/args.h"
+#include "dtrain/util/error.h"
+#include "util/bench_options.h"
 #include "util/clock.h"
 
 using namespace dtrain;
 
 int main(int argc, char** argv) {
+  BenchOptions o("data_bench",
+                 "mpirun -np N data_bench [--data PATHS] [--policy files|global] [--batch B] ...\n"
+                 "How fast the readers deliver batches: each rank streams its share of a data set "
+                 "through the trainer's reader and rank 0 prints examples/s and MB/s as JSON.");
+  o.add("--data", "", "data files (HDF5 or TFRecord, as mnist_train --data); none: the IDX files")
+      .add("--data-dir", "data/mnist", "directory of the MNIST IDX files (without --data)")
+      .add("--features", "", "the feature layout of TFRecord files (mnist_train --features)")
+      .add("--io-hints", "", "MPI-IO hints for HDF5: KEY=VALUE[,KEY=VALUE...]")
+      .add("--policy", "files", "files or global (mnist_train --shard-by)")
+      .add("--batch", "100", "examples per rank and batch")
+      .add("--epochs", "2", "epochs to read");
+  if (const auto rc = o.parse(argc, argv)) return *rc;
   comm::MpiEnv mpi(&argc, &argv);
-  auto arg = [&](const std::string& name, const std::string& fallback) {
-    return arg_value(argc, argv, name, fallback);
-  };
+  auto arg = [&](const std::string& name) { return o.text(name); };
   try {
-    const std::string paths = arg("--data", "");
+    const std::string paths = arg("--data");
     std::shared_ptr<data::ExampleSource> source;
     double bytes_on_disk = 0;
     const double t_open = now_seconds();
     if (paths.empty()) {
-      source = data::MemorySource::from_idx_dir(arg("--data-dir", "data/mnist"), "train");
+      source = data::MemorySource::from_idx_dir(arg("--data-dir"), "train");
       bytes_on_disk = static_cast<double>(source->size()) * (785.0);
     } else {
       data::DatasetOptions d;
       d.paths = paths;
-      d.features = arg("--features", "");
+      d.features = arg("--features");
       // MPI-IO hints for HDF5, as mnist_train's --io-hint takes them: KEY=VALUE[,KEY=VALUE...]
-      std::stringstream hints(arg("--io-hints", ""));
+      std::stringstream hints(arg("--io-hints"));
       for (std::string h; std::getline(hints, h, ',');) d.io_hints.push_back(h);
       source = data::open_dataset(d);
       for (const auto& f : data::expand_paths(paths)) {
@@ -48,14 +59,16 @@ int main(int argc, char** argv) {
     }
     const double open_seconds = now_seconds() - t_open;
     data::ShardConfig cfg;
-    cfg.policy = arg("--policy", "files") == "global" ? data::ShardPolicy::kGlobal
-                                                      : data::ShardPolicy::kFiles;
+    if (arg("--policy") != "files" && arg("--policy") != "global")
+      throw OptionError("--policy " + arg("--policy") + ": expected files or global");
+    cfg.policy =
+        arg("--policy") == "global" ? data::ShardPolicy::kGlobal : data::ShardPolicy::kFiles;
     cfg.workers = mpi.size();
-    cfg.global_batch = std::stoll(arg("--batch", "100")) * mpi.size();
+    cfg.global_batch = o.integer("--batch") * mpi.size();
     data::ShardPlan plan(source->unit_sizes(), cfg);
     data::BatchStream::Options so;
     so.worker = mpi.rank();
-    so.epochs = std::stoll(arg("--epochs", "2"));
+    so.epochs = o.integer("--epochs");
     MPI_Barrier(MPI_COMM_WORLD);
     const double t0 = now_seconds();
     int64_t examples = 0;
@@ -83,6 +96,6 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "data_bench: [rank %d] error: %s\n", mpi.rank(), e.what());
-    comm::abort_job(1);
+    comm::abort_job(2);  // refused: bad options or unreadable data
   }
 }

@@ -26,7 +26,8 @@
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/nn/model.h"
 #include "dtrain/util/aligned_buffer.h"
-#include "util/args.h"
+#include "dtrain/util/error.h"
+#include "util/bench_options.h"
 #include "util/clock.h"
 
 using namespace dtrain;
@@ -226,13 +227,13 @@ void trainer_paths(std::size_t floats, int rank, int iters, const std::string& t
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  comm::MpiEnv mpi(&argc, &argv);
+int run(const BenchOptions& o, const comm::MpiEnv& mpi) {
   // One thread: idle OpenMP workers spin-wait and would take the cores the transfers need.
   omp_set_num_threads(1);
-  const std::string only = arg_value(argc, argv, "--only", "all");
+  const std::string only = o.text("--only");
+  if (only != "all" && only != "rma" && only != "allreduce" && only != "trainer" &&
+      only != "exchange")
+    throw OptionError("--only " + only + ": expected all, rma, allreduce, trainer or exchange");
   // The one-sided figures are for one origin and one target; an allreduce can span any count.
   if (mpi.size() != 2 && only != "allreduce" && only != "exchange") {
     if (mpi.rank() == 0)
@@ -242,11 +243,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<std::size_t> sizes;
-  std::stringstream in(arg_value(argc, argv, "--sizes",
-                                 "8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216"));
-  for (std::string s; std::getline(in, s, ',');) sizes.push_back(std::stoul(s));
-  const std::size_t floats = std::stoul(arg_value(argc, argv, "--model-floats", "3274634"));
-  const int model_iters = std::stoi(arg_value(argc, argv, "--model-iterations", "30"));
+  std::stringstream in(o.text("--sizes"));
+  for (std::string s; std::getline(in, s, ',');) {
+    char* end = nullptr;
+    sizes.push_back(std::strtoul(s.c_str(), &end, 10));
+    if (s.empty() || *end != '\0' || sizes.back() == 0)
+      throw OptionError("--sizes " + o.text("--sizes") + ": expected byte counts like 8,64,512");
+  }
+  const auto floats = static_cast<std::size_t>(o.integer("--model-floats"));
+  const int model_iters = static_cast<int>(o.integer("--model-iterations"));
   // osc components load with the first window: make one before describing the transport.
   MPI_Win probe;
   void* base = nullptr;
@@ -256,8 +261,29 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "rma") bare_rma(sizes, mpi.rank(), transport);
   if (only == "all" || only == "allreduce") bare_allreduce(sizes, mpi.rank(), transport);
   if (only == "all" || only == "trainer") trainer_paths(floats, mpi.rank(), model_iters, transport);
-  if (only == "exchange")
-    exchanges(mpi.rank(), model_iters, std::stod(arg_value(argc, argv, "--bucket-mb", "4")),
-              transport);
+  if (only == "exchange") exchanges(mpi.rank(), model_iters, o.number("--bucket-mb"), transport);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchOptions o("rma_bench",
+                 "mpirun -np 2 rma_bench [--only rma|allreduce|trainer|exchange] ...\n"
+                 "One-sided RMA and allreduce bandwidth and latency on the transport Open MPI "
+                 "chose, and the trainer's own exchange paths, one JSON line per figure.");
+  o.add("--only", "all", "all, rma, allreduce, trainer or exchange (the last two span any ranks)")
+      .add("--sizes", "8,64,512,4096,32768,262144,1048576,4194304,13098536,16777216",
+           "message sizes in bytes")
+      .add("--model-floats", "3274634", "parameters of the model the trainer paths move")
+      .add("--model-iterations", "30", "timed iterations of the trainer paths")
+      .add("--bucket-mb", "4", "gradient bucket size of --only exchange");
+  if (const auto rc = o.parse(argc, argv)) return *rc;
+  comm::MpiEnv mpi(&argc, &argv);
+  try {
+    return run(o, mpi);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rma_bench: [rank %d] error: %s\n", mpi.rank(), e.what());
+    comm::abort_job(2);
+  }
 }

@@ -96,6 +96,7 @@ nlohmann::json local_json(const LocalLevel& local, const TrainResult& t) {
 nlohmann::json build_json() {
   nlohmann::json j{{"dtrain", dtrain_version()}, {"commit", dtrain_commit()}};
   for (const auto& [name, version] : library_versions()) j[name] = version;
+  j["loops"] = own_loops();
   return j;
 }
 
@@ -206,6 +207,7 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
   std::printf("transport: %s\n", comm::describe_transport().summary().c_str());
   std::string build = "dtrain " + dtrain_version() + " (commit " + dtrain_commit() + ")";
   for (const auto& [name, version] : library_versions()) build += "; " + name + " " + version;
+  build += "; own loops " + own_loops();
   std::printf("build: %s\n", build.c_str());
   std::fflush(stdout);
 }

@@ -10,6 +10,8 @@
 #include <boost/version.hpp>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "util/isa_level.h"
+
 #include "dtrain_commit.h"  // DTRAIN_COMMIT, written at build time (util/commit_id.cmake)
 
 #ifndef DTRAIN_VERSION
@@ -69,6 +71,12 @@ std::string boost_library() {
   return v;
 }
 
+#ifdef DTRAIN_NATIVE_BUILD
+constexpr bool kNativeBuild = true;
+#else
+constexpr bool kNativeBuild = false;
+#endif
+
 }  // namespace
 
 std::string dtrain_version() {
@@ -76,6 +84,12 @@ std::string dtrain_version() {
 }
 std::string dtrain_commit() {
   return DTRAIN_COMMIT;
+}
+
+std::string own_loops() {
+  std::string s = isa_level_name(cpu_isa_level());
+  return s + (kNativeBuild ? " (built with -march=native for its build machine)"
+                           : " (chosen at run time for this CPU)");
 }
 
 std::vector<std::pair<std::string, std::string>> library_versions() {
@@ -91,7 +105,9 @@ std::vector<std::pair<std::string, std::string>> library_versions() {
 std::string version_text(const std::string& program) {
   std::string text =
       program + " (dtrain) " + dtrain_version() + ", commit " + dtrain_commit() + "\n";
-  for (const auto& [name, version] : library_versions()) {
+  auto lines = library_versions();
+  lines.emplace_back("loops", own_loops());
+  for (const auto& [name, version] : lines) {
     text += "  " + name + ":";
     text.append(10 - std::min<std::size_t>(9, name.size()), ' ');
     text += version + "\n";

@@ -17,5 +17,6 @@ std::string version_text(const std::string& program);
 std::string dtrain_version();  // "0.1.0": CMake's project() version
 std::string dtrain_commit();   // `git describe --always --dirty` of the tree built
 std::vector<std::pair<std::string, std::string>> library_versions();  // {"MPI", "Open MPI v4.1.4"}
+std::string own_loops();  // the x86-64 level dtrain's own loops run at here, and how chosen
 
 }  // namespace dtrain

@@ -12,8 +12,9 @@ prefix=$work/prefix
 version=$(sed -nE 's/^project\(dtrain VERSION ([0-9.]+).*/\1/p' "$DTRAIN_ROOT/CMakeLists.txt")
 cmake --install "$DTRAIN_BUILD" --prefix "$prefix" >"$work/install.log" 2>&1 ||
   { cat "$work/install.log"; fail "cmake --install"; }
-for f in bin/mnist_train bin/mnist_data_setup bin/compute_bench share/man/man1/mnist_train.1 \
-  share/man/man1/mnist_data_setup.1 lib/libdtrain.a include/dtrain/train/job.h \
+for f in bin/mnist_train bin/mnist_data_setup bin/compute_bench bin/data_bench bin/rma_bench \
+  share/man/man1/{mnist_train,mnist_data_setup,compute_bench,data_bench,rma_bench}.1 \
+  lib/libdtrain.a include/dtrain/train/job.h \
   lib/cmake/dtrain/dtrainConfig.cmake lib/cmake/dtrain/dtrainTargets.cmake \
   share/dtrain/jobs/train_sync.sbatch share/dtrain/jobs/common.sh \
   "share/dtrain/modulefiles/dtrain/$version"; do
@@ -22,6 +23,7 @@ done
 [ -x "$prefix/share/dtrain/jobs/mpirun_train.sh" ] || fail "the installed mpirun_train.sh is not executable"
 ! grep -rl "$DTRAIN_ROOT" "$prefix/share" "$prefix/lib/cmake" || fail "installed files name the checkout"
 grep -qF -- '\-\-local\-checkpoint\-dir' "$prefix/share/man/man1/mnist_train.1" || fail "the man page lacks the options"
+grep -qF -- '\-\-infer\-batches' "$prefix/share/man/man1/compute_bench.1" || fail "compute_bench's man page lacks its options"
 echo "ok: installed into $prefix ($(find "$prefix" -type f | wc -l) files), no path into the checkout"
 mkdir "$work/mnist" && cp "$MNIST"/*-ubyte "$work/mnist/"
 cp -r "$DTRAIN_ROOT/tests/install/consumer" "$work/consumer-src"

@@ -19,7 +19,7 @@ if not ok:
     print(f"FAIL: test accuracy {j['test_accuracy']:.4f} < {args.min_accuracy}")
 # The build that made the result, as --version says it.
 build = j.get("build", {})
-for k in ("dtrain", "commit", "MPI", "UCX", "oneDNN", "HDF5"):
+for k in ("dtrain", "commit", "MPI", "UCX", "oneDNN", "HDF5", "loops"):
     if not build.get(k):
         print(f"FAIL: the build record lacks {k}: {build}")
         ok = False

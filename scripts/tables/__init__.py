@@ -1,0 +1,1 @@
+"""One module per benchmark report (scripts/bench_tables.py picks one)."""
