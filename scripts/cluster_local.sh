@@ -16,6 +16,8 @@
 #                                                  is wiped; mpirun cannot reach it any more
 #   scripts/cluster_local.sh return HOST           the lost host back: link up, its GlusterFS
 #                                                  daemons restarted and the volumes remounted
+#   scripts/cluster_local.sh pending NAME          entries volume NAME still has to heal (fails
+#                                                  while a brick does not answer)
 #   scripts/cluster_local.sh drop-caches           page cache dropped, the volume remounted
 #                                                  on every host (cold reads for benchmarks)
 #   scripts/cluster_local.sh status | down
@@ -359,23 +361,33 @@ clients_back() {
 # and fail every later return. So an unchanged list, with every brick connected, for $stuck seconds
 # ends the wait, naming what does not heal (such a file is garbage: removing it clears it).
 wait_healed() {
-  local name=$1 host=$2 listed last="" since=$SECONDS stuck=45
+  local name=$1 host=$2 pending last="" since=$SECONDS stuck=45
   on_host h1 gluster --mode=script volume info "$name" | grep -q '^Type: Disperse' || return 0
   healed_or_stuck() {
     on_host h1 gluster --mode=script volume heal "$name" >/dev/null 2>&1 || return 1
-    listed=$(on_host h1 gluster --mode=script volume heal "$name" info 2>/dev/null) || return 1
-    ! grep -q "not connected" <<<"$listed" || return 1
-    [ "$(grep -c 'Number of entries: 0' <<<"$listed")" != "$(host_count)" ] || return 0
-    if [ "$listed" != "$last" ]; then
-      last=$listed since=$SECONDS
+    pending=$(heal_pending "$name") || return 1
+    [ "$pending" != 0 ] || return 0
+    if [ "$pending" != "$last" ]; then
+      last=$pending since=$SECONDS
       return 1
     fi
     [ $((SECONDS - since)) -ge "$stuck" ] || return 1
     echo "cluster: volume $name after $host's return: these entries have not changed in" \
-      "${stuck}s and do not heal (files a lost client was writing): $(grep '^/' <<<"$listed" |
-        sort -u | tr '\n' ' ')" >&2
+      "${stuck}s and do not heal (files a lost client was writing): $(on_host h1 gluster \
+        --mode=script volume heal "$name" info 2>/dev/null | grep '^/' | sort -u | tr '\n' ' ')" >&2
   }
   wait_until 300 "volume $name healed after $host's return" healed_or_stuck
+}
+
+# heal_pending NAME: the entries volume NAME still has to heal, summed over its bricks (as
+# `gluster volume heal NAME info` counts them); prints nothing and fails while a brick does
+# not answer, since its count is then unknown.
+heal_pending() {
+  local listed
+  listed=$(on_host h1 gluster --mode=script volume heal "$1" info 2>/dev/null) || return 1
+  ! grep -q "not connected" <<<"$listed" || return 1
+  [ "$(grep -c 'Number of entries:' <<<"$listed")" = "$(host_count)" ] || return 1
+  awk '/Number of entries:/ { s += $NF } END { print s + 0 }' <<<"$listed"
 }
 
 # Cold reads for benchmarks: the page cache dropped (bricks and clients share this machine's)
@@ -429,5 +441,6 @@ case "$cmd" in
   volume) volume "$@" ;;
   lose) [ $# -eq 1 ] || die "lose HOST"; lose "$1" ;;
   return) [ $# -eq 1 ] || die "return HOST"; return_host "$1" ;;
+  pending) [ $# -eq 1 ] || die "pending VOLUME"; heal_pending "$1" ;;
   *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -120,11 +120,8 @@ run_once() {
   report_run "$name" "$mode" "$launcher" "$kind" "$victim" "$dir" "$at" "$pending" $times
 }
 
-# heal_pending: the entries the volume gv still has to heal, as heal info counts them.
-heal_pending() {
-  bash "$CLUSTER" run h1 gluster --mode=script volume heal gv info 2>/dev/null |
-    awk '/Number of entries:/ { s += $NF; n++ } END { print n ? s : "null" }'
-}
+# heal_pending: the entries the volume gv still has to heal (null while a brick does not answer).
+heal_pending() { bash "$CLUSTER" pending gv 2>/dev/null || echo null; }
 
 log_step() { grep -oE '^step +[0-9]+' "$1" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$' || echo 0; }
 at_log_step() { [ "$(log_step "$1")" -ge "$2" ]; }

@@ -15,6 +15,8 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/dtrainConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/dtrainConfig.cmake ${CMAKE_BINARY_DIR}/dtrainConfigVersion.cmake
         DESTINATION ${package_dir})
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/dependencies.cmake DESTINATION ${package_dir}
+        RENAME dtrainDependencies.cmake)
 
 # Man pages from the programs' own --help and --version (help2man), so they cannot drift.
 find_program(HELP2MAN help2man)

@@ -72,7 +72,7 @@ Trainer::Trainer(TrainerSetup setup)
   }
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
-  next_local_ = s_.start_step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+  next_local_ = s_.start_step + local_interval();
   if (chief() && s_.hooks.local_interval) s_.hooks.local_interval(next_local_ - s_.start_step);
 }
 
@@ -86,9 +86,13 @@ bool Trainer::local_due(int64_t done) {
 
 void Trainer::local_kept(int64_t step) {
   local_planned_from_ = step;
-  next_local_ = step + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+  next_local_ = step + local_interval();
   if (s_.options->output.local_checkpoint_steps <= 0) retune_local();
   if (s_.hooks.local_interval) s_.hooks.local_interval(next_local_ - step);
+}
+
+int64_t Trainer::local_interval() const {
+  return local_every_ > 0 ? local_every_ : kFirstAutoLocal;
 }
 
 void Trainer::retune_local() {
@@ -106,7 +110,7 @@ void Trainer::retune_local() {
       measured ? std::max(*measured, in_loop)
                : in_loop + (s_.hooks.local_background_seconds ? s_.hooks.local_background_seconds()
                                                               : 0.0);
-  const int64_t before = local_every_ > 0 ? local_every_ : kFirstAutoLocal;
+  const int64_t before = local_interval();
   local_every_ =
       AutoLocalInterval::next(before, cost, step_seconds, measured ? local_cost_->measured() : 0);
   next_local_ = local_planned_from_ + local_every_;
@@ -260,7 +264,7 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
     local_seconds_ += now_seconds() - t0;
     ++local_count_;
     local_cost_->taken();
-    next_local_ = done + (local_every_ > 0 ? local_every_ : kFirstAutoLocal);
+    next_local_ = done + local_interval();
     if (chief() && !s_.hooks.local_kept) local_kept(done);
   }
   if (!(agreed & comm::kStopRequest)) return false;

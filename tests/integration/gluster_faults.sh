@@ -60,13 +60,7 @@ bring_brick_back
 if [ "$kind" = dispersed ]; then
   [ "$rc" = 0 ] || fail "training stopped (exit $rc) with one of the bricks gone"
   check_metrics "$out/m.json" --expect last_step=600
-  healed() { # every brick answers, with nothing left to heal
-    local info
-    info=$(bash "$CLUSTER" run h1 gluster --mode=script volume heal gv info)
-    pending=$(awk '/Number of entries:/ { s += $NF } END { print s + 0 }' <<<"$info")
-    [ "$(grep -c "Number of entries:" <<<"$info")" = "$(bash "$CLUSTER" status | grep -c '^  h')" ] &&
-      [ "$pending" = 0 ]
-  }
+  healed() { pending=$(bash "$CLUSTER" pending gv) && [ "$pending" = 0 ]; }  # every brick answers
   wait_until 300 "the volume to heal" healed || fail "the volume did not heal ($pending entries)"
   echo "heal info after the brick came back: 0 entries to heal"
 else

@@ -114,6 +114,8 @@ class Trainer {
   void local_kept(int64_t step);
   // --local-checkpoint-steps auto: the interval from the cost measured so far.
   void retune_local();
+  // The node-local interval in effect: the fixed one, auto's latest, or auto's first.
+  int64_t local_interval() const;
   float learning_rate(int64_t step);
 
   TrainerSetup s_;
