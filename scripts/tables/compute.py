@@ -76,7 +76,8 @@ def compute(raw, verbose):
 
 
 def portable_against_native(data):
-    """The default (portable) build against -march=native, medians of interleaved rounds."""
+    """The default (portable) build against -march=native, and bf16 against fp32 where the run
+    has it: medians of interleaved rounds, 2 threads."""
     runs = collections.defaultdict(list)
     loops = {}
     for r in (x for x in data if x.get("build")):
@@ -85,20 +86,24 @@ def portable_against_native(data):
         loops[r["build"]] = r.get("loops", loops.get(r["build"], ""))
     if not runs:
         return
-    print("\n### The portable build against -march=native (2 threads, median of "
-          f"{len(runs[next(iter(runs))])} interleaved rounds)\n")
-    body = []
-    for key in sorted({k for k, _ in runs}, key=str):
-        p, n = runs.get((key, "portable")), runs.get((key, "native"))
-        if not p or not n:
+    rounds = max(len(v) for v in runs.values())
+    for other, title, label in (("native", "The portable build against -march=native", "-march=native"),
+                                ("bf16", "--precision bf16 against fp32 (portable build)", "bf16")):
+        body = []
+        for key in sorted({k for k, _ in runs}, key=str):
+            p, n = runs.get((key, "portable")), runs.get((key, other))
+            if not p or not n:
+                continue
+            p, n = statistics.median(p), statistics.median(n)
+            what, batch = key
+            if what == "optimizer":
+                body.append(["Adam pass, ms", "-", f"{p:.2f}", f"{n:.2f}", f"{p / n:.3f}"])
+            else:
+                body.append([f"{what}, img/s", batch, fmt(p), fmt(n), f"{n / p:.3f}"])
+        if not body:
             continue
-        p, n = statistics.median(p), statistics.median(n)
-        what, batch = key
-        if what == "optimizer":
-            body.append(["Adam pass, ms", "-", f"{p:.2f}", f"{n:.2f}", f"{n / p:.3f}"])
-        else:
-            body.append([f"{what}, img/s", batch, fmt(p), fmt(n), f"{p / n:.3f}"])
-    print(table(["figure", "batch", "portable", "-march=native", "portable / native (speed)"], body))
+        print(f"\n### {title} (2 threads, median of {rounds} interleaved rounds)\n")
+        print(table(["figure", "batch", "portable fp32", label, f"{label} / portable fp32 (speed)"], body))
     print(f"\n(dtrain's own loops: portable build {loops.get('portable', '?')}; native build "
           f"{loops.get('native', '?')})")
 

@@ -56,14 +56,15 @@ double median_rate(int64_t batch, int repeats, double window_images, Fn&& fn) {
 
 // One JSON line per measurement, flushed at once: bench_compute.sh reads them as they come.
 void print_result(const char* what, int64_t batch, int threads, double img_s,
-                  double flops_per_image) {
+                  double flops_per_image, nn::Precision precision) {
   std::printf("%s\n", nlohmann::json{{"what", what},
                                      {"engine", "dtrain"},
                                      {"batch", batch},
                                      {"threads", threads},
                                      {"img_s", img_s},
                                      {"gflops", img_s * flops_per_image / 1e9},
-                                     {"loops", own_loops()}}
+                                     {"loops", own_loops()},
+                                     {"precision", nn::to_string(precision)}}
                           .dump()
                           .c_str());
   std::fflush(stdout);
@@ -174,7 +175,8 @@ int run(const BenchOptions& o) {
   const double train_flops =
       6.0 * static_cast<double>(model.forward_macs()) - 2.0 * 28 * 28 * 32 * 25;
   const double fwd_flops = 2.0 * static_cast<double>(model.forward_macs());
-  nn::Replica replica(model);
+  const nn::Precision precision = nn::resolve_precision(o.text("--precision"));
+  nn::Replica replica(model, nullptr, precision);
   model.init_params(replica.params().span(), 1);
   optim::Adam adam(replica.params().size(), 0.9f, 0.999f, 1e-8f, 0.f);
 
@@ -195,7 +197,7 @@ int run(const BenchOptions& o) {
     };
     for (int i = 0; i < 5; ++i) step(i);
     const double rate = median_rate(batch, repeats, window, step);
-    print_result("train", batch, threads, rate, train_flops);
+    print_result("train", batch, threads, rate, train_flops, precision);
   }
   print_optimizer_pass(adam, replica, threads, repeats);
   if (o.text("--timeline-overhead") == "yes") timeline_overhead(replica, adam, *data, repeats);
@@ -211,7 +213,7 @@ int run(const BenchOptions& o) {
     };
     for (int i = 0; i < 3; ++i) infer(i);
     const double rate = median_rate(batch, repeats, 2 * window, infer);
-    print_result("infer", batch, threads, rate, fwd_flops);
+    print_result("infer", batch, threads, rate, fwd_flops, precision);
   }
   return 0;
 }
@@ -229,7 +231,8 @@ int main(int argc, char** argv) {
       .add("--data-dir", "data/mnist", "directory of the MNIST IDX files")
       .add("--model", "cnn", "the model (mnist_train --arch)")
       .add("--ceiling", "yes", "yes: first measure this machine's FMA peak and triad bandwidth")
-      .add("--timeline-overhead", "yes", "yes: measure what --timeline costs a step");
+      .add("--timeline-overhead", "yes", "yes: measure what --timeline costs a step")
+      .add("--precision", "fp32", "fp32, bf16 or auto, as mnist_train --precision");
   if (const auto rc = o.parse(argc, argv)) return *rc;
   try {
     return run(o);

@@ -51,9 +51,16 @@ class Conv2DInstance final : public LayerInstance {
     const int64_t k = layer.kernel(), pad_l = (k - 1) / 2, pad_r = k - 1 - pad_l;
     const memory::dims strides{1, 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
     const memory::dims w_dims{layer.filters(), in.c, k, k}, b_dims{layer.filters()};
-    const memory::desc src_any(activation_dims(a.batch, in), dt::f32, tag::any);
+    // bf16 (not the first layer, whose backward-weights is dtrain's own fp32 loop): the
+    // primitives read bf16 inputs, weights and incoming gradients and write fp32.
+    bf16_ = ctx_.precision == Precision::kBf16 && in.c > 1;
+    const dt low = bf16_ ? dt::bf16 : dt::f32;
+    const memory::desc src_any(activation_dims(a.batch, in), low, tag::any);
+    const memory::desc diff_src_any(activation_dims(a.batch, in), dt::f32, tag::any);
     const memory::desc dst_any(activation_dims(a.batch, out), dt::f32, tag::any);
-    const memory::desc w_any(w_dims, dt::f32, tag::any), w_plain(w_dims, dt::f32, tag::oihw);
+    const memory::desc diff_dst_any(activation_dims(a.batch, out), low, tag::any);
+    const memory::desc w_any(w_dims, low, tag::any), w_plain(w_dims, dt::f32, tag::oihw);
+    const memory::desc diff_w_any(w_dims, dt::f32, tag::any);
     const memory::desc b_md(b_dims, dt::f32, tag::a);
     auto& eng = ctx_.engine;
 
@@ -83,7 +90,8 @@ class Conv2DInstance final : public LayerInstance {
     const memory::desc bw_src =
         channels_last ? memory::desc(activation_dims(a.batch, in), dt::f32, tag::nhwc) : src_any;
     const memory::desc bw_dst =
-        channels_last ? memory::desc(activation_dims(a.batch, out), dt::f32, tag::nhwc) : dst_any;
+        channels_last ? memory::desc(activation_dims(a.batch, out), dt::f32, tag::nhwc)
+                      : diff_dst_any;
     const Ic1ConvGeometry ic1{a.batch, in.h, in.w, layer.filters(), k};
     if (channels_last && conv_ic1_backward_weights_supported(ic1)) {
       ic1_ = ic1;
@@ -92,8 +100,8 @@ class Conv2DInstance final : public LayerInstance {
       bw_diff_dst_desc_ = bw_dst;
     } else {
       convolution_backward_weights::primitive_desc bw_pd(
-          convolution_backward_weights::desc(algorithm::convolution_direct, bw_src, w_any, b_md,
-                                             bw_dst, strides, pl, pr),
+          convolution_backward_weights::desc(algorithm::convolution_direct, bw_src, diff_w_any,
+                                             b_md, bw_dst, strides, pl, pr),
           eng, fwd_pd);
       bwd_weights_ = convolution_backward_weights(bw_pd);
       bw_src_desc_ = bw_pd.src_desc();
@@ -103,8 +111,8 @@ class Conv2DInstance final : public LayerInstance {
 
     if (!a.need_diff_src) return;
     convolution_backward_data::primitive_desc bd_pd(
-        convolution_backward_data::desc(algorithm::convolution_direct, src_any, w_any, dst_any,
-                                        strides, pl, pr),
+        convolution_backward_data::desc(algorithm::convolution_direct, diff_src_any, w_any,
+                                        diff_dst_any, strides, pl, pr),
         eng, fwd_pd);
     bwd_data_ = convolution_backward_data(bd_pd);
     bd_diff_dst_desc_ = bd_pd.diff_dst_desc();
@@ -115,8 +123,9 @@ class Conv2DInstance final : public LayerInstance {
   memory::desc dst_desc() const override { return dst_.get_desc(); }
 
   // Without a ReLU to undo or a diff_src to compute, backward-weights is diff_dst's only reader.
+  // bf16: the layer after writes fp32, converted here.
   memory::desc preferred_diff_dst() const override {
-    return relu_ || diff_src_ ? dst_desc() : bw_diff_dst_desc_;
+    return relu_ || diff_src_ || bf16_ ? dst_desc() : bw_diff_dst_desc_;
   }
 
   const memory& forward(const memory& src, const StepContext&) override {
@@ -139,7 +148,10 @@ class Conv2DInstance final : public LayerInstance {
     }
     if (!diff_src_) return nullptr;
     const memory& w = weights_for_data_.adapt(ctx_, w_, bd_w_desc_);
-    const memory& dy_d = diff_dst_for_data_.adapt(ctx_, dy, bd_diff_dst_desc_);
+    // bf16: one conversion of diff_dst for both passes when they read the same layout.
+    const memory& dy_d = bd_diff_dst_desc_ == bw_diff_dst_desc_
+                             ? dy_w
+                             : diff_dst_for_data_.adapt(ctx_, dy, bd_diff_dst_desc_);
     run_backward_data(ctx_, bwd_data_, dy_d, w, diff_src_);
     return &diff_src_;
   }
@@ -165,6 +177,7 @@ class Conv2DInstance final : public LayerInstance {
   }
 
   DnnlContext& ctx_;
+  bool bf16_ = false;
   std::optional<Ic1ConvGeometry> ic1_;  // set when dtrain's loops do backward-weights
   convolution_forward fwd_;
   convolution_backward_weights bwd_weights_;

@@ -48,46 +48,53 @@ class DenseInstance final : public LayerInstance {
     const memory::dims w_dims(w_shape.begin(), w_shape.end());
     const auto in_dims = activation_dims(a.batch, in);
     const int nd = static_cast<int>(in_dims.size());
-    src_desc_ = memory::desc(in_dims, dt::f32, plain_tag(nd));
-    const memory::desc w_md(w_dims, dt::f32, plain_tag(nd));
+    // bf16: the primitives read bf16 inputs, weights and incoming gradients and write fp32;
+    // the fp32 weights in the flat buffer are converted before each forward.
+    const dt low = ctx_.precision == Precision::kBf16 ? dt::bf16 : dt::f32;
+    src_desc_ = memory::desc(in_dims, low, plain_tag(nd));
+    const memory::desc w_md(w_dims, dt::f32, plain_tag(nd)), w_low(w_dims, low, plain_tag(nd));
     const memory::desc b_md({layer.units()}, dt::f32, tag::a);
     const memory::desc dst_md({a.batch, layer.units()}, dt::f32, tag::ab);
+    diff_dst_desc_ = memory::desc({a.batch, layer.units()}, low, tag::ab);
     auto& eng = ctx_.engine;
 
     const primitive_attr attr = relu_attr(layer.relu());
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     inner_product_forward::primitive_desc fwd_pd(
-        inner_product_forward::desc(prop, src_desc_, w_md, b_md, dst_md), attr, eng);
+        inner_product_forward::desc(prop, src_desc_, w_low, b_md, dst_md), attr, eng);
     fwd_ = inner_product_forward(fwd_pd);
-    w_ = memory(w_md, eng, a.params + layer.kernel_offset());
+    user_w_ = memory(w_md, eng, a.params + layer.kernel_offset());
+    w_ = low == dt::f32 ? user_w_ : memory(w_low, eng);
     bias_ = memory(b_md, eng, a.params + layer.bias_offset());
     dst_ = memory(dst_md, eng);
     if (!a.training) return;
 
     if (layer.relu()) relu_ = std::make_unique<ReluBackward>(ctx_, dst_md);
     inner_product_backward_weights::primitive_desc bw_pd(
-        inner_product_backward_weights::desc(src_desc_, w_md, b_md, dst_md), eng, fwd_pd);
+        inner_product_backward_weights::desc(src_desc_, w_md, b_md, diff_dst_desc_), eng, fwd_pd);
     bwd_weights_ = inner_product_backward_weights(bw_pd);
     diff_w_ = memory(w_md, eng, a.grads + layer.kernel_offset());
     diff_bias_ = memory(b_md, eng, a.grads + layer.bias_offset());
     if (!a.need_diff_src) return;
+    const memory::desc diff_src_md(in_dims, dt::f32, plain_tag(nd));
     inner_product_backward_data::primitive_desc bd_pd(
-        inner_product_backward_data::desc(src_desc_, w_md, dst_md), eng, fwd_pd);
+        inner_product_backward_data::desc(diff_src_md, w_low, diff_dst_desc_), eng, fwd_pd);
     bwd_data_ = inner_product_backward_data(bd_pd);
-    diff_src_ = memory(src_desc_, eng);
+    diff_src_ = memory(diff_src_md, eng);
   }
 
   memory::desc dst_desc() const override { return dst_.get_desc(); }
 
   const memory& forward(const memory& src, const StepContext&) override {
+    if (w_ != user_w_) reorder_now(ctx_, user_w_, w_);  // bf16: this step's weights
     src_ = adapter_.adapt(ctx_, src, src_desc_);
     run_forward(ctx_, fwd_, src_, w_, bias_, dst_);
     return dst_;
   }
 
   const memory* backward(const memory& diff_dst) override {
-    const memory& dy = relu_ ? relu_->run(ctx_, dst_, diff_dst)
-                             : diff_adapter_.adapt(ctx_, diff_dst, dst_.get_desc());
+    const memory& dy = diff_adapter_.adapt(
+        ctx_, relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst, diff_dst_desc_);
     run_backward_weights(ctx_, bwd_weights_, src_, dy, diff_w_, diff_bias_);
     if (!diff_src_) return nullptr;
     run_backward_data(ctx_, bwd_data_, dy, w_, diff_src_);
@@ -96,12 +103,12 @@ class DenseInstance final : public LayerInstance {
 
  private:
   DnnlContext& ctx_;
-  memory::desc src_desc_;
+  memory::desc src_desc_, diff_dst_desc_;
   inner_product_forward fwd_;
   inner_product_backward_weights bwd_weights_;
   inner_product_backward_data bwd_data_;
   std::unique_ptr<ReluBackward> relu_;
-  memory w_, bias_, dst_, src_, diff_w_, diff_bias_, diff_src_;
+  memory user_w_, w_, bias_, dst_, src_, diff_w_, diff_bias_, diff_src_;
   LayoutAdapter adapter_, diff_adapter_;
 };
 

@@ -4,11 +4,14 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "dtrain/nn/precision.h"
+
 namespace dtrain::nn {
 
 struct DnnlContext {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
+  Precision precision = Precision::kFp32;  // of the convolutions and dense layers
 };
 
 // Plain (user-visible) layout for a tensor of the given rank: nc, nchw, oihw...

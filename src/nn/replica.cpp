@@ -9,12 +9,14 @@
 
 namespace dtrain::nn {
 
-Replica::Replica(const Model& model, float* shared_params)
+Replica::Replica(const Model& model, float* shared_params, Precision precision)
     : model_(model),
       ctx_(std::make_unique<DnnlContext>()),
       params_(shared_params ? AlignedBuffer::borrow(shared_params, model.layout().total())
                             : AlignedBuffer(model.layout().total())),
-      grads_(model.layout().total()) {}
+      grads_(model.layout().total()) {
+  ctx_->precision = precision;
+}
 
 Replica::~Replica() = default;
 

@@ -79,7 +79,7 @@ int AsyncWorker::run() {
                                               comm::split_parameters(total, ctx_.roles.num_ps));
     mpi_call("MPI_Barrier (servers ready)", MPI_Barrier, MPI_COMM_WORLD);
   }
-  nn::Replica replica(*ctx_.model);
+  nn::Replica replica(*ctx_.model, nullptr, ctx_.precision);
   comm::ParameterServerClient client(*window, o.dist.max_staleness, ctx_.facts.total_steps,
                                      ctx_.stall(), ctx_.watchdog.get());
   print_roles(ctx_, window->shards());

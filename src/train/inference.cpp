@@ -115,6 +115,7 @@ struct InferenceSetup {
   std::vector<float> params;
   std::shared_ptr<data::ExampleSource> source;
   Fields fields;
+  nn::Precision precision = nn::Precision::kFp32;
 };
 
 InferenceSetup prepare_inference(const TrainOptions& o, comm::Watchdog& watchdog) {
@@ -122,6 +123,7 @@ InferenceSetup prepare_inference(const TrainOptions& o, comm::Watchdog& watchdog
   std::optional<std::string> error;
   try {
     s.fields = parse_mapping(o.output.output_mapping);
+    s.precision = nn::resolve_precision(o.model.precision);
     // The model's input is what it was trained on; the data must hold that shape.
     const data::ImageShape in = read_input_shape(o.model_path);
     s.model = std::make_unique<nn::Model>(nn::ModelSpec::parse(read_model_spec(o.model_path)),
@@ -214,7 +216,7 @@ int run_inference(const TrainOptions& o, const comm::MpiEnv& mpi) {
   const double t0 = now_seconds();
   comm::Watchdog watchdog(o.dist.stall, mpi.rank());
   const InferenceSetup setup = prepare_inference(o, watchdog);
-  nn::Replica replica(*setup.model);
+  nn::Replica replica(*setup.model, nullptr, setup.precision);
   std::copy(setup.params.begin(), setup.params.end(), replica.params().data());
   data::BatchStream stream = this_ranks_part(o, mpi, setup.source);
   char name[32];

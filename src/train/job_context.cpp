@@ -300,6 +300,8 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
             c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
                                           o.dist.ps_placement, c.nodes);
             check_compression(o, c.roles.mode);
+            if (c.roles.is_worker())
+              c.precision = nn::resolve_precision(o.model.precision, &c.precision_note);
             if (c.roles.is_worker()) open_worker_data(c);
             if (c.roles.is_chief()) checkpoint = chief_checks(c);
           }),

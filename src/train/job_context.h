@@ -20,6 +20,7 @@
 #include "dtrain/comm/roles.h"
 #include "dtrain/data/example_source.h"
 #include "dtrain/nn/model.h"
+#include "dtrain/nn/precision.h"
 #include "dtrain/train/checkpoint.h"
 #include "dtrain/train/options.h"
 #include "dtrain/train/training_plan.h"
@@ -45,7 +46,9 @@ struct JobContext {
   std::shared_ptr<data::ExampleSource> train, test;  // workers only
   JobFacts facts;
   std::unique_ptr<nn::Model> model;
-  std::optional<TrainingState> resumed;  // the checkpoint this run continues from
+  nn::Precision precision = nn::Precision::kFp32;  // a worker's, resolved on its own CPU
+  std::string precision_note;                      // what was picked and why
+  std::optional<TrainingState> resumed;            // the checkpoint this run continues from
   std::string resumed_path;
   std::vector<int> nodes;             // the node of every rank (its lowest rank)
   std::unique_ptr<LocalLevel> local;  // --local-checkpoint-dir: the node-local level

@@ -132,6 +132,7 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
             {"input_shape", ctx.facts.input.str()},
             {"parameters", ctx.model->layout().parameter_count()},
             {"forward_flops_per_image", 2 * ctx.model->forward_macs()},
+            {"precision", nn::to_string(ctx.precision)},
             {"options", ctx.options.recorded},
             {"transport", comm::describe_transport().summary()},
             {"build", build_json()}});
@@ -217,6 +218,7 @@ void print_header(const JobContext& ctx, const TrainingPlan& plan) {
   const auto& model = *ctx.model;
   std::printf("model %s\n%s", o.model.arch.c_str(), model.describe().c_str());
   std::printf("parameters:\n%s", model.layout().describe().c_str());
+  std::printf("precision: %s\n", ctx.precision_note.c_str());
   std::printf("train data: %s (%lld examples)\ntest data: %s (%lld examples)\n",
               ctx.train->describe().c_str(), static_cast<long long>(ctx.train->size()),
               ctx.test->describe().c_str(), static_cast<long long>(ctx.test->size()));

@@ -154,7 +154,15 @@ po::options_description model_group(ModelOptions& m) {
       "weight-decay",
       po::value(&m.weight_decay)->default_value(m.weight_decay, shown(m.weight_decay)),
       "L2 weight decay")("seed", po::value(&m.seed)->default_value(m.seed),
-                         "seed for initial weights, data order and dropout");
+                         "seed for initial weights, data order and dropout")(
+      "precision",
+      po::value(&m.precision)->default_value(m.precision)->notifier([](const std::string& v) {
+        if (v != "fp32" && v != "bf16" && v != "auto")
+          throw OptionError("--precision " + v + ": expected fp32, bf16 or auto");
+      }),
+      "fp32, or bf16 for the convolutions after the first and the dense layers (needs "
+      "AVX512_BF16; fp32 master weights, optimizer and exchange), or auto: bf16 where the CPU "
+      "computes it natively");
   return g;
 }
 

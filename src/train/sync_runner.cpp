@@ -107,7 +107,7 @@ int SyncRunner::run() {
   const std::size_t floats = ctx_.model->layout().total();
   std::string params_note;
   const std::unique_ptr<comm::NodeSharedBuffer> shared = shared_params(floats, &params_note);
-  nn::Replica replica(*ctx_.model, shared ? shared->data() : nullptr);
+  nn::Replica replica(*ctx_.model, shared ? shared->data() : nullptr, ctx_.precision);
   std::unique_ptr<comm::Heartbeat> heartbeat;
   if (sync) {
     comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the heartbeat window");

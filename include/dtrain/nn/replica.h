@@ -9,6 +9,7 @@
 
 #include "dtrain/nn/batch.h"
 #include "dtrain/nn/model.h"
+#include "dtrain/nn/precision.h"
 #include "dtrain/util/aligned_buffer.h"
 
 namespace dtrain::nn {
@@ -21,7 +22,10 @@ class Replica {
   // shared_params, when given: parameters in memory the caller owns and keeps alive, 64-byte
   // aligned, with room for model.layout().total() floats (the one copy the ranks of a node
   // share in sync mode). Otherwise the replica owns its parameters.
-  explicit Replica(const Model& model, float* shared_params = nullptr);
+  // precision: of the convolutions and dense layers (dtrain/nn/precision.h); the buffers, the
+  // loss and what train_batch returns are fp32 either way.
+  explicit Replica(const Model& model, float* shared_params = nullptr,
+                   Precision precision = Precision::kFp32);
   ~Replica();
   Replica(const Replica&) = delete;
   Replica& operator=(const Replica&) = delete;

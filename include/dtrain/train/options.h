@@ -55,6 +55,7 @@ struct ModelOptions {
   bool nesterov = false;
   float weight_decay = 0.f;
   std::uint64_t seed = 1;
+  std::string precision = "fp32";  // --precision fp32|bf16|auto (dtrain/nn/precision.h)
 };
 
 struct TrainingOptions {
