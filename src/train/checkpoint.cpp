@@ -29,6 +29,7 @@ void write_run_info(hid_t f, const RunInfo& r) {
   data::write_int_attribute(f, "workers", r.workers);
   data::write_int_attribute(f, "seed", static_cast<int64_t>(r.seed));
   data::write_string_attribute(f, "options", nlohmann::json(r.options).dump());
+  data::write_string_attribute(f, "precision", r.precision);
 }
 
 RunInfo read_run_info(hid_t f, const std::string& path) {
@@ -38,6 +39,8 @@ RunInfo read_run_info(hid_t f, const std::string& path) {
   r.num_ps = static_cast<int>(data::read_int_attribute(f, "num_ps", path));
   r.workers = static_cast<int>(data::read_int_attribute(f, "workers", path));
   r.seed = static_cast<std::uint64_t>(data::read_int_attribute(f, "seed", path));
+  if (data::has_attribute(f, "precision"))
+    r.precision = data::read_string_attribute(f, "precision", path);
   try {
     r.options = nlohmann::json::parse(data::read_string_attribute(f, "options", path))
                     .get<std::map<std::string, std::string>>();

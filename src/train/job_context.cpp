@@ -272,6 +272,7 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
   s.optimizer = options.model.optimizer;
   s.run = {comm::to_string(roles.mode), mpi.size(),         roles.num_ps,
            roles.num_workers(),         options.model.seed, options.recorded};
+  s.run.precision = nn::to_string(precision);
   return s;
 }
 

@@ -20,6 +20,17 @@ if ! grep -qw avx512_bf16 /proc/cpuinfo; then
   exit 0
 fi
 "$BIN" --precision bf16 "${SMALL[@]}" --steps 300 --eval-every 300 --metrics-json "$out/bf16.json" \
-  >"$out/bf16.log" 2>&1 || { cat "$out/bf16.log"; fail "--precision bf16"; }
+  --model-dir "$out/run" >"$out/bf16.log" 2>&1 || { cat "$out/bf16.log"; fail "--precision bf16"; }
 grep -E '^precision: bf16' "$out/bf16.log"
 check_metrics "$out/bf16.json" --min-accuracy 0.9 --expect precision=bf16
+# The checkpoint says which precision wrote it (its weights are fp32 either way).
+"$PY" - "$out/run" <<'PY'
+import glob, sys
+import h5py
+ckpt = sorted(glob.glob(f"{sys.argv[1]}/ckpt-*.h5"))[-1]
+with h5py.File(ckpt) as f:
+    p = f.attrs["precision"]
+    p = p.decode() if isinstance(p, bytes) else p
+    assert p == "bf16", f"{ckpt}: precision {p!r}"
+    print(f"ok: {ckpt} records precision {p}")
+PY

@@ -42,6 +42,7 @@ struct RunInfo {
   int ranks = 1, num_ps = 0, workers = 1;
   std::uint64_t seed = 1;
   std::map<std::string, std::string> options;
+  std::string precision = "fp32";  // the writer's compute (--precision resolved; older: fp32)
 };
 
 struct TrainingState {
