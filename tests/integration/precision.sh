@@ -7,11 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir precision)
 rc=0
-msg=$(ONEDNN_MAX_CPU_ISA=AVX512_CORE "$BIN" --precision bf16 "${SMALL[@]}" --steps 10 2>&1) || rc=$?
+msg=$(ONEDNN_MAX_CPU_ISA=AVX512_CORE "$BIN" --data-dir "$MNIST" --precision bf16 "${SMALL[@]}" --steps 10 2>&1) || rc=$?
 [ "$rc" = 2 ] || fail "--precision bf16 without AVX512_BF16: exit $rc, expected 2: $msg"
 grep -q 'error: .*--precision bf16: .*needs AVX512_BF16' <<<"$msg" || fail "the refusal does not name AVX512_BF16: $msg"
 echo "ok: refused: $(grep -m1 'error:' <<<"$msg")"
-ONEDNN_MAX_CPU_ISA=AVX512_CORE "$BIN" --precision auto "${SMALL[@]}" --steps 20 --eval-every 20 \
+ONEDNN_MAX_CPU_ISA=AVX512_CORE "$BIN" --data-dir "$MNIST" --precision auto "${SMALL[@]}" --steps 20 --eval-every 20 \
   --metrics-json "$out/auto.json" >"$out/auto.log" 2>&1 || { cat "$out/auto.log"; fail "--precision auto"; }
 grep -E '^precision: fp32 \(auto: ' "$out/auto.log" || fail "auto did not say it picked fp32 and why"
 check_metrics "$out/auto.json" --min-accuracy 0 --expect precision=fp32
@@ -19,7 +19,7 @@ if ! grep -qw avx512_bf16 /proc/cpuinfo; then
   echo "this CPU lacks AVX512_BF16: no bf16 run (the refusal above is what this machine can show)"
   exit 0
 fi
-"$BIN" --precision bf16 "${SMALL[@]}" --steps 300 --eval-every 300 --metrics-json "$out/bf16.json" \
+"$BIN" --data-dir "$MNIST" --precision bf16 "${SMALL[@]}" --steps 300 --eval-every 300 --metrics-json "$out/bf16.json" \
   --model-dir "$out/run" >"$out/bf16.log" 2>&1 || { cat "$out/bf16.log"; fail "--precision bf16"; }
 grep -E '^precision: bf16' "$out/bf16.log"
 check_metrics "$out/bf16.json" --min-accuracy 0.9 --expect precision=bf16
