@@ -60,6 +60,12 @@ builds_part() {
         --precision "$precision" |
         grep -E '"what":"(train|infer|optimizer)"' | sed "s/^{/{\"build\":\"$b\",\"round\":$round,/" | tee -a "$raw"
     done
+    # PyTorch's bf16 autocast beside it (channels-last; the same CNN, the peers' definition).
+    if [[ " $variants " == *" bf16 "* ]] && [ -f "$PEERS/common.py" ]; then
+      PEERS=$PEERS /usr/bin/python3 "$DTRAIN_ROOT/scripts/torch_bf16.py" --threads 2 --batches 100,256 \
+        --infer-batch 1000 | sed "s/^{\"engine\": \"pytorch\", /{\"build\": \"torch\", \"round\": $round, \"engine\": \"pytorch\", /" |
+        tee -a "$raw"
+    fi
   done
 }
 

@@ -53,7 +53,6 @@ def compute(raw, verbose):
             steps += 1
         kind = {"forward_training": "fwd", "forward_inference": "fwd", "backward_data": "bwd-data",
                 "backward_weights": "bwd-weights", "backward": "bwd", "undef": ""}.get(prop, prop)
-        layer = problem.split("_")[0] if prim != "reorder" else problem
         name = f"{prim} {kind} {shorten(problem)}".strip()
         per[name] += ms
         work[name] = primitive_work(prim, problem)
@@ -82,7 +81,8 @@ def portable_against_native(data):
     loops = {}
     for r in (x for x in data if x.get("build")):
         key = (r["what"], r.get("batch", "-"))
-        runs[(key, r["build"])].append(r["ms"] if r["what"] == "optimizer" else r["img_s"])
+        build = f"torch-{r['precision']}" if r["build"] == "torch" else r["build"]
+        runs[(key, build)].append(r["ms"] if r["what"] == "optimizer" else r["img_s"])
         loops[r["build"]] = r.get("loops", loops.get(r["build"], ""))
     if not runs:
         return
@@ -100,12 +100,28 @@ def portable_against_native(data):
                 body.append(["Adam pass, ms", "-", f"{p:.2f}", f"{n:.2f}", f"{p / n:.3f}"])
             else:
                 body.append([f"{what}, img/s", batch, fmt(p), fmt(n), f"{n / p:.3f}"])
+                if other == "bf16":
+                    body[-1] += torch_pair(runs, key)
         if not body:
             continue
         print(f"\n### {title} (2 threads, median of {rounds} interleaved rounds)\n")
-        print(table(["figure", "batch", "portable fp32", label, f"{label} / portable fp32 (speed)"], body))
+        header = ["figure", "batch", "portable fp32", label, f"{label} / portable fp32 (speed)"]
+        if other == "bf16":
+            header += ["PyTorch fp32 (channels-last)", "PyTorch bf16 autocast", "PyTorch bf16 / fp32",
+                       "dtrain bf16 / PyTorch bf16"]
+        print(table(header, body))
     print(f"\n(dtrain's own loops: portable build {loops.get('portable', '?')}; native build "
           f"{loops.get('native', '?')})")
+
+
+def torch_pair(runs, key):
+    """PyTorch's fp32 and bf16 autocast figures of the same rounds, their ratio, and dtrain's
+    bf16 against PyTorch's."""
+    f, b, ours = runs.get((key, "torch-fp32")), runs.get((key, "torch-bf16")), runs.get((key, "bf16"))
+    if not f or not b:
+        return ["–"] * 4
+    f, b = statistics.median(f), statistics.median(b)
+    return [fmt(f), fmt(b), f"{b / f:.3f}", f"{statistics.median(ours) / b:.2f}x" if ours else "–"]
 
 
 def roofline(data, ours):
