@@ -45,7 +45,8 @@ std::vector<float> train_params(const train::TrainOptions& o,
                                 std::shared_ptr<data::ExampleSource> test, MPI_Comm comm,
                                 int worker, int workers, bool shard = true,
                                 comm::Compression compress = comm::Compression::kNone,
-                                bool shared = false) {
+                                bool shared = false,
+                                nn::Precision precision = nn::Precision::kFp32) {
   const nn::Model model(nn::ModelSpec::parse(o.model.arch), nn::Shape{1, 28, 28}, 10);
   std::unique_ptr<comm::NodeSharedBuffer> node;
   if (shared) {
@@ -53,7 +54,7 @@ std::vector<float> train_params(const train::TrainOptions& o,
     node = comm::NodeSharedBuffer::create(comm, model.layout().total(), &why_not);
     if (!node) throw Error("no shared parameters: " + why_not);
   }
-  nn::Replica replica(model, node ? node->data() : nullptr);
+  nn::Replica replica(model, node ? node->data() : nullptr, precision);
   if (!node || node->writer()) model.init_params(replica.params().span(), o.model.seed);
   if (node) node->fence(comm::StallPolicy({60}, worker), "initial parameters", {});
   const optim::OptimizerConfig opt{.kind = o.model.optimizer};
@@ -139,6 +140,45 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
     // a slice updated wrongly or twice shows up at 1e-3 and more.
     EXPECT_LE(rel, sharded ? 5e-5 : 1e-5) << variants[r].name;
   }
+}
+
+// The same in bf16 (--precision bf16), where the CPU computes it: N ranks against one rank, both
+// in bf16. The ranks' gradient sums add the rows in another order, and a weight a rounding
+// apart in fp32 can convert to a neighbouring bf16 value, so the tolerance is bf16's, not fp32's.
+TEST(SyncEquivalence, NRanksInBf16GiveTheModelOfOneRankInBf16) {
+  if (!nn::cpu_has_native_bf16())
+    GTEST_SKIP() << "this CPU lacks AVX512_BF16 (train.precision checks the refusal there)";
+  train::TrainOptions o;
+  o.training.batch_size = 60;
+  o.training.steps = 20;
+  o.training.eval_every = 1000000;
+  o.training.log_every = 1000000;
+  o.model.seed = 3;
+  const std::string dir = testing::arg("--data-dir", "data/mnist");
+  auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "train"));
+  auto test = few_test_images(dir);
+  const auto many = train_params(o, data, test, MPI_COMM_WORLD, testing::rank(), testing::size(),
+                                 true, comm::Compression::kNone, false, nn::Precision::kBf16);
+  if (testing::rank() != 0) return;
+  const auto one = train_params(o, data, test, MPI_COMM_SELF, 0, 1, true, comm::Compression::kNone,
+                                false, nn::Precision::kBf16);
+  const auto fp32 = train_params(o, data, test, MPI_COMM_SELF, 0, 1);
+  auto relative = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      diff += std::pow(static_cast<double>(a[i]) - b[i], 2);
+      norm += static_cast<double>(b[i]) * b[i];
+    }
+    return std::sqrt(diff / norm);
+  };
+  const double rel = relative(many, one), from_fp32 = relative(one, fp32);
+  std::printf(
+      "bf16: %d ranks vs 1 rank, 20 Adam steps: relative difference %.3g (1 rank bf16 vs "
+      "fp32: %.3g)\n",
+      testing::size(), rel, from_fp32);
+  EXPECT_LE(rel, 0.25 * from_fp32) << "N ranks in bf16 drift from one rank in bf16 as far as "
+                                      "bf16 drifts from fp32";
+  EXPECT_GT(from_fp32, 0.0);
 }
 
 // Steps a sharded exchange on made-up gradients, gathers its state as a checkpoint would,
