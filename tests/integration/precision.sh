@@ -3,7 +3,8 @@
 # every machine by capping oneDNN below bf16 (ONEDNN_MAX_CPU_ISA=AVX512_CORE: what an AVX-512
 # CPU without AVX512_BF16 offers; on an AVX2 machine the cap changes nothing): --precision bf16
 # ends with exit 2 and a message naming the missing instruction set, auto picks fp32 and says
-# why. Where bf16 is native, a short run in bf16 learns and records its precision.
+# why. Where bf16 is native, a short run in bf16 learns and records its precision, and its
+# checkpoint resumes in fp32, whose checkpoint resumes in bf16.
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir precision)
 rc=0
@@ -34,3 +35,12 @@ with h5py.File(ckpt) as f:
     assert p == "bf16", f"{ckpt}: precision {p!r}"
     print(f"ok: {ckpt} records precision {p}")
 PY
+# A checkpoint is fp32 whichever precision wrote it: bf16's resumed in fp32, and back.
+for step_precision in 400:fp32 500:bf16; do
+  steps=${step_precision%:*} p=${step_precision#*:}
+  "$BIN" --data-dir "$MNIST" --precision "$p" "${SMALL[@]}" --steps "$steps" --eval-every 100 \
+    --model-dir "$out/run" --metrics-json "$out/resume-$p.json" >"$out/resume-$p.log" 2>&1 ||
+    { cat "$out/resume-$p.log"; fail "resuming in $p"; }
+  grep -E "^resuming from .*ckpt-0*$((steps - 100))\.h5" "$out/resume-$p.log" || fail "no resume in $p"
+  check_metrics "$out/resume-$p.json" --min-accuracy 0.9 --expect precision="$p" --expect last_step="$steps"
+done
