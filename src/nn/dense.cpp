@@ -49,10 +49,14 @@ class DenseInstance final : public LayerInstance {
     const auto in_dims = activation_dims(a.batch, in);
     const int nd = static_cast<int>(in_dims.size());
     // bf16: the primitives read bf16 inputs, weights and incoming gradients and write fp32;
-    // the fp32 weights in the flat buffer are converted before each forward.
-    const dt low = ctx_.precision == Precision::kBf16 ? dt::bf16 : dt::f32;
-    src_desc_ = memory::desc(in_dims, low, plain_tag(nd));
-    const memory::desc w_md(w_dims, dt::f32, plain_tag(nd)), w_low(w_dims, low, plain_tag(nd));
+    // the fp32 weights in the flat buffer are converted before each forward, into the blocked
+    // layout oneDNN's bf16 kernels want (on plain layouts it took a generic gemm, at half the
+    // speed of its own kernels here), as is the input.
+    const bool bf16 = ctx_.precision == Precision::kBf16;
+    const dt low = bf16 ? dt::bf16 : dt::f32;
+    const auto low_tag = bf16 ? tag::any : plain_tag(nd);
+    const memory::desc src_any(in_dims, low, low_tag), w_low(w_dims, low, low_tag);
+    const memory::desc w_md(w_dims, dt::f32, plain_tag(nd));
     const memory::desc b_md({layer.units()}, dt::f32, tag::a);
     const memory::desc dst_md({a.batch, layer.units()}, dt::f32, tag::ab);
     diff_dst_desc_ = memory::desc({a.batch, layer.units()}, low, tag::ab);
@@ -61,10 +65,11 @@ class DenseInstance final : public LayerInstance {
     const primitive_attr attr = relu_attr(layer.relu());
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     inner_product_forward::primitive_desc fwd_pd(
-        inner_product_forward::desc(prop, src_desc_, w_low, b_md, dst_md), attr, eng);
+        inner_product_forward::desc(prop, src_any, w_low, b_md, dst_md), attr, eng);
     fwd_ = inner_product_forward(fwd_pd);
+    src_desc_ = fwd_pd.src_desc();
     user_w_ = memory(w_md, eng, a.params + layer.kernel_offset());
-    w_ = low == dt::f32 ? user_w_ : memory(w_low, eng);
+    w_ = bf16 ? memory(fwd_pd.weights_desc(), eng) : user_w_;
     bias_ = memory(b_md, eng, a.params + layer.bias_offset());
     dst_ = memory(dst_md, eng);
     if (!a.training) return;
@@ -80,6 +85,7 @@ class DenseInstance final : public LayerInstance {
     inner_product_backward_data::primitive_desc bd_pd(
         inner_product_backward_data::desc(diff_src_md, w_low, diff_dst_desc_), eng, fwd_pd);
     bwd_data_ = inner_product_backward_data(bd_pd);
+    bd_w_desc_ = bd_pd.weights_desc();
     diff_src_ = memory(diff_src_md, eng);
   }
 
@@ -97,19 +103,20 @@ class DenseInstance final : public LayerInstance {
         ctx_, relu_ ? relu_->run(ctx_, dst_, diff_dst) : diff_dst, diff_dst_desc_);
     run_backward_weights(ctx_, bwd_weights_, src_, dy, diff_w_, diff_bias_);
     if (!diff_src_) return nullptr;
-    run_backward_data(ctx_, bwd_data_, dy, w_, diff_src_);
+    run_backward_data(ctx_, bwd_data_, dy, weights_for_data_.adapt(ctx_, w_, bd_w_desc_),
+                      diff_src_);
     return &diff_src_;
   }
 
  private:
   DnnlContext& ctx_;
-  memory::desc src_desc_, diff_dst_desc_;
+  memory::desc src_desc_, diff_dst_desc_, bd_w_desc_;
   inner_product_forward fwd_;
   inner_product_backward_weights bwd_weights_;
   inner_product_backward_data bwd_data_;
   std::unique_ptr<ReluBackward> relu_;
   memory user_w_, w_, bias_, dst_, src_, diff_w_, diff_bias_, diff_src_;
-  LayoutAdapter adapter_, diff_adapter_;
+  LayoutAdapter adapter_, diff_adapter_, weights_for_data_;
 };
 
 }  // namespace
