@@ -49,9 +49,9 @@ class DenseInstance final : public LayerInstance {
     const auto in_dims = activation_dims(a.batch, in);
     const int nd = static_cast<int>(in_dims.size());
     // bf16: the primitives read bf16 inputs, weights and incoming gradients and write fp32;
-    // the fp32 weights in the flat buffer are converted before each forward, into the blocked
-    // layout oneDNN's bf16 kernels want (on plain layouts it took a generic gemm, at half the
-    // speed of its own kernels here), as is the input.
+    // the fp32 weights in the flat buffer are converted before each forward, into the layout
+    // oneDNN picks (`any`): the 3136x1024 layer stays on its gemm with plain layouts, the last
+    // one moved from that gemm to brgemm (0.8 against 2.0 ms for 7 batches of 1000, Zen 4).
     const bool bf16 = ctx_.precision == Precision::kBf16;
     const dt low = bf16 ? dt::bf16 : dt::f32;
     const auto low_tag = bf16 ? tag::any : plain_tag(nd);

@@ -10,7 +10,7 @@ modules=$DTRAIN_BUILD/npm/node_modules
 [ -d "$modules/onnxruntime-node" ] || fail "no onnxruntime-node in $modules (scripts/test.sh installs it)"
 export NODE_PATH=$modules
 # Trained in bf16 where the CPU has it (--precision auto): the export holds the fp32 master
-# weights, so ONNX Runtime must still agree with dtrain's fp32 inference.
+# weights, so ONNX Runtime must still agree with the fp32 inference of dtrain.
 "$BIN" --data-dir "$MNIST" --steps 60 --eval-every 60 --log-every 30 --model-dir "$out/ckpt" \
   --precision auto --export "$out/model.onnx" | grep -E "final|export|precision"
 ckpt=$(ls "$out"/ckpt/ckpt-*.h5 | tail -n1)

@@ -35,7 +35,7 @@ with h5py.File(ckpt) as f:
     assert p == "bf16", f"{ckpt}: precision {p!r}"
     print(f"ok: {ckpt} records precision {p}")
 PY
-# A checkpoint is fp32 whichever precision wrote it: bf16's resumed in fp32, and back.
+# A checkpoint is fp32 whichever precision wrote it: the bf16 one resumed in fp32, and back.
 for step_precision in 400:fp32 500:bf16; do
   steps=${step_precision%:*} p=${step_precision#*:}
   "$BIN" --data-dir "$MNIST" --precision "$p" "${SMALL[@]}" --steps "$steps" --eval-every 100 \
