@@ -40,6 +40,29 @@ std::shared_ptr<data::ExampleSource> few_test_images(const std::string& dir) {
       std::vector<int32_t>(all->labels().begin(), all->labels().begin() + n));
 }
 
+// ||a - b|| / ||b||.
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - b[i];
+    diff += d * d;
+    norm += static_cast<double>(b[i]) * b[i];
+  }
+  return std::sqrt(diff / norm);
+}
+
+// The short Adam runs the precision comparisons train: global batch 60, 20 steps, no
+// evaluation or logging inside them.
+train::TrainOptions short_adam_run() {
+  train::TrainOptions o;
+  o.training.batch_size = 60;
+  o.training.steps = 20;
+  o.training.eval_every = 1000000;
+  o.training.log_every = 1000000;
+  o.model.seed = 3;
+  return o;
+}
+
 std::vector<float> train_params(const train::TrainOptions& o,
                                 std::shared_ptr<data::ExampleSource> data,
                                 std::shared_ptr<data::ExampleSource> test, MPI_Comm comm,
@@ -119,14 +142,7 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
   if (testing::rank() != 0) return;
   const auto one = train_params(o, data, test, MPI_COMM_SELF, 0, 1);
   for (std::size_t r = 0; r < runs.size(); ++r) {
-    const std::vector<float>& many = runs[r];
-    double diff = 0, norm = 0;
-    for (std::size_t i = 0; i < one.size(); ++i) {
-      const double d = static_cast<double>(many[i]) - one[i];
-      diff += d * d;
-      norm += static_cast<double>(one[i]) * one[i];
-    }
-    const double rel = std::sqrt(diff / norm);
+    const double rel = relative_difference(runs[r], one);
     const bool sharded = variants[r].shard;
     std::printf(
         "%d ranks (%s) vs 1 rank, global batch %lld, %lld steps, %s: relative "
@@ -148,12 +164,7 @@ TEST(SyncEquivalence, NRanksGiveTheModelOfOneRank) {
 TEST(SyncEquivalence, NRanksInBf16GiveTheModelOfOneRankInBf16) {
   if (!nn::cpu_has_native_bf16())
     GTEST_SKIP() << "this CPU lacks AVX512_BF16 (train.precision checks the refusal there)";
-  train::TrainOptions o;
-  o.training.batch_size = 60;
-  o.training.steps = 20;
-  o.training.eval_every = 1000000;
-  o.training.log_every = 1000000;
-  o.model.seed = 3;
+  const train::TrainOptions o = short_adam_run();
   const std::string dir = testing::arg("--data-dir", "data/mnist");
   auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "train"));
   auto test = few_test_images(dir);
@@ -163,15 +174,7 @@ TEST(SyncEquivalence, NRanksInBf16GiveTheModelOfOneRankInBf16) {
   const auto one = train_params(o, data, test, MPI_COMM_SELF, 0, 1, true, comm::Compression::kNone,
                                 false, nn::Precision::kBf16);
   const auto fp32 = train_params(o, data, test, MPI_COMM_SELF, 0, 1);
-  auto relative = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double diff = 0, norm = 0;
-    for (std::size_t i = 0; i < b.size(); ++i) {
-      diff += std::pow(static_cast<double>(a[i]) - b[i], 2);
-      norm += static_cast<double>(b[i]) * b[i];
-    }
-    return std::sqrt(diff / norm);
-  };
-  const double rel = relative(many, one), from_fp32 = relative(one, fp32);
+  const double rel = relative_difference(many, one), from_fp32 = relative_difference(one, fp32);
   std::printf(
       "bf16: %d ranks vs 1 rank, 20 Adam steps: relative difference %.3g (1 rank bf16 vs "
       "fp32: %.3g)\n",
@@ -293,12 +296,7 @@ TEST(SyncEquivalence, Fp16ExchangeSendsHalvesAndSumsThem) {
 // Real training: fp16 on the wire stays close to the fp32 exchange (a broken encoding or a
 // wrong scale is off by orders of magnitude more).
 TEST(SyncEquivalence, Fp16ExchangeTrainsLikeFp32) {
-  train::TrainOptions o;
-  o.training.batch_size = 60;
-  o.training.steps = 20;
-  o.training.eval_every = 1000000;
-  o.training.log_every = 1000000;
-  o.model.seed = 3;
+  const train::TrainOptions o = short_adam_run();
   const std::string dir = testing::arg("--data-dir", "data/mnist");
   auto data = std::shared_ptr<data::ExampleSource>(data::MemorySource::from_idx_dir(dir, "train"));
   auto test = few_test_images(dir);
