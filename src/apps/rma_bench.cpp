@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "comm/allreduce_exchange.h"
-#include "comm/parameter_server.h"
-#include "comm/parameter_shard.h"
-#include "comm/ps_client.h"
+#include "comm/ps/client.h"
+#include "comm/ps/server.h"
+#include "comm/ps/shard.h"
+#include "comm/sync/allreduce_exchange.h"
 #include "comm/transport.h"
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/nn/model.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "comm/ps_window.h"
+#include "comm/ps/window.h"
 #include "comm/stall.h"
 #include "comm/watchdog.h"
 

@@ -64,4 +64,16 @@ void StallPolicy::wait_until(const std::function<bool()>& done, const std::strin
   }
 }
 
+std::function<void(std::span<double>)> polled_sum(MPI_Comm comm, const StallSettings& settings,
+                                                  std::string what) {
+  int rank = 0;
+  mpi_call("MPI_Comm_rank (a polled sum)", MPI_Comm_rank, comm, &rank);
+  return [comm, policy = StallPolicy(settings, rank), what = std::move(what)](std::span<double> v) {
+    MPI_Request req = MPI_REQUEST_NULL;
+    mpi_call("MPI_Iallreduce (" + what + ")", MPI_Iallreduce, MPI_IN_PLACE, v.data(),
+             static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM, comm, &req);
+    policy.wait(req, what, [] { return std::string("a rank that has not joined"); });
+  };
+}
+
 }  // namespace dtrain::comm

@@ -41,6 +41,12 @@ class StallPolicy {
   int rank_ = 0;
 };
 
+// Adds a few doubles over comm's ranks in place: a polled MPI_Iallreduce against the stall
+// timeout, naming `what` if it stalls. A function, so that the trainer (public, without MPI)
+// can be given the sum of the ranks it evaluates with.
+std::function<void(std::span<double>)> polled_sum(MPI_Comm comm, const StallSettings& settings,
+                                                  std::string what);
+
 // Sleeps between polls that keep failing: spin first (completion usually needs this rank's own
 // MPI calls to make progress), then back off to 100 microseconds, so that a rank waiting
 // a long time gives its core to the ranks it is waiting for.

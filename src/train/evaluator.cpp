@@ -4,23 +4,16 @@
 #include <numeric>
 #include <vector>
 
-#include "comm/stall.h"
 #include "dtrain/util/aligned_buffer.h"
 #include "util/clock.h"
-#include "util/mpi_call.h"
 
 namespace dtrain::train {
 
-EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch, MPI_Comm comm,
-                    const comm::StallSettings& stall) {
+EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch,
+                    const EvalShare& share) {
   const double t0 = now_seconds();
-  int rank = 0, size = 1;
-  if (comm != MPI_COMM_NULL) {
-    mpi_call("MPI_Comm_rank", MPI_Comm_rank, comm, &rank);
-    mpi_call("MPI_Comm_size", MPI_Comm_size, comm, &size);
-  }
   const int64_t n = source.size();
-  const int64_t begin = n * rank / size, end = n * (rank + 1) / size;
+  const int64_t begin = n * share.index / share.count, end = n * (share.index + 1) / share.count;
   const int64_t px = source.image_shape().size();
   AlignedBuffer images(static_cast<std::size_t>(batch * px));
   std::vector<int32_t> labels(static_cast<std::size_t>(batch));
@@ -37,14 +30,9 @@ EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t b
     r.correct += stats.correct;
     r.loss_sum += stats.loss_sum;
   }
-  if (comm != MPI_COMM_NULL) {
+  if (share.sum) {
     double sums[3] = {static_cast<double>(r.examples), static_cast<double>(r.correct), r.loss_sum};
-    MPI_Request req = MPI_REQUEST_NULL;
-    mpi_call("MPI_Iallreduce (evaluation)", MPI_Iallreduce, MPI_IN_PLACE, sums, 3, MPI_DOUBLE,
-             MPI_SUM, comm, &req);
-    comm::StallPolicy(stall, rank).wait(req, "the evaluation's sum over the ranks", [] {
-      return "a rank evaluating";
-    });
+    share.sum(sums);
     r.examples = static_cast<int64_t>(sums[0]);
     r.correct = static_cast<int64_t>(sums[1]);
     r.loss_sum = sums[2];

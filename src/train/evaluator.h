@@ -1,13 +1,12 @@
 // Evaluation of a replica on a whole data set, batched, without dropout. The last batch is
-// padded, so one compiled network serves every batch. With a communicator, the ranks split the
-// set (each its own contiguous part) and the sums are reduced: data-parallel evaluation.
+// padded, so one compiled network serves every batch. Shared, the ranks split the set (each its
+// own contiguous part) and their sums are added: data-parallel evaluation.
 #pragma once
 
-#include <mpi.h>
-
 #include <cstdint>
+#include <functional>
+#include <span>
 
-#include "dtrain/comm/stall_settings.h"
 #include "dtrain/data/example_source.h"
 #include "dtrain/nn/replica.h"
 
@@ -22,10 +21,14 @@ struct EvalResult {
   double loss() const { return examples ? loss_sum / examples : 0.0; }
 };
 
-// comm == MPI_COMM_NULL: this rank evaluates everything. Otherwise the sums are reduced with a
-// polled MPI_Iallreduce that gives up after the stall timeout (the job is aborted, naming
-// the wait), like every other wait on other ranks.
+// Who evaluates what: this rank all of it, or its share (`index` of `count` ranks) with the
+// partial sums added over the ranks by `sum` (a collective: comm::polled_sum).
+struct EvalShare {
+  int index = 0, count = 1;
+  std::function<void(std::span<double>)> sum = nullptr;
+};
+
 EvalResult evaluate(nn::Replica& replica, data::ExampleSource& source, int64_t batch,
-                    MPI_Comm comm = MPI_COMM_NULL, const comm::StallSettings& stall = {});
+                    const EvalShare& share = {});
 
 }  // namespace dtrain::train

@@ -31,12 +31,15 @@ int run_job(const TrainOptions& o, const comm::MpiEnv& mpi) {
   if (roles.is_ps()) {
     code = ServerRunner(*ctx).run();
   } else if (roles.mode == comm::Mode::kAsync) {
-    code = AsyncWorker(*ctx).run();
+    code = WorkerRunner(*ctx, make_async_side(*ctx)).run();
   } else {
-    code = SyncRunner(*ctx).run();
+    code = WorkerRunner(*ctx, make_sync_side(*ctx)).run();
   }
   if (!timeline.empty()) {
-    const std::string role = roles.is_ps() ? "ps" : roles.is_chief() ? "chief" : "worker";
+    // A worker's label carries the precision it computes in (auto may differ by node).
+    const std::string role =
+        roles.is_ps() ? "ps"
+                      : (roles.is_chief() ? "chief, " : "worker, ") + nn::to_string(ctx->precision);
     write_timeline(timeline, role, ctx->watchdog.get());
   }
   return code;

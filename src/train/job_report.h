@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "comm/ps_window.h"
+#include "comm/ps/window.h"
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/nn/replica.h"
 #include "dtrain/train/trainer.h"

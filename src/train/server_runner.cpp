@@ -1,7 +1,7 @@
 #include <cstdio>
 
-#include "comm/parameter_server.h"
-#include "comm/parameter_shard.h"
+#include "comm/ps/server.h"
+#include "comm/ps/shard.h"
 #include "train/job_report.h"
 #include "train/runners.h"
 #include "util/mpi_call.h"

@@ -14,7 +14,7 @@ namespace dtrain::train {
 void start_timeline(bool layers, comm::Watchdog* watchdog);
 
 // Collective: gathers every rank's events and, on rank 0, writes them to `path` (atomically).
-// `role` names this rank's part ("ps", "worker", "chief").
+// `role` names this rank's part ("ps", or "worker"/"chief" with its precision: "chief, bf16").
 void write_timeline(const std::string& path, const std::string& role, comm::Watchdog* watchdog);
 
 }  // namespace dtrain::train

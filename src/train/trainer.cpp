@@ -147,8 +147,9 @@ void Trainer::evaluate_now(int64_t done, RunMetrics& metrics) {
   TimelineSpan span("evaluation", "eval", done);
   iteration_has_other_work_ = true;
   const auto& o = *s_.options;
-  const EvalResult r =
-      evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size, s_.eval_comm, o.dist.stall);
+  EvalShare share;
+  if (s_.sum_over_workers) share = {s_.worker, s_.workers, s_.sum_over_workers};
+  const EvalResult r = evaluate(*s_.replica, *s_.test_data, o.training.eval_batch_size, share);
   AccuracyPoint p{done, plan_.epoch_of(done), metrics.train_seconds(), r.accuracy(), r.loss()};
   metrics.add_eval(p);
   if (!chief()) return;

@@ -33,7 +33,7 @@ lanes = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e.get("ph") 
 if sorted(names) != list(range(a.ranks)):
     problems.append(f"processes {sorted(names)}, expected ranks 0..{a.ranks - 1}")
 for pid, n in names.items():
-    if not re.fullmatch(rf"rank {pid} \((ps|worker|chief)\) @\S+", n):
+    if not re.fullmatch(rf"rank {pid} \((ps|(worker|chief), (fp32|bf16))\) @\S+", n):
         problems.append(f"process {pid} is named {n!r}")
 
 spans = collections.defaultdict(list)

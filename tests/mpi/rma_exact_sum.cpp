@@ -9,9 +9,9 @@
 
 #include <string>
 
-#include "comm/parameter_server.h"
-#include "comm/parameter_shard.h"
-#include "comm/ps_client.h"
+#include "comm/ps/client.h"
+#include "comm/ps/server.h"
+#include "comm/ps/shard.h"
 #include "dtrain/comm/roles.h"
 #include "dtrain/util/aligned_buffer.h"
 #include "mpi_test.h"

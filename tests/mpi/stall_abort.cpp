@@ -11,11 +11,11 @@
 #include <cstdio>
 #include <string>
 
-#include "comm/allreduce_exchange.h"
 #include "comm/heartbeat.h"
-#include "comm/parameter_server.h"
-#include "comm/parameter_shard.h"
-#include "comm/ps_client.h"
+#include "comm/ps/client.h"
+#include "comm/ps/server.h"
+#include "comm/ps/shard.h"
+#include "comm/sync/allreduce_exchange.h"
 #include "dtrain/nn/model.h"
 #include "mpi_test.h"
 

@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "comm/allreduce_exchange.h"
-#include "comm/fp16.h"
 #include "comm/heartbeat.h"
-#include "comm/node_shared_buffer.h"
+#include "comm/sync/allreduce_exchange.h"
+#include "comm/sync/fp16.h"
+#include "comm/sync/node_shared_buffer.h"
 #include "data/memory_source.h"
 #include "dtrain/train/trainer.h"
 #include "dtrain/util/error.h"
@@ -93,15 +93,17 @@ std::vector<float> train_params(const train::TrainOptions& o,
     exchange =
         std::make_unique<comm::LocalExchange>(optim::make_optimizer(opt, replica.params().size()));
   }
-  train::TrainerSetup s{.options = &o,
-                        .replica = &replica,
-                        .exchange = exchange.get(),
-                        .train_data = data,
-                        .test_data = test,
-                        .mode = workers > 1 ? comm::Mode::kSync : comm::Mode::kLocal,
-                        .worker = worker,
-                        .workers = workers,
-                        .eval_comm = workers > 1 ? comm : MPI_COMM_NULL};
+  train::TrainerSetup s{
+      .options = &o,
+      .replica = &replica,
+      .exchange = exchange.get(),
+      .train_data = data,
+      .test_data = test,
+      .mode = workers > 1 ? comm::Mode::kSync : comm::Mode::kLocal,
+      .worker = worker,
+      .workers = workers,
+      .sum_over_workers =
+          workers > 1 ? comm::polled_sum(comm, {60}, "the evaluation's sum") : nullptr};
   train::Trainer trainer(s);
   trainer.run();
   return {replica.params().data(), replica.params().data() + replica.params().size()};

@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "comm/fp16.h"
+#include "comm/sync/fp16.h"
 
 namespace dtrain::comm {
 namespace {

@@ -76,7 +76,7 @@ class GradientExchange {
   // After backward: apply this step's gradients (already scaled to the mean over the batch).
   virtual void after_step(nn::Replica& replica, int64_t step, float lr) = 0;
   // After step `done` (steps completed): this rank's requests in, what to do now out
-  // (StepRequest flags). Sync ranks OR theirs; async workers agree on a step (ps_window.h).
+  // (StepRequest flags). Sync ranks OR theirs; async workers agree on a step (comm/ps/window.h).
   virtual int agree(int requests, int64_t /*done*/, bool /*last*/) { return requests; }
   // This worker has run its last step.
   virtual void finish() {}

@@ -18,7 +18,7 @@ std::string to_string(Mode m);
 
 enum class PsPlacement { kSpread, kPack };
 
-// How sync mode's gradients travel (--compress): fp32, or fp16 (comm/fp16.h).
+// How sync mode's gradients travel (--compress): fp32, or fp16 (comm/sync/fp16.h).
 enum class Compression { kNone, kFp16 };
 std::string to_string(Compression c);
 

@@ -7,11 +7,10 @@
 // step the caller evaluates the final weights).
 #pragma once
 
-#include <mpi.h>
-
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/comm/roles.h"
@@ -62,9 +61,11 @@ struct TrainerSetup {
   comm::GradientExchange* exchange = nullptr;
   std::shared_ptr<data::ExampleSource> train_data, test_data;
   comm::Mode mode = comm::Mode::kLocal;
-  int worker = 0, workers = 1;         // this rank's worker index, and the worker count
-  MPI_Comm eval_comm = MPI_COMM_NULL;  // sync: the workers, who evaluate together
-  int64_t start_step = 0;              // resuming: the step to continue from
+  int worker = 0, workers = 1;  // this rank's worker index, and the worker count
+  // Sync: the workers evaluate together, each its share of the test set, and this adds their
+  // partial sums in place (a collective over them). Empty: this rank evaluates alone.
+  std::function<void(std::span<double>)> sum_over_workers = nullptr;
+  int64_t start_step = 0;  // resuming: the step to continue from
   TrainerHooks hooks = {};
 };
 

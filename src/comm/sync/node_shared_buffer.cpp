@@ -1,4 +1,4 @@
-#include "comm/node_shared_buffer.h"
+#include "comm/sync/node_shared_buffer.h"
 
 #include <cstdint>
 #include <exception>

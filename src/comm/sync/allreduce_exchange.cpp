@@ -1,4 +1,4 @@
-#include "comm/allreduce_exchange.h"
+#include "comm/sync/allreduce_exchange.h"
 
 #include <algorithm>
 #include <exception>
@@ -12,16 +12,16 @@ namespace dtrain::comm {
 
 namespace {
 
-constexpr std::size_t kAlign = nn::ParameterLayout::kAlignFloats;
+int comm_rank(MPI_Comm comm) {
+  int rank = 0;
+  mpi_call("MPI_Comm_rank (allreduce exchange)", MPI_Comm_rank, comm, &rank);
+  return rank;
+}
 
-// `ranks` aligned slices of [0, total), in rank order, as even as the alignment allows.
-std::vector<nn::ParamRange> slice_buffer(std::size_t total, int ranks) {
-  const std::size_t units = (total + kAlign - 1) / kAlign, n = static_cast<std::size_t>(ranks);
-  std::vector<nn::ParamRange> slices;
-  for (std::size_t r = 0; r < n; ++r)
-    slices.push_back(
-        {std::min(total, units * r / n * kAlign), std::min(total, units * (r + 1) / n * kAlign)});
-  return slices;
+int comm_size(MPI_Comm comm) {
+  int size = 1;
+  mpi_call("MPI_Comm_size (allreduce exchange)", MPI_Comm_size, comm, &size);
+  return size;
 }
 
 }  // namespace
@@ -30,52 +30,20 @@ AllreduceExchange::AllreduceExchange(MPI_Comm comm, std::size_t total_floats,
                                      const optim::OptimizerConfig& opt, Options options,
                                      StallPolicy stall, Heartbeat* heartbeat, Watchdog* watchdog)
     : comm_(comm),
-      sharded_(options.shard_optimizer),
+      rank_(comm_rank(comm)),
       shared_params_(options.shared_params),
-      fp16_(options.compression == Compression::kFp16),
-      fp16_scale_(options.fp16_scale),
+      plan_(total_floats, options.bucket_mb, comm_size(comm), rank_, options.shard_optimizer),
+      wire_(options.compression, options.fp16_scale, total_floats,
+            plan_.sharded() ? plan_.owned_size() : 0),
+      owned_grads_(plan_.sharded() ? std::max<std::size_t>(1, plan_.owned_size()) : 0),
+      optimizer_(optim::make_optimizer(opt, plan_.owned_size())),
       stall_(stall),
       heartbeat_(heartbeat),
-      watchdog_(watchdog),
-      total_(total_floats) {
-  if (shared_params_ && !sharded_)
+      watchdog_(watchdog) {
+  if (shared_params_ && !plan_.sharded())
     throw Error(
         "shared parameters need the sharded optimizer: every rank would apply the whole "
         "update to the one copy");
-  int ranks = 1;
-  mpi_call("MPI_Comm_rank (allreduce exchange)", MPI_Comm_rank, comm_, &rank_);
-  mpi_call("MPI_Comm_size (allreduce exchange)", MPI_Comm_size, comm_, &ranks);
-  const auto per_bucket = std::max<std::size_t>(
-      kAlign, static_cast<std::size_t>(options.bucket_mb * 1e6 / sizeof(float)) / kAlign * kAlign);
-  for (std::size_t end = total_; end > 0;) {
-    const std::size_t begin = end > per_bucket ? end - per_bucket : 0;
-    buckets_.push_back({begin, end});
-    end = begin;
-  }
-  owned_size_ = total_;
-  if (sharded_) {
-    owned_size_ = 0;
-    const auto me = static_cast<std::size_t>(rank_);
-    for (const auto& b : buckets_) {
-      BucketPieces p;
-      for (const auto& piece : slice_buffer(b.size(), ranks)) {
-        p.counts.push_back(static_cast<int>(piece.size()));
-        p.displs.push_back(static_cast<int>(piece.begin));
-      }
-      p.mine = {b.begin + static_cast<std::size_t>(p.displs[me]),
-                b.begin + static_cast<std::size_t>(p.displs[me] + p.counts[me])};
-      p.owned_offset = owned_size_;
-      owned_size_ += p.mine.size();
-      pieces_.push_back(std::move(p));
-    }
-    owned_grads_.resize(std::max<std::size_t>(1, owned_size_));
-  }
-  optimizer_ = optim::make_optimizer(opt, owned_size_);
-  if (fp16_) {
-    half_.resize(total_);
-    if (sharded_) owned_half_.resize(std::max<std::size_t>(1, owned_size_));
-    fp16_sum_ = std::make_unique<fp16::Fp16Sum>();
-  }
   thread_ = std::thread([this] { communicate(); });
 }
 
@@ -120,15 +88,11 @@ void AllreduceExchange::communicate() {
     }
     const double t1 = now_seconds();
     {
-      const auto& b = buckets_[bucket];
+      const auto& b = plan_.buckets()[bucket];
       TimelineSpan span("allreduce bucket", "exchange", step,
-                        static_cast<double>(b.size() * (fp16_ ? 2 : sizeof(float))));
+                        static_cast<double>(b.size() * wire_.bytes_per_value()));
       Watchdog::Scope guard(watchdog_, "gradient allreduce at step " + std::to_string(step));
-      if (fp16_) {
-        reduce_bucket_fp16(bucket, grads);
-      } else {
-        reduce_bucket(bucket, grads);
-      }
+      reduce_bucket(bucket, grads);
     }
     const double t2 = now_seconds();
     {
@@ -143,49 +107,29 @@ void AllreduceExchange::communicate() {
 }
 
 void AllreduceExchange::reduce_bucket(std::size_t bucket, float* grads) {
-  const auto& b = buckets_[bucket];
-  if (!sharded_) {
-    mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, grads + b.begin,
-             static_cast<int>(b.size()), MPI_FLOAT, MPI_SUM, comm_);
+  const auto& b = plan_.buckets()[bucket];
+  void* wire = wire_.encode(grads, b);
+  if (!plan_.sharded()) {
+    mpi_call("MPI_Allreduce (gradients)", MPI_Allreduce, MPI_IN_PLACE, wire,
+             static_cast<int>(b.size()), wire_.type(), wire_.op(), comm_);
+    wire_.decode(wire, b.size(), grads + b.begin);
     return;
   }
   // The bucket's pieces go to their owners in rank order; this rank's lands at its place in
   // the owned buffer.
-  const BucketPieces& p = pieces_[bucket];
-  mpi_call("MPI_Reduce_scatter (gradients)", MPI_Reduce_scatter, grads + b.begin,
-           owned_grads_.data() + p.owned_offset, p.counts.data(), MPI_FLOAT, MPI_SUM, comm_);
-}
-
-void AllreduceExchange::reduce_bucket_fp16(std::size_t bucket, float* grads) {
-  const auto& b = buckets_[bucket];
-  std::uint16_t* half = half_.data() + b.begin;
-  fp16::encode(grads + b.begin, b.size(), fp16_scale_, half);
-  if (!sharded_) {
-    mpi_call("MPI_Allreduce (fp16 gradients)", MPI_Allreduce, MPI_IN_PLACE, half,
-             static_cast<int>(b.size()), MPI_UINT16_T, fp16_sum_->op(), comm_);
-    fp16::decode(half, b.size(), fp16_scale_, grads + b.begin);
-    return;
-  }
-  const BucketPieces& p = pieces_[bucket];
-  std::uint16_t* received = owned_half_.data() + p.owned_offset;
-  mpi_call("MPI_Reduce_scatter (fp16 gradients)", MPI_Reduce_scatter, half, received,
-           p.counts.data(), MPI_UINT16_T, fp16_sum_->op(), comm_);
-  fp16::decode(received, p.mine.size(), fp16_scale_, owned_grads_.data() + p.owned_offset);
+  const BucketPlan::Pieces& p = plan_.pieces(bucket);
+  void* received = wire_.receive_at(owned_grads_.data(), p.owned_offset);
+  mpi_call("MPI_Reduce_scatter (gradients)", MPI_Reduce_scatter, wire, received, p.counts.data(),
+           wire_.type(), wire_.op(), comm_);
+  wire_.decode(received, p.mine.size(), owned_grads_.data() + p.owned_offset);
 }
 
 MissingFn AllreduceExchange::behind(int64_t step) const {
   return [this, step] { return heartbeat_ ? heartbeat_->ranks_behind(step) : std::string(); };
 }
 
-std::vector<nn::ParamRange> AllreduceExchange::owned_ranges() const {
-  if (!sharded_) return {{0, total_}};
-  std::vector<nn::ParamRange> ranges;
-  for (const auto& p : pieces_) ranges.push_back(p.mine);
-  return ranges;
-}
-
 void AllreduceExchange::step_owned(nn::Replica& replica, float lr) {
-  if (!sharded_) {
+  if (!plan_.sharded()) {
     optimizer_->step(replica.params().span(), replica.grads().span(), lr, 1.0f);
     return;
   }
@@ -193,7 +137,8 @@ void AllreduceExchange::step_owned(nn::Replica& replica, float lr) {
   // sends them from there (in place): no copy of them is kept to go stale.
   std::vector<std::span<float>> params;
   std::vector<std::span<const float>> grads;
-  for (const auto& p : pieces_) {
+  for (std::size_t k = 0; k < plan_.buckets().size(); ++k) {
+    const BucketPlan::Pieces& p = plan_.pieces(k);
     params.emplace_back(replica.params().data() + p.mine.begin, p.mine.size());
     grads.emplace_back(owned_grads_.data() + p.owned_offset, p.mine.size());
   }
@@ -210,27 +155,27 @@ void AllreduceExchange::gather_parameters(nn::Replica& replica, int64_t step) {
     return;
   }
   TimelineSpan span("allgather parameters", "exchange", step,
-                    static_cast<double>(total_ * sizeof(float)));
+                    static_cast<double>(plan_.total() * sizeof(float)));
   Watchdog::Scope guard(watchdog_, "parameter allgather at step " + std::to_string(step));
-  for (std::size_t k = 0; k < buckets_.size(); ++k) {
-    const BucketPieces& p = pieces_[k];
+  for (std::size_t k = 0; k < plan_.buckets().size(); ++k) {
+    const BucketPlan::Pieces& p = plan_.pieces(k);
     mpi_call("MPI_Allgatherv (parameters)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
-             replica.params().data() + buckets_[k].begin, p.counts.data(), p.displs.data(),
+             replica.params().data() + plan_.buckets()[k].begin, p.counts.data(), p.displs.data(),
              MPI_FLOAT, comm_);
   }
 }
 
 optim::NamedArrays AllreduceExchange::optimizer_state() {
   optim::NamedArrays mine = optim::snapshot_state(*optimizer_);
-  if (!sharded_) return mine;  // every rank holds all of it
+  if (!plan_.sharded()) return mine;  // every rank holds all of it
   optim::NamedArrays whole;
   for (auto& [name, values] : mine) {
-    std::vector<float> all(rank_ == 0 ? total_ : 0);
-    for (std::size_t k = 0; k < buckets_.size(); ++k) {
-      const BucketPieces& p = pieces_[k];
+    std::vector<float> all(rank_ == 0 ? plan_.total() : 0);
+    for (std::size_t k = 0; k < plan_.buckets().size(); ++k) {
+      const BucketPlan::Pieces& p = plan_.pieces(k);
       mpi_call("MPI_Gatherv (optimizer state for a checkpoint)", MPI_Gatherv,
                values.data() + p.owned_offset, static_cast<int>(p.mine.size()), MPI_FLOAT,
-               rank_ == 0 ? all.data() + buckets_[k].begin : nullptr, p.counts.data(),
+               rank_ == 0 ? all.data() + plan_.buckets()[k].begin : nullptr, p.counts.data(),
                p.displs.data(), MPI_FLOAT, 0, comm_);
     }
     if (rank_ == 0) whole.emplace_back(name, std::move(all));
@@ -241,12 +186,12 @@ optim::NamedArrays AllreduceExchange::optimizer_state() {
 void AllreduceExchange::restore_optimizer(const optim::NamedArrays& whole, int64_t steps) {
   optim::NamedArrays part;
   for (const auto& [name, values] : whole) {
-    if (values.size() != total_) {
+    if (values.size() != plan_.total()) {
       throw Error("optimizer state '" + name + "' holds " + std::to_string(values.size()) +
-                  " values; the model has " + std::to_string(total_) + " parameters");
+                  " values; the model has " + std::to_string(plan_.total()) + " parameters");
     }
     std::vector<float> mine;
-    mine.reserve(owned_size_);
+    mine.reserve(plan_.owned_size());
     for (const auto& r : owned_ranges())
       mine.insert(mine.end(), values.begin() + static_cast<std::ptrdiff_t>(r.begin),
                   values.begin() + static_cast<std::ptrdiff_t>(r.end));
@@ -262,13 +207,13 @@ void AllreduceExchange::before_step(nn::Replica& replica, int64_t step) {
   step_ = step;
   queued_ = reduced_ = 0;
   reduce_seconds_step_ = 0;
-  ready_from_ = total_;
+  ready_from_ = plan_.total();
 }
 
 void AllreduceExchange::enqueue_ready_buckets() {
   {
     std::lock_guard lock(mu_);
-    while (queued_ < buckets_.size() && buckets_[queued_].begin >= ready_from_)
+    while (queued_ < plan_.buckets().size() && plan_.buckets()[queued_].begin >= ready_from_)
       queue_.push_back(queued_++);
   }
   cv_.notify_all();
@@ -295,7 +240,7 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
     // The communication thread enforces the stall timeout; this wait only needs the result.
     TimelineSpan span("allreduce wait", "wait", step);
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return reduced_ == buckets_.size(); });
+    cv_.wait(lock, [&] { return reduced_ == plan_.buckets().size(); });
     first = first_start_;
     last = last_end_;
     reducing = reduce_seconds_step_;
@@ -306,7 +251,7 @@ void AllreduceExchange::after_step(nn::Replica& replica, int64_t step, float lr)
     step_owned(replica, lr);
   }
   const double t2 = now_seconds();
-  if (sharded_) gather_parameters(replica, step);
+  if (plan_.sharded()) gather_parameters(replica, step);
   gather_seconds_ += now_seconds() - t2;
   ++steps_;
   wait_seconds_ += t1 - t0;
@@ -329,19 +274,19 @@ int AllreduceExchange::agree(int requests, int64_t, bool) {
 
 ExchangeStats AllreduceExchange::stats() const {
   const double n = static_cast<double>(std::max<int64_t>(1, steps_));
-  const double bytes = static_cast<double>(total_) * (fp16_ ? 2.0 : sizeof(float));
+  const double bytes = static_cast<double>(plan_.total() * wire_.bytes_per_value());
   ExchangeStats s;
   s.comm_wait_seconds_per_step = wait_seconds_ / n;
   s.optimizer_seconds_per_step = optimizer_seconds_ / n;
   AllreduceStats& a = s.allreduce.emplace();
-  a.buckets = static_cast<int>(buckets_.size());
+  a.buckets = static_cast<int>(plan_.buckets().size());
   a.bytes_per_step = bytes;
   a.reduce_seconds_per_step = reduce_seconds_ / n;
   a.span_seconds_per_step = allreduce_seconds_ / n;
   a.gbps = reduce_seconds_ > 0 ? bytes * n / reduce_seconds_ / 1e9 : 0.0;
   a.buckets_done_before_backward_ended = overlapped_buckets_ / n;
-  a.sharded_optimizer = sharded_;
-  a.compression = fp16_ ? Compression::kFp16 : Compression::kNone;
+  a.sharded_optimizer = plan_.sharded();
+  a.compression = wire_.compression();
   a.gather_seconds_per_step = gather_seconds_ / n;
   a.params_shared = shared_params_ != nullptr;
   double state = 0;

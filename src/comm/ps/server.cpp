@@ -1,4 +1,4 @@
-#include "comm/parameter_server.h"
+#include "comm/ps/server.h"
 
 #include <bit>
 #include <cstring>

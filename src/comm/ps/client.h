@@ -4,13 +4,14 @@
 // --max-staleness S it first waits until no worker is more than S steps behind this one (stale
 // synchronous parallel); the staleness it actually sees (server versions between its pull and
 // its push) is counted for the metrics. Checkpoints and stops happen at a step all workers
-// agree on. The protocol is described in ps_window.h.
+// agree on. The protocol is described in comm/ps/window.h.
 #pragma once
 
 #include <array>
 #include <optional>
 
-#include "comm/ps_window.h"
+#include "comm/ps/agreed_step.h"
+#include "comm/ps/window.h"
 #include "comm/rma.h"
 #include "dtrain/comm/gradient_exchange.h"
 
@@ -43,6 +44,7 @@ class ParameterServerClient final : public GradientExchange {
   std::optional<float> applied_learning_rate() override;
   ExchangeStats stats() const override;
 
+  // --- pull, push and the staleness wait (client.cpp) ---
   // This worker starts after `steps` completed steps (0, or a checkpoint's): publishes its
   // clock before anyone waits on it.
   void start_at(int64_t steps);
@@ -52,13 +54,15 @@ class ParameterServerClient final : public GradientExchange {
   void push(const float* grads);
   // The weights version server `ps` has published.
   int64_t server_version(int ps);
-  // Chief only, after finish(): waits until every server has applied everything, then pulls.
-  void pull_final(float* params);
   // Records this worker's totals (images trained, seconds) for the chief's report.
   void set_totals(double images, double train_seconds) {
     images_ = images;
     train_seconds_ = train_seconds;
   }
+
+  // --- the chief's collection from every server (chief_gather.cpp) ---
+  // Chief only, after finish(): waits until every server has applied everything, then pulls.
+  void pull_final(float* params);
   // Chief only: every worker's record, summed (after all have finished).
   WorkerRecord all_workers() const;
 
@@ -66,8 +70,10 @@ class ParameterServerClient final : public GradientExchange {
   // them, then asks every server for its weights, optimizer state and counters.
   GatheredState gather_state(int64_t steps, std::size_t total_floats,
                              const std::vector<std::string>& state_names);
+
+  // --- agreed steps and node-local cuts (agreement.cpp; agree() above) ---
   // Chief only, at the agreed step of a node-local checkpoint: asks every server for its cut
-  // after `steps` steps (ps_window.h). Nobody waits: the servers take it once every worker
+  // after `steps` steps (comm/ps/window.h). Nobody waits: the servers take it once every worker
   // has pushed that step.
   void begin_local_cut(int64_t steps);
   // Chief only: the step of the cut asked for, once every server has kept it (then the
@@ -85,14 +91,14 @@ class ParameterServerClient final : public GradientExchange {
   void wait_for_stragglers();
   std::string workers_behind(int64_t needed);
   void wait_for_clocks(int64_t steps);
-  // Pushes past a pending cut (ps_window.h): the accumulator of server `ps` this push enters
+  // Pushes past a pending cut (comm/ps/window.h): the accumulator of server `ps` this push enters
   // (its in-flight count raised): the hold, or the active one.
   int64_t enter_hold(int ps);
   int64_t enter_accumulator(int ps);
   // Every worker: remembers the cut an agreed value names, if it names one.
   void note_cut(int64_t agreed);
-  // Chief: chooses the agreed step for `kind` (ps_window.h) and publishes it.
-  void propose(int64_t done, int64_t kind);
+  // Chief: chooses the step for `kinds` (AgreedStep::Kind) and publishes it.
+  void propose(int64_t done, int64_t kinds);
   int64_t read_agreed();
   // The rank serving shard `ps` (server 0 keeps the clocks, records and agreement words).
   int server(int ps) const { return window_.roles().ps_rank(ps); }

@@ -1,4 +1,4 @@
-// ParameterServer: the whole life of a parameter-server rank (protocol: ps_window.h).
+// ParameterServer: the whole life of a parameter-server rank (protocol: comm/ps/window.h).
 //
 // It owns one contiguous shard of the flat parameter vector, the optimizer state for that
 // shard, and the window workers push to and pull from. serve() drains gradients, steps the
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "comm/ps_window.h"
+#include "comm/ps/window.h"
 #include "comm/rma.h"
 #include "dtrain/optim/lr_schedule.h"
 #include "dtrain/optim/optimizer.h"
@@ -78,7 +78,7 @@ class ParameterServer {
   // Answers a checkpoint request: drains every pending push, then sends the chief this
   // shard's weights, optimizer state and counters.
   void send_state();
-  // A node-local cut (ps_window.h): asked for and not yet taken; every worker has pushed its
+  // A node-local cut (comm/ps/window.h): asked for and not yet taken; every worker has pushed its
   // steps up to `step`; taken: drains like send_state(), hands a copy of the shard's state to
   // the node-local level, applies the held pushes and tells the chief.
   bool cut_pending() { return local_.keep && load(PsLayout::kLocalCheckpoint) > local_served_; }
@@ -91,7 +91,7 @@ class ParameterServer {
   bool apply(int64_t buffer, int pushes_word);
   // Every push that completed before a checkpoint request is applied.
   void drain_pending();
-  // Own-window access (see ps_window.h) and a cheap MPI call that drives progress.
+  // Own-window access (see comm/ps/window.h) and a cheap MPI call that drives progress.
   int64_t load(int word);
   void store(int word, int64_t value);
   void progress();

@@ -1,4 +1,4 @@
-#include "comm/fp16.h"
+#include "comm/sync/fp16.h"
 
 #include <bit>
 #include <cmath>

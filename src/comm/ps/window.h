@@ -51,10 +51,10 @@
 //   scheduler adds 1 to stop_requests or checkpoint_requests. The chief, between its steps,
 //   sees new requests (or wants a checkpoint itself) and chooses the step S at which every
 //   worker acts: agreed = kChoosing; read every clock; S = max(own clock, other clocks + 1),
-//   at most the last step; agreed = S * kKinds + kind. A worker reads agreed after publishing its
-//   clock: kChoosing means wait; a worker that read it before kChoosing landed is at most one
-//   step past the clock the chief then reads, so no worker passes S. At S, workers stop (kind
-//   stop) or wait until checkpoint_done >= S (kind checkpoint); the chief waits until every
+//   at most the last step; agreed = AgreedStep(S, kind).word(). A worker reads agreed after
+//   publishing its clock: kChoosing means wait; a worker that read it before kChoosing landed is at
+//   most one step past the clock the chief then reads, so no worker passes S. At S, workers stop
+//   (kind stop) or wait until checkpoint_done >= S (kind checkpoint); the chief waits until every
 //   clock is >= S, so every push of every step up to S is in the checkpoint, gathers it from
 //   the servers, then sets checkpoint_done = S and agreed = 0. Kind local alone: the cut above.
 //   The chief proposes nothing while an agreed step is set, so one cut is under way at most.
@@ -83,6 +83,14 @@ struct WorkerRecord {
   double staleness_sum = 0, staleness_max = 0, staleness_count = 0;
   double pull_retries = 0, staleness_wait_seconds = 0;
   static constexpr int kDoubles = 8;
+
+  std::vector<double> to_doubles() const {
+    return {finished,      images,          train_seconds, staleness_sum,
+            staleness_max, staleness_count, pull_retries,  staleness_wait_seconds};
+  }
+  static WorkerRecord from_doubles(const std::vector<double>& v) {
+    return {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]};
+  }
 };
 
 struct PsLayout {
@@ -100,7 +108,7 @@ struct PsLayout {
     kLearningRate = 10,        // float bits of the rate of the last drain (server)
     kStopRequests = 11,        // server 0: stop requests from schedulers (SUM)
     kCheckpointRequests = 12,  // server 0: checkpoint requests from schedulers (SUM)
-    kAgreed = 13,              // server 0: 0, kChoosing, or S * 4 + AgreedKind (chief)
+    kAgreed = 13,              // server 0: AgreedStep's word (chief)
     kCheckpointDone = 14,      // server 0: step of the last agreed checkpoint written (chief)
     kLocalCheckpoint = 15,     // step of the node-local checkpoint asked for (chief)
     kInflightHold = 16,        // pushes under way into the hold (SUM)
@@ -108,10 +116,6 @@ struct PsLayout {
     kCutTaken = 18,            // the last node-local cut this server kept (server)
     kWords = 19
   };
-  static constexpr int64_t kChoosing = -1;
-  // What the agreed step is for; agreed = step * kKinds + the kinds' bits.
-  enum AgreedKind : int64_t { kCheckpointAt = 1, kStopAt = 2, kLocalAt = 4 };
-  static constexpr int64_t kKinds = 8;
   static constexpr int64_t kHold = 2;  // the accumulator of pushes past a cut not yet taken
 
   std::size_t shard_floats = 0;

@@ -1,4 +1,4 @@
-#include "comm/ps_window.h"
+#include "comm/ps/window.h"
 
 #include <cstring>
 #include <exception>

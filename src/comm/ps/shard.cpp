@@ -1,4 +1,4 @@
-#include "comm/parameter_shard.h"
+#include "comm/ps/shard.h"
 
 namespace dtrain::comm {
 
