@@ -42,8 +42,12 @@ done
 for rate in ${COST_RATES:-1gbit none}; do
   cluster_up "$rate"
   for i in $(seq 1 "$COST_ROUNDS"); do
+    # ABBA: the order alternates by round, so that what follows a run (or the cluster's
+    # bring-up) does not always fall on the same side.
+    levels="without with"
+    [ $((i % 2)) = 1 ] || levels="with without"
     for mode in ${COST_MODES:-sync async}; do
-      for level in without with; do run_cost "$mode" "$level" "$rate" "$i" | tee -a "$raw"; done
+      for level in $levels; do run_cost "$mode" "$level" "$rate" "$i" | tee -a "$raw"; done
     done
   done
 done

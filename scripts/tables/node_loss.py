@@ -1,5 +1,6 @@
 """bench_node_loss.sh: host losses against uninterrupted runs, and what the node-local
 level costs."""
+import statistics
 from tables.common import rows, table, fmt
 
 
@@ -69,7 +70,7 @@ def node_loss(raw):
                 added = [s[2] for s in shares if len(s) > 2]
                 measured = (f"{sum(added) / len(added):.1%} ({min(added):.1%}-{max(added):.1%})"
                             if added else "–")
-                body.append([rate, mode, len(ratios), f"{ratios[len(ratios) // 2]:.3f}", f"{pooled:.3f}",
+                body.append([rate, mode, len(ratios), f"{statistics.median(ratios):.3f}", f"{pooled:.3f}",
                              f"{ratios[0]:.3f}-{ratios[-1]:.3f}", f"{noise:.1%}", own, measured,
                              ", ".join(str(e) for e in every)])
     print("\n### What the node-local level costs (images/s with it / without it, same run, "
