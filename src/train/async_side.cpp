@@ -103,8 +103,9 @@ int64_t AsyncSide::start(nn::Replica&) {
                                                           ctx_.facts.total_steps, ctx_.stall(),
                                                           ctx_.watchdog.get());
   print_roles(ctx_, window_->shards());
-  client_->start_at(start_step());  // the servers hold the weights: nothing to restore here
-  return start_step();
+  const int64_t start = start_step();
+  client_->start_at(start);  // the servers hold the weights: nothing to restore here
+  return start;
 }
 
 void AsyncSide::save_checkpoint(int64_t done, double epoch) {

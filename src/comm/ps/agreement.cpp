@@ -28,8 +28,7 @@ int64_t ParameterServerClient::read_agreed() {
 void ParameterServerClient::propose(int64_t done, int64_t kinds) {
   rma_.replace(server(0), PsLayout::word(W::kAgreed), AgreedStep::kChoosing,
                "announcing a step choice");
-  const auto clocks =
-      rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
+  const auto clocks = read_clocks();
   int64_t step = done;
   for (int w = 0; w < workers_; ++w) {
     if (w != worker_) step = std::max(step, clocks[static_cast<std::size_t>(w)] + 1);
@@ -99,19 +98,12 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
 void ParameterServerClient::wait_for_clocks(int64_t steps) {
   rma_.stall().wait_until(
       [&] {
-        last_clocks_ = rma_.read_words(server(0), window_.layout(0).clock(0), workers_,
-                                       "reading worker clocks");
+        last_clocks_ = read_clocks();
         return std::all_of(last_clocks_.begin(), last_clocks_.end(),
                            [&](int64_t c) { return c >= steps; });
       },
       "chief waiting for every worker to reach step " + std::to_string(steps),
-      [&] {
-        std::vector<int> ranks;
-        for (int w = 0; w < workers_; ++w)
-          if (last_clocks_[static_cast<std::size_t>(w)] < steps)
-            ranks.push_back(window_.roles().worker_rank(w));
-        return "workers behind: ranks " + rank_list(ranks);
-      });
+      [&] { return "workers behind: ranks " + rank_list(ranks_behind(steps)); });
 }
 
 void ParameterServerClient::note_cut(int64_t agreed) {

@@ -81,8 +81,7 @@ GatheredState ParameterServerClient::gather_state(int64_t steps, std::size_t tot
     }
     g.servers.push_back({shards[p], header[0], header[1], header[2]});
   }
-  g.worker_steps =
-      rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
+  g.worker_steps = read_clocks();
   return g;
 }
 

@@ -31,7 +31,11 @@ void ParameterServerClient::start_at(int64_t steps) {
                "publishing this worker's clock");
 }
 
-std::string ParameterServerClient::workers_behind(int64_t needed) {
+std::vector<int64_t> ParameterServerClient::read_clocks() {
+  return rma_.read_words(server(0), window_.layout(0).clock(0), workers_, "reading worker clocks");
+}
+
+std::vector<int> ParameterServerClient::ranks_behind(int64_t needed) const {
   std::vector<int> ranks;
   for (int w = 0; w < workers_; ++w) {
     if (w < static_cast<int>(last_clocks_.size()) &&
@@ -39,8 +43,7 @@ std::string ParameterServerClient::workers_behind(int64_t needed) {
       ranks.push_back(window_.roles().worker_rank(w));
     }
   }
-  return "workers more than " + std::to_string(max_staleness_) + " steps behind: ranks " +
-         rank_list(ranks);
+  return ranks;
 }
 
 void ParameterServerClient::wait_for_stragglers() {
@@ -50,8 +53,7 @@ void ParameterServerClient::wait_for_stragglers() {
   const double t0 = now_seconds();
   rma_.stall().wait_until(
       [&] {
-        last_clocks_ = rma_.read_words(server(0), window_.layout(0).clock(0), workers_,
-                                       "reading worker clocks");
+        last_clocks_ = read_clocks();
         for (int w = 0; w < workers_; ++w) {
           if (last_clocks_[static_cast<std::size_t>(w)] >= needed) continue;
           // A finished worker never holds anyone back.
@@ -63,7 +65,10 @@ void ParameterServerClient::wait_for_stragglers() {
       },
       "worker " + std::to_string(worker_) + " waiting (--max-staleness " +
           std::to_string(max_staleness_) + ")",
-      [&] { return workers_behind(needed); });
+      [&] {
+        return "workers more than " + std::to_string(max_staleness_) + " steps behind: ranks " +
+               rank_list(ranks_behind(needed));
+      });
   ssp_wait_seconds_ += now_seconds() - t0;
 }
 
@@ -188,16 +193,14 @@ std::optional<float> ParameterServerClient::applied_learning_rate() {
 
 ExchangeStats ParameterServerClient::stats() const {
   const double n = std::max(1.0, staleness_count_);
-  double bytes = 0;
-  for (const auto& s : window_.shards()) bytes += static_cast<double>(s.size()) * sizeof(float);
   ExchangeStats e;
   e.comm_wait_seconds_per_step = (ssp_wait_seconds_ + agree_wait_seconds_) / n;
   PushPullStats& p = e.push_pull.emplace();
   p.pull_seconds_per_step = pull_seconds_ / n;
   p.push_seconds_per_step = push_seconds_ / n;
-  p.pull_gbps = pull_seconds_ > 0 ? bytes * n / pull_seconds_ / 1e9 : 0.0;
-  p.push_gbps = push_seconds_ > 0 ? bytes * n / push_seconds_ / 1e9 : 0.0;
-  p.bytes_per_step = 2 * bytes;
+  p.pull_gbps = pull_seconds_ > 0 ? bytes_ * n / pull_seconds_ / 1e9 : 0.0;
+  p.push_gbps = push_seconds_ > 0 ? bytes_ * n / push_seconds_ / 1e9 : 0.0;
+  p.bytes_per_step = 2 * bytes_;
   p.staleness_mean = staleness_sum_ / n;
   p.staleness_max = staleness_max_;
   p.staleness_wait_seconds = ssp_wait_seconds_;

@@ -89,7 +89,10 @@ class ParameterServerClient final : public GradientExchange {
 
  private:
   void wait_for_stragglers();
-  std::string workers_behind(int64_t needed);
+  // Every worker's clock (steps completed), from server 0.
+  std::vector<int64_t> read_clocks();
+  // The ranks of the workers whose clock last read (last_clocks_) is below `needed`.
+  std::vector<int> ranks_behind(int64_t needed) const;
   void wait_for_clocks(int64_t steps);
   // Pushes past a pending cut (comm/ps/window.h): the accumulator of server `ps` this push enters
   // (its in-flight count raised): the hold, or the active one.

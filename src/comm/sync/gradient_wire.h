@@ -31,9 +31,9 @@ class GradientWire {
   static float fp16_scale_for(int64_t global_batch);
 
   Compression compression() const { return compression_; }
-  std::size_t bytes_per_value() const { return fp16_ ? 2 : sizeof(float); }
-  MPI_Datatype type() const { return fp16_ ? MPI_UINT16_T : MPI_FLOAT; }
-  MPI_Op op() const { return fp16_ ? sum_->op() : MPI_SUM; }
+  std::size_t bytes_per_value() const { return fp16() ? 2 : sizeof(float); }
+  MPI_Datatype type() const { return fp16() ? MPI_UINT16_T : MPI_FLOAT; }
+  MPI_Op op() const { return fp16() ? sum_->op() : MPI_SUM; }
 
   // The wire form of grads[range], to send or reduce in place.
   void* encode(float* grads, nn::ParamRange range);
@@ -44,8 +44,9 @@ class GradientWire {
   void decode(const void* wire, std::size_t n, float* out) const;
 
  private:
+  bool fp16() const { return compression_ == Compression::kFp16; }
+
   Compression compression_;
-  bool fp16_;
   float scale_;
   std::vector<std::uint16_t> half_, owned_half_;  // fp16: the flat buffer's, the owned pieces'
   std::unique_ptr<fp16::Fp16Sum> sum_;
