@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dtrain/util/error.h"
+#include "util/crash_report.h"
 #include "util/mpi_call.h"
 
 namespace dtrain::comm {
@@ -84,6 +85,7 @@ MpiEnv::MpiEnv(int* argc, char*** argv) {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
   host_ = name;
+  install_crash_report(("rank " + std::to_string(rank_) + " on " + host_).c_str());
 }
 
 MpiEnv::~MpiEnv() {
