@@ -47,15 +47,24 @@ builds_part() {
   BUILD_TARGET=compute_bench build "$DTRAIN_ROOT/build-native" -DDTRAIN_NATIVE=ON
   # Where the CPU computes bf16 natively, the same rounds also run --precision bf16 (portable
   # build): its ratio to fp32 is measured side by side as well.
+  # --precision auto must cost nothing where it picks fp32: on a CPU without AVX512_BF16 it
+  # runs beside fp32 as it is; on one with it, both run with oneDNN capped to AVX512_CORE
+  # (ONEDNN_MAX_CPU_ISA), which is how such a CPU looks to dtrain (tests/integration/precision.sh).
   variants="portable native"
-  grep -qw avx512_bf16 /proc/cpuinfo && variants="$variants bf16" ||
+  if grep -qw avx512_bf16 /proc/cpuinfo; then
+    variants="$variants bf16 capped-fp32 capped-auto"
+  else
+    variants="$variants auto"
     echo "this CPU lacks AVX512_BF16: no bf16 rows (mnist_train refuses --precision bf16 here)" >&2
+  fi
   for round in 1 2 3; do
     for b in $variants; do
-      dir=build precision=fp32
+      dir=build precision=fp32 cap=
       [ "$b" = native ] && dir=build-native
       [ "$b" = bf16 ] && precision=bf16
-      OMP_PROC_BIND=close "$dir/compute_bench" --threads 2 --batches 100,256 --infer-batches 1000 \
+      [[ "$b" == *auto ]] && precision=auto
+      [[ "$b" == capped-* ]] && cap=AVX512_CORE
+      env ${cap:+ONEDNN_MAX_CPU_ISA=$cap} OMP_PROC_BIND=close "$dir/compute_bench" --threads 2 --batches 100,256 --infer-batches 1000 \
         --repeats 3 --window-images 3200 --ceiling no --timeline-overhead no --data-dir "$MNIST_DIR" \
         --precision "$precision" |
         grep -E '"what":"(train|infer|optimizer)"' | sed "s/^{/{\"build\":\"$b\",\"round\":$round,/" | tee -a "$raw"

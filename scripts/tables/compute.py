@@ -87,11 +87,16 @@ def portable_against_native(data):
     if not runs:
         return
     rounds = max(len(v) for v in runs.values())
-    for other, title, label in (("native", "The portable build against -march=native", "-march=native"),
-                                ("bf16", "--precision bf16 against fp32 (portable build)", "bf16")):
+    for base, other, title, label in (
+            ("portable", "native", "The portable build against -march=native", "-march=native"),
+            ("portable", "bf16", "--precision bf16 against fp32 (portable build)", "bf16"),
+            ("portable", "auto", "--precision auto against fp32 on this CPU without AVX512_BF16",
+             "auto"),
+            ("capped-fp32", "capped-auto", "--precision auto against fp32 with oneDNN capped to "
+             "AVX512_CORE (how a CPU without AVX512_BF16 looks)", "auto")):
         body = []
         for key in sorted({k for k, _ in runs}, key=str):
-            p, n = runs.get((key, "portable")), runs.get((key, other))
+            p, n = runs.get((key, base)), runs.get((key, other))
             if not p or not n:
                 continue
             p, n = statistics.median(p), statistics.median(n)
@@ -104,8 +109,12 @@ def portable_against_native(data):
                     body[-1] += torch_pair(runs, key)
         if not body:
             continue
+        if other.endswith("auto"):  # what auto picked there, from the runs' own records
+            picked = sorted({r["precision"] for r in data if r.get("build") == other and "precision" in r})
+            title += f": auto picked {', '.join(picked)}"
         print(f"\n### {title} (2 threads, median of {rounds} interleaved rounds)\n")
-        header = ["figure", "batch", "portable fp32", label, f"{label} / portable fp32 (speed)"]
+        base_label = "fp32 (capped)" if base == "capped-fp32" else "portable fp32"
+        header = ["figure", "batch", base_label, label, f"{label} / {base_label} (speed)"]
         if other == "bf16":
             header += ["PyTorch fp32 (channels-last)", "PyTorch bf16 autocast", "PyTorch bf16 / fp32",
                        "dtrain bf16 / PyTorch bf16"]

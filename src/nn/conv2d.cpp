@@ -51,13 +51,16 @@ class Conv2DInstance final : public LayerInstance {
     const int64_t k = layer.kernel(), pad_l = (k - 1) / 2, pad_r = k - 1 - pad_l;
     const memory::dims strides{1, 1}, pl{pad_l, pad_l}, pr{pad_r, pad_r};
     const memory::dims w_dims{layer.filters(), in.c, k, k}, b_dims{layer.filters()};
-    // bf16 (not the first layer, whose backward-weights is dtrain's own fp32 loop): the
-    // primitives read bf16 inputs, weights and incoming gradients and write fp32.
-    bf16_ = ctx_.precision == Precision::kBf16 && in.c > 1;
+    // bf16: the primitives read bf16 inputs, weights and incoming gradients. In training they
+    // write fp32 (the layers after keep their fp32 loops and gradients), and the first layer
+    // stays fp32 (its backward-weights is dtrain's own fp32 loop). In inference every
+    // convolution reads and writes bf16: the pools then move half the bytes
+    // (max_pool2x2_forward_bf16) and the next layer reads their output without a conversion.
+    bf16_ = ctx_.precision == Precision::kBf16 && (in.c > 1 || !a.training);
     const dt low = bf16_ ? dt::bf16 : dt::f32;
     const memory::desc src_any(activation_dims(a.batch, in), low, tag::any);
     const memory::desc diff_src_any(activation_dims(a.batch, in), dt::f32, tag::any);
-    const memory::desc dst_any(activation_dims(a.batch, out), dt::f32, tag::any);
+    const memory::desc dst_any(activation_dims(a.batch, out), a.training ? dt::f32 : low, tag::any);
     const memory::desc diff_dst_any(activation_dims(a.batch, out), low, tag::any);
     const memory::desc w_any(w_dims, low, tag::any), w_plain(w_dims, dt::f32, tag::oihw);
     const memory::desc diff_w_any(w_dims, dt::f32, tag::any);

@@ -40,7 +40,9 @@ class DnnlMaxPool final : public LayerInstance {
   DnnlMaxPool(const MaxPool2D& layer, const CompileArgs& a) : ctx_(*a.ctx) {
     const int64_t k = layer.window();
     const memory::dims kernel{k, k}, strides{k, k}, pad{0, 0};
-    const memory::desc dst_any(activation_dims(a.batch, layer.out_shape()), dt::f32, tag::any);
+    // The input's type: bf16 activations (inference) stay bf16.
+    const memory::desc dst_any(activation_dims(a.batch, layer.out_shape()), a.src_desc.data_type(),
+                               tag::any);
     const auto prop = a.training ? prop_kind::forward_training : prop_kind::forward_inference;
     src_desc_ = a.src_desc;
     const primitive_attr attr = relu_attr(layer.relu());
@@ -106,7 +108,7 @@ class Pool2x2 final : public LayerInstance {
         training_(a.training) {
     const memory::dims src_dims = a.src_desc.dims();
     memory::dims out{src_dims[0], src_dims[1], g.out_h(), g.out_w()};
-    dst_ = memory(memory::desc(out, dt::f32, g.layout), ctx_.engine);
+    dst_ = memory(memory::desc(out, g.bf16 ? dt::bf16 : dt::f32, g.layout), ctx_.engine);
     problem_ = "mb" + std::to_string(src_dims[0]) + "ic" + std::to_string(src_dims[1]) + "_ih" +
                std::to_string(g.h) + "oh" + std::to_string(g.out_h()) + "kh2sh2dh0ph0_iw" +
                std::to_string(g.w) + "ow" + std::to_string(g.out_w()) + "kw2sw2dw0pw0";
@@ -128,8 +130,13 @@ class Pool2x2 final : public LayerInstance {
     ctx_.stream.wait();
     run_verbose_exec(
         [&] {
-          max_pool2x2_forward(g_, f32_data(src), f32_data(dst_),
-                              training_ ? argmax_.data() : nullptr, relu_);
+          if (g_.bf16) {
+            max_pool2x2_forward_bf16(g_, static_cast<const uint16_t*>(src.get_data_handle()),
+                                     static_cast<uint16_t*>(dst_.get_data_handle()), relu_);
+          } else {
+            max_pool2x2_forward(g_, f32_data(src), f32_data(dst_),
+                                training_ ? argmax_.data() : nullptr, relu_);
+          }
         },
         [&] { return fields(training_ ? "forward_training" : "forward_inference"); });
     return dst_;
@@ -150,7 +157,8 @@ class Pool2x2 final : public LayerInstance {
 
  private:
   std::string fields(const char* prop, bool diff_nhwc = false) const {
-    const std::string block = "block" + std::to_string(g_.block) + (diff_nhwc ? ">nhwc" : "");
+    const std::string block =
+        "block" + std::to_string(g_.block) + (g_.bf16 ? " bf16" : "") + (diff_nhwc ? ">nhwc" : "");
     return std::string("pooling,dtrain:2x2,") + prop + "," + block + "," +
            (relu_ ? "attr-post-ops:eltwise_relu" : "") + ",alg:pooling_max," + problem_;
   }
@@ -168,7 +176,9 @@ class Pool2x2 final : public LayerInstance {
 }  // namespace
 
 std::unique_ptr<LayerInstance> MaxPool2D::compile(const CompileArgs& args) const {
-  if (const auto g = pool_geometry(args.src_desc); g && window_ == 2) {
+  // bf16 activations only reach a pool in inference; training keeps them f32 (nn/conv2d.cpp).
+  if (const auto g = pool_geometry(args.src_desc);
+      g && window_ == 2 && !(g->bf16 && args.training)) {
     return std::make_unique<Pool2x2>(*this, args, *g);
   }
   return std::make_unique<DnnlMaxPool>(*this, args);

@@ -9,10 +9,12 @@ using dt = dnnl::memory::data_type;
 
 std::optional<PoolGeometry> pool_geometry(const dnnl::memory::desc& src) {
   const dnnl::memory::dims d = src.dims();
-  if (d.size() != 4 || src.data_type() != dt::f32) return std::nullopt;
+  const dt type = src.data_type();
+  if (d.size() != 4 || (type != dt::f32 && type != dt::bf16)) return std::nullopt;
   for (auto [t, block] : {std::pair{tag::nchw, 1}, {tag::nChw8c, 8}, {tag::nChw16c, 16}}) {
-    if (src != dnnl::memory::desc(d, dt::f32, t)) continue;
-    return PoolGeometry{d[0], d[1], (d[1] + block - 1) / block, d[2], d[3], block, t};
+    if (src != dnnl::memory::desc(d, type, t)) continue;
+    return PoolGeometry{
+        d[0], d[1], (d[1] + block - 1) / block, d[2], d[3], block, t, type == dt::bf16};
   }
   return std::nullopt;
 }
@@ -25,6 +27,12 @@ void max_pool2x2_forward(const PoolGeometry& g, const float* src, float* dst, ui
                          bool relu) {
   static const auto loops = DTRAIN_ISA_PICK(pool_forward);
   loops(g, src, dst, argmax, relu);
+}
+
+void max_pool2x2_forward_bf16(const PoolGeometry& g, const uint16_t* src, uint16_t* dst,
+                              bool relu) {
+  static const auto loops = DTRAIN_ISA_PICK(pool_forward_bf16);
+  loops(g, src, dst, relu);
 }
 
 void max_pool2x2_backward(const PoolGeometry& g, const float* diff_dst, const uint8_t* argmax,

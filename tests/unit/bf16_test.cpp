@@ -77,6 +77,44 @@ TEST(Bf16, CnnGradientsFollowFp32) {
   expect_close(model, step_in(model, Precision::kFp32), step_in(model, Precision::kBf16), 0.2);
 }
 
+// Inference keeps every image activation in bf16 (convolutions write bf16, the pools read and
+// write it): the probabilities and the features follow fp32's within bf16's rounding, through
+// dtrain's 2x2 pool, oneDNN's pooling (3x3) and a first convolution that is now bf16 too.
+TEST(Bf16, InferenceFollowsFp32) {
+  if (!cpu_has_native_bf16())
+    GTEST_SKIP() << "this CPU lacks AVX512_BF16: bf16 is refused here (precision.sh checks it)";
+  for (const char* spec : {"cnn-small", "conv:3:16:relu,maxpool:3,conv:3:32,dense:10"}) {
+    const Model model(ModelSpec::parse(spec), Shape{1, 28, 28}, 10);
+    std::vector<float> params(model.layout().total());
+    model.init_params(params, 1);
+    const int64_t batch = 32;
+    const auto images = random_vector(static_cast<std::size_t>(batch * 28 * 28), 3, 0.f, 1.f);
+    const int64_t width = model.output_width(model.feature_layer());
+    auto infer = [&](Precision precision, std::vector<float>& features) {
+      Replica replica(model, nullptr, precision);
+      std::copy(params.begin(), params.end(), replica.params().data());
+      std::vector<float> probs(static_cast<std::size_t>(batch * 10));
+      features.resize(static_cast<std::size_t>(batch * width));
+      replica.eval_batch({images.data(), nullptr, nullptr, batch, batch}, probs.data(),
+                         features.data());
+      return probs;
+    };
+    std::vector<float> f32_features, bf16_features;
+    const auto f32 = infer(Precision::kFp32, f32_features);
+    const auto bf16 = infer(Precision::kBf16, bf16_features);
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < f32_features.size(); ++i) {
+      diff += std::pow(static_cast<double>(bf16_features[i]) - f32_features[i], 2);
+      norm += std::pow(static_cast<double>(f32_features[i]), 2);
+    }
+    ASSERT_GT(norm, 0.0) << spec;
+    EXPECT_LT(std::sqrt(diff / norm), 0.03) << spec << ": features";
+    for (std::size_t i = 0; i < f32.size(); ++i)
+      ASSERT_NEAR(bf16[i], f32[i], 0.02) << spec << ": probability " << i;
+    EXPECT_NE(f32, bf16) << spec;  // bf16 is not fp32 under another name
+  }
+}
+
 TEST(Bf16, ResolvesTheRequest) {
   std::string why;
   EXPECT_EQ(resolve_precision("fp32", &why), Precision::kFp32);

@@ -1,8 +1,8 @@
 // The per-level copies of dtrain's own loops (util/isa_level.h) against the baseline copy on
 // every level this CPU runs (the others are named and skipped): the pooling and Adam give the
-// same bits (Adam must: replicas on CPUs of different levels would drift apart), conv1's
-// backward-weights the same sums up to FMA's single rounding. And a native build's start-up
-// check names what a CPU lacks.
+// same bits (the pool's bf16 forward too; Adam must: replicas on CPUs of different levels would
+// drift apart), conv1's backward-weights the same sums up to FMA's single rounding. And a native
+// build's start-up check names what a CPU lacks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -49,17 +49,28 @@ TEST(IsaLevel, PoolCopiesGiveTheSameBits) {
   const nn::PoolGeometry g{2, 32, 2, 10, 10, 16, dnnl::memory::format_tag::nChw16c};
   const auto x = random_vector(static_cast<std::size_t>(g.batch * 32 * g.h * g.w), 1);
   const auto dy = random_vector(static_cast<std::size_t>(g.out_elements()), 2);
-  auto run = [&](IsaLevel level, std::vector<float>& y, std::vector<float>& dx) {
+  std::vector<uint16_t> x16(x.size());  // the upper halves: bf16
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], sizeof bits);
+    x16[i] = static_cast<uint16_t>(bits >> 16);
+  }
+  auto run = [&](IsaLevel level, std::vector<float>& y, std::vector<float>& dx,
+                 std::vector<uint16_t>& y16) {
     std::vector<uint8_t> argmax(y.size());
     DTRAIN_COPY(level, nn, pool_forward)(g, x.data(), y.data(), argmax.data(), true);
     DTRAIN_COPY(level, nn, pool_backward)(g, dy.data(), argmax.data(), dx.data(), true);
+    DTRAIN_COPY(level, nn, pool_forward_bf16)(g, x16.data(), y16.data(), true);
   };
   std::vector<float> y0(dy.size()), dx0(x.size());
-  run(IsaLevel::x86_64, y0, dx0);
+  std::vector<uint16_t> y16_0(dy.size());
+  run(IsaLevel::x86_64, y0, dx0, y16_0);
   for (IsaLevel level : runnable_levels()) {
     std::vector<float> y(dy.size()), dx(x.size());
-    run(level, y, dx);
+    std::vector<uint16_t> y16(dy.size());
+    run(level, y, dx, y16);
     EXPECT_TRUE(same_bits(y0, y) && same_bits(dx0, dx)) << isa_level_name(level);
+    EXPECT_EQ(y16_0, y16) << isa_level_name(level) << ": bf16";
   }
 }
 

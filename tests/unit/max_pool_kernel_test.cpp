@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "gradient_check.h"
 #include "nn/dnnl_context.h"
@@ -100,6 +101,40 @@ TEST_P(MaxPoolKernel, MatchesThePlainReference) {
   }
 }
 
+// bf16 activations (inference): inputs that bf16 holds exactly give the reference's bits.
+TEST_P(MaxPoolKernel, Bf16ForwardMatchesThePlainReference) {
+  const PoolCase pc = GetParam();
+  const int n = 3, c = pc.channels, h = pc.size, w = pc.size;
+  DnnlContext ctx;
+  const dnnl::memory::dims in_dims{n, c, h, w}, out_dims{n, c, h / 2, w / 2};
+  const dnnl::memory::desc in_desc(in_dims, dt::bf16, pc.layout),
+      out_desc(out_dims, dt::bf16, pc.layout);
+  const auto g = pool_geometry(in_desc);
+  ASSERT_TRUE(g.has_value());
+  ASSERT_TRUE(g->bf16);
+  auto x = random_vector(static_cast<std::size_t>(n * c * h * w), 7);
+  for (float& v : x) {  // keep the upper half: a value bf16 holds
+    uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    bits &= 0xffff0000u;
+    std::memcpy(&v, &bits, sizeof v);
+  }
+  x[5] = x[4];
+  const std::vector<float> dy(static_cast<std::size_t>(n * c * (h / 2) * (w / 2)));
+  for (bool relu : {false, true}) {
+    const Reference want = reference(x, dy, n, c, h, w, relu);
+    dnnl::memory x_user(dnnl::memory::desc(in_dims, dt::f32, tag::nchw), ctx.engine, x.data());
+    dnnl::memory x_in(in_desc, ctx.engine), y(out_desc, ctx.engine);
+    reorder_now(ctx, x_user, x_in);
+    max_pool2x2_forward_bf16(*g, static_cast<const uint16_t*>(x_in.get_data_handle()),
+                             static_cast<uint16_t*>(y.get_data_handle()), relu);
+    std::vector<float> got(want.dst.size());
+    dnnl::memory y_user(dnnl::memory::desc(out_dims, dt::f32, tag::nchw), ctx.engine, got.data());
+    reorder_now(ctx, y, y_user);
+    EXPECT_EQ(got, want.dst) << "relu " << relu;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Layouts, MaxPoolKernel,
                          ::testing::Values(PoolCase{3, 6, tag::nchw}, PoolCase{3, 7, tag::nchw},
                                            PoolCase{16, 8, tag::nChw8c},
@@ -119,7 +154,8 @@ TEST(MaxPoolKernel, TakesOnlyLayoutsItReads) {
   const dnnl::memory::dims d{2, 8, 6, 6};
   EXPECT_TRUE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nChw8c)).has_value());
   EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::f32, tag::nhwc)).has_value());
-  EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::bf16, tag::nchw)).has_value());
+  EXPECT_TRUE(pool_geometry(dnnl::memory::desc(d, dt::bf16, tag::nchw))->bf16);
+  EXPECT_FALSE(pool_geometry(dnnl::memory::desc(d, dt::s8, tag::nchw)).has_value());
   const auto padded = pool_geometry(dnnl::memory::desc({2, 20, 6, 6}, dt::f32, tag::nChw16c));
   EXPECT_EQ(padded->channel_blocks, 2);
   EXPECT_FALSE(pool_writes_diff_src_as(*padded, tag::nhwc));  // 20 channels: a partial block

@@ -20,6 +20,8 @@ DTRAIN_ISA_DECLARE(
     // or (channels_last) nhwc.
     void pool_forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* argmax,
                       bool relu);
+    // The forward on bf16 activations (inference: no argmax).
+    void pool_forward_bf16(const PoolGeometry& g, const uint16_t* src, uint16_t* dst, bool relu);
     void pool_backward(const PoolGeometry& g, const float* diff_dst, const uint8_t* argmax,
                        float* diff_src, bool channels_last);
     // Thread t of `threads` adds its share of the batch into partials + t * (k * k + 1) *

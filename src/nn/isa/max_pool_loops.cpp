@@ -23,20 +23,56 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 typedef uint8_t u8x8 __attribute__((vector_size(8)));
 constexpr int kLanes = 8;
 
-// One output row of one (image, channel block): B channels innermost.
-template <int B>
-void forward_row(const float* r0, const float* r1, float* y, uint8_t* arg, int64_t out_w,
-                 bool relu) {
+// bf16 activations (inference): a bf16 value is the upper half of an fp32 one, so the loops
+// widen on load and keep the upper half on store. The maximum (or the ReLU's 0) is one of the
+// inputs, so nothing is rounded.
+typedef uint16_t u16x8 __attribute__((vector_size(16)));
+
+// Vectors by reference (memory), never by value: see above.
+inline void load8(const float* p, f32x8& v) {
+  std::memcpy(&v, p, sizeof v);
+}
+inline void load8(const uint16_t* p, f32x8& v) {
+  u16x8 h;
+  std::memcpy(&h, p, sizeof h);
+  v = reinterpret_cast<f32x8>(__builtin_convertvector(h, i32x8) << 16);
+}
+inline void store8(float* p, const f32x8& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+inline void store8(uint16_t* p, const f32x8& v) {
+  const u16x8 h = __builtin_convertvector(reinterpret_cast<const i32x8&>(v) >> 16, u16x8);
+  std::memcpy(p, &h, sizeof h);
+}
+inline float load1(const float* p) {
+  return *p;
+}
+inline float load1(const uint16_t* p) {
+  const uint32_t bits = uint32_t{*p} << 16;
+  float v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+inline void store1(float* p, float v) {
+  *p = v;
+}
+inline void store1(uint16_t* p, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  *p = static_cast<uint16_t>(bits >> 16);
+}
+
+// One output row of one (image, channel block): B channels innermost, elements T (float or
+// bf16's uint16_t).
+template <int B, typename T>
+void forward_row(const T* r0, const T* r1, T* y, uint8_t* arg, int64_t out_w, bool relu) {
   for (int64_t ow = 0; ow < out_w; ++ow) {
-    const float* a = r0 + 2 * ow * B;
-    const float* b = r1 + 2 * ow * B;
+    const T* a = r0 + 2 * ow * B;
+    const T* b = r1 + 2 * ow * B;
     if constexpr (B % kLanes == 0) {
       for (int c = 0; c < B; c += kLanes) {
         f32x8 x0, x1, x2, x3;
-        std::memcpy(&x0, a + c, sizeof x0);
-        std::memcpy(&x1, a + B + c, sizeof x1);
-        std::memcpy(&x2, b + c, sizeof x2);
-        std::memcpy(&x3, b + B + c, sizeof x3);
+        load8(a + c, x0), load8(a + B + c, x1), load8(b + c, x2), load8(b + B + c, x3);
         const i32x8 none = {}, one = none + 1;
         f32x8 m = x0;
         i32x8 at = none, k = x1 > m;
@@ -44,19 +80,19 @@ void forward_row(const float* r0, const float* r1, float* y, uint8_t* arg, int64
         k = x2 > m, m = k ? x2 : m, at = k ? one + 1 : at;
         k = x3 > m, m = k ? x3 : m, at = k ? one + 2 : at;
         if (relu) k = m <= 0.f, m = k ? m - m : m, at = k ? none + kPoolNoGradient : at;
-        std::memcpy(y + ow * B + c, &m, sizeof m);
+        store8(y + ow * B + c, m);
         const u8x8 packed = __builtin_convertvector(at, u8x8);
         if (arg) std::memcpy(arg + ow * B + c, &packed, sizeof packed);
       }
     } else {
       for (int c = 0; c < B; ++c) {
-        float m = a[c];
+        float m = load1(a + c);
         uint8_t at = 0;
-        if (a[B + c] > m) m = a[B + c], at = 1;
-        if (b[c] > m) m = b[c], at = 2;
-        if (b[B + c] > m) m = b[B + c], at = 3;
+        if (const float v = load1(a + B + c); v > m) m = v, at = 1;
+        if (const float v = load1(b + c); v > m) m = v, at = 2;
+        if (const float v = load1(b + B + c); v > m) m = v, at = 3;
         if (relu && m <= 0.f) m = 0.f, at = kPoolNoGradient;
-        y[ow * B + c] = m;
+        store1(y + ow * B + c, m);
         if (arg) arg[ow * B + c] = at;
       }
     }
@@ -99,13 +135,13 @@ void backward_row(const float* dy, const uint8_t* arg, float* r0, float* r1, int
   }
 }
 
-template <int B>
-void forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* argmax, bool relu) {
+template <int B, typename T>
+void forward(const PoolGeometry& g, const T* src, T* dst, uint8_t* argmax, bool relu) {
   const int64_t planes = g.batch * g.channel_blocks, oh_n = g.out_h(), ow_n = g.out_w();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t p = 0; p < planes; ++p) {
     for (int64_t oh = 0; oh < oh_n; ++oh) {
-      const float* r0 = src + ((p * g.h) + 2 * oh) * g.w * B;
+      const T* r0 = src + ((p * g.h) + 2 * oh) * g.w * B;
       const int64_t o = (p * oh_n + oh) * ow_n * B;
       forward_row<B>(r0, r0 + g.w * B, dst + o, argmax ? argmax + o : nullptr, ow_n, relu);
     }
@@ -148,6 +184,17 @@ void pool_forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* 
       return forward<8>(g, src, dst, argmax, relu);
     default:
       return forward<16>(g, src, dst, argmax, relu);
+  }
+}
+
+void pool_forward_bf16(const PoolGeometry& g, const uint16_t* src, uint16_t* dst, bool relu) {
+  switch (g.block) {
+    case 1:
+      return forward<1>(g, src, dst, nullptr, relu);
+    case 8:
+      return forward<8>(g, src, dst, nullptr, relu);
+    default:
+      return forward<16>(g, src, dst, nullptr, relu);
   }
 }
 
