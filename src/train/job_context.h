@@ -51,6 +51,7 @@ struct JobContext {
   std::optional<TrainingState> resumed;            // the checkpoint this run continues from
   std::string resumed_path;
   std::vector<int> nodes;             // the node of every rank (its lowest rank)
+  std::vector<std::string> hosts;     // rank 0, after the role table: every rank's host
   std::unique_ptr<LocalLevel> local;  // --local-checkpoint-dir: the node-local level
   std::string local_report;           // where a resume came from, for the chief to print
   std::string local_run_id;           // this run, in its node-local parts

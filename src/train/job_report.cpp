@@ -100,6 +100,19 @@ nlohmann::json build_json() {
   return j;
 }
 
+// Sync with more than one worker: each rank's compute time per row, and the stragglers named.
+nlohmann::json stragglers_json(const JobContext& ctx, const TrainResult& t) {
+  nlohmann::json named = nlohmann::json::array();
+  for (const StragglerReport& s : t.stragglers) {
+    const auto w = static_cast<std::size_t>(s.worker);
+    named.push_back({{"rank", s.worker},
+                     {"host", w < ctx.hosts.size() ? ctx.hosts[w] : ""},
+                     {"ratio", s.ratio},
+                     {"step", s.step}});
+  }
+  return {{"compute_ms_per_row_per_rank", t.compute_ms_per_row}, {"stragglers", named}};
+}
+
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
   const auto& m = r.result->metrics;
   const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
@@ -137,6 +150,7 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
             {"transport", comm::describe_transport().summary()},
             {"build", build_json()}});
   if (ctx.local) j["local_checkpoints"] = local_json(*ctx.local, *t);
+  if (!t->compute_ms_per_row.empty()) j.update(stragglers_json(ctx, *t));
   write_json_file(ctx.options.output.metrics_json, j);
 }
 
@@ -168,7 +182,7 @@ optim::OptimizerConfig optimizer_config(const TrainOptions& o) {
   return oc;
 }
 
-void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
+void print_roles(JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
   const auto& mpi = ctx.mpi;
   const auto& roles = ctx.roles;
   char host[kHostChars] = {};
@@ -183,6 +197,7 @@ void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shard
              MPI_INT, 0, MPI_COMM_WORLD);
   }
   if (mpi.rank() != 0) return;
+  for (int r = 0; r < mpi.size(); ++r) ctx.hosts.emplace_back(hosts.data() + kHostChars * r);
   const bool async = roles.mode == comm::Mode::kAsync;
   const auto& d = ctx.options.dist;
   std::string how;

@@ -18,7 +18,7 @@ namespace dtrain::train {
 
 // Rank 0 prints rank -> role -> host -> threads (and each server's range) and the transport.
 // Collective.
-void print_roles(const JobContext& ctx, const std::vector<nn::ParamRange>& shards);
+void print_roles(JobContext& ctx, const std::vector<nn::ParamRange>& shards);
 
 // The chief's description of the run: model, parameters, data, steps.
 void print_header(const JobContext& ctx, const TrainingPlan& plan);

@@ -11,6 +11,7 @@
 #include "dtrain/util/error.h"
 #include "train/evaluator.h"
 #include "train/local_cost.h"
+#include "train/straggler_watch.h"
 #include "train/summary_writer.h"
 #include "util/clock.h"
 #include "util/signals.h"
@@ -70,6 +71,8 @@ Trainer::Trainer(TrainerSetup setup)
                       std::to_string(plan_.total_steps()) +
                       " steps this run trains for (raise --epochs or --steps)");
   }
+  if (s_.mode == comm::Mode::kSync && s_.workers > 1 && s_.sum_over_workers)
+    stragglers_ = std::make_unique<StragglerWatch>(s_.workers);
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
   next_local_ = s_.start_step + local_interval();
@@ -177,6 +180,11 @@ void Trainer::write_summaries(int64_t done, double loss, double rate) {
     w->scalar("train/learning_rate", done, lr);
     w->scalar("train/images_per_sec", done, rate);
     if (staleness) w->scalar("train/staleness", done, *staleness);
+    if (stragglers_) {  // sync: each worker's compute time per row, over the last window
+      const auto& ms = stragglers_->last();
+      for (std::size_t r = 0; r < ms.size(); ++r)
+        w->scalar("compute/ms_per_row/rank_" + std::to_string(r), done, ms[r]);
+    }
     const auto& layout = s_.replica->model().layout();
     for (const auto& t : layout.tensors()) {
       if (t.name.starts_with("conv") && t.name.ends_with("/kernel")) {
@@ -209,13 +217,16 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
     batch = stream.next();
   }
   if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
-  if (slow_ms_ > 0) {
-    TimelineSpan slow("injected delay", "compute", step);
-    std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms_));
-  }
   {
     TimelineSpan refresh("exchange: before step", "exchange", step);
     s_.exchange->before_step(*s_.replica, step);
+  }
+  // The compute time: the forward and backward (with the test hook's delay, which stands for
+  // a slower CPU), not the waits for data and for the other ranks.
+  const double compute_start = now_seconds();
+  if (slow_ms_ > 0) {
+    TimelineSpan slow("injected delay", "compute", step);
+    std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms_));
   }
   // The mean over the batch this step's gradient stands for: the global batch when ranks sum
   // their gradients (sync, local), this worker's own rows when each push stands alone (async).
@@ -227,13 +238,35 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
   auto ready = [this](nn::ParamRange r) { s_.exchange->gradients_ready(r); };
   const auto stats =
       s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale, ready);
+  const double compute = now_seconds() - compute_start;
   {
     TimelineSpan apply("exchange: apply gradients", "exchange", step);
     s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
   }
   const double dt = now_seconds() - t0;
   timeline::counter("images/s", timeline::now_us(), static_cast<double>(denominator) / dt);
-  return {stats.loss_sum, batch->real_rows, denominator, dt};
+  return {stats.loss_sum, batch->real_rows, denominator, dt, compute};
+}
+
+void Trainer::share_compute_times(int64_t done) {
+  std::vector<double> ms(static_cast<std::size_t>(s_.workers), 0.0);
+  ms[static_cast<std::size_t>(s_.worker)] = stragglers_->take_window();
+  timeline::counter("compute ms per row", timeline::now_us(),
+                    ms[static_cast<std::size_t>(s_.worker)]);
+  s_.sum_over_workers(ms);  // each adds its own figure: every rank gets all of them
+  const auto named = stragglers_->judge(ms);
+  if (!chief()) return;
+  for (const Straggler& n : named) {
+    const auto w = static_cast<std::size_t>(n.worker);
+    const std::string host = w < s_.worker_hosts.size() ? " on " + s_.worker_hosts[w] : "";
+    std::printf(
+        "rank %d%s computes %.1fx slower than the median (%.3f against %.3f ms per row "
+        "over steps %lld-%lld): every step waits for it\n",
+        n.worker, host.c_str(), n.ratio, n.ms_per_row, n.median_ms_per_row,
+        static_cast<long long>(done - StragglerWatch::kWindow + 1), static_cast<long long>(done));
+    named_.push_back({n.worker, n.ratio, done});
+  }
+  if (!named.empty()) std::fflush(stdout);
 }
 
 bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
@@ -306,7 +339,9 @@ TrainResult Trainer::run() {
       step_seconds_ = step_seconds_ > 0 ? 0.9 * step_seconds_ + 0.1 * r.seconds : r.seconds;
     log.add(r.loss_sum, r.rows, r.images, r.seconds);
     summary.add(r.loss_sum, r.rows, r.images, r.seconds);
+    if (stragglers_ && step > s_.start_step) stragglers_->add(r.compute_seconds, r.rows);
     const int64_t done = ++step;
+    if (stragglers_ && done % StragglerWatch::kWindow == 0) share_compute_times(done);
     const bool last = done == total;
     if (chief() && (done % o.training.log_every == 0 || last)) {
       log_progress(done, log.mean_loss(), log.rate(), r.images);
@@ -333,6 +368,10 @@ TrainResult Trainer::run() {
   result.local_checkpoint_seconds = local_seconds_;
   result.local_checkpoints_measured = local_cost_->measured();
   result.local_checkpoint_added_seconds = local_cost_->seconds_per_checkpoint().value_or(0.0);
+  if (stragglers_) {
+    result.compute_ms_per_row = stragglers_->mean_ms_per_row();
+    result.stragglers = named_;
+  }
   return result;
 }
 

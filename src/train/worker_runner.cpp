@@ -26,7 +26,8 @@ int WorkerRunner::run() {
                  .workers = ctx_.roles.num_workers(),
                  .sum_over_workers = std::move(sum),
                  .start_step = start,
-                 .hooks = outputs.hooks()};
+                 .hooks = outputs.hooks(),
+                 .worker_hosts = sync ? ctx_.hosts : std::vector<std::string>{}};
   side_->install(s.hooks, replica);
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());

@@ -4,6 +4,8 @@ here with python3-crc32c, Event protos parsed by Python's protobuf runtime -- an
 against the run's --metrics-csv: every scalar must match, histograms must count the kernels
 (their sizes read from the run's exported model with h5py).
   check_tensorboard.py LOG_DIR METRICS_CSV MODEL.h5
+  check_tensorboard.py --per-rank LOG_DIR PREFIX RANKS
+      (a scalar PREFIX0 .. PREFIX{RANKS-1} at every summary step, each > 0; prints the last)
 """
 import csv
 import glob
@@ -33,7 +35,28 @@ def records(path):
         pos += 16 + length
 
 
+def scalars_of(log_dir):
+    files = glob.glob(f"{log_dir}/events.out.tfevents.*")
+    assert len(files) == 1, f"expected one event file in {log_dir}, found {files}"
+    events = [event_pb2.Event.FromString(r) for r in records(files[0])]
+    return {(v.tag, e.step): v.simple_value for e in events[1:] for v in e.summary.value
+            if not v.HasField("histo")}
+
+
+def per_rank(log_dir, prefix, ranks):
+    scalars = scalars_of(log_dir)
+    steps = sorted({s for t, s in scalars if t == "train/loss"})
+    assert steps, "no summary steps"
+    for step in steps:
+        values = [scalars.get((f"{prefix}{r}", step)) for r in range(ranks)]
+        assert all(v is not None and v > 0 for v in values), f"step {step}: {prefix}*: {values}"
+    print(f"OK: {prefix}0..{ranks - 1} at {len(steps)} summary steps; the last: "
+          + ", ".join(f"{scalars[(f'{prefix}{r}', steps[-1])]:.3f}" for r in range(ranks)))
+
+
 def main():
+    if sys.argv[1] == "--per-rank":
+        return per_rank(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     log_dir, csv_path, model = sys.argv[1:4]
     with h5py.File(model, "r") as f:
         sizes = {f"{layer}/kernel": f["params"][layer]["kernel"].size

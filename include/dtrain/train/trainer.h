@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/comm/roles.h"
@@ -27,6 +29,7 @@ namespace dtrain::train {
 
 class SummaryWriter;   // src/train/summary_writer.h: TensorBoard event files
 class LocalCostMeter;  // src/train/local_cost.h: what node-local checkpoints add to the loop
+class StragglerWatch;  // src/train/straggler_watch.h: who computes slower than the others
 
 // What the chief does besides training, supplied by whoever runs the trainer.
 struct TrainerHooks {
@@ -67,6 +70,15 @@ struct TrainerSetup {
   std::function<void(std::span<double>)> sum_over_workers = nullptr;
   int64_t start_step = 0;  // resuming: the step to continue from
   TrainerHooks hooks = {};
+  // The chief: each worker's host, to name a straggler (empty: workers named by rank alone).
+  std::vector<std::string> worker_hosts = {};
+};
+
+// A worker the chief named as computing slower than the others (sync, more than one worker).
+struct StragglerReport {
+  int worker = 0;
+  double ratio = 0;  // its compute time per row over the median worker's
+  int64_t step = 0;  // named after this step
 };
 
 struct TrainResult {
@@ -80,6 +92,10 @@ struct TrainResult {
   // the loop's iterations after them (the intervals measured), and its recent mean.
   int local_checkpoints_measured = 0;
   double local_checkpoint_added_seconds = 0;
+  // Sync with more than one worker: each worker's mean compute time per row (forward and
+  // backward, not the waits), and the workers named as stragglers.
+  std::vector<double> compute_ms_per_row = {};
+  std::vector<StragglerReport> stragglers = {};
 };
 
 class Trainer {
@@ -102,11 +118,15 @@ class Trainer {
     double loss_sum = 0;
     int64_t rows = 0, images = 0;
     double seconds = 0;
+    double compute_seconds = 0;  // forward and backward: the step without its waits
   };
   StepOutcome train_step(data::BatchStream& stream, int64_t step);
   void maybe_evaluate(int64_t done, bool last, RunMetrics& metrics);
   void log_progress(int64_t done, double loss, double rate, int64_t images);
   void write_summaries(int64_t done, double loss, double rate);
+  // Every StragglerWatch::kWindow steps: the workers share their compute time per row; the
+  // chief names a straggler.
+  void share_compute_times(int64_t done);
   // Agrees with the other ranks on checkpoint/stop after `done` steps and acts; true to stop.
   bool checkpoint_or_stop(int64_t done, bool last);
   // The chief: is a node-local checkpoint due after `done` steps? (Then the next is planned.)
@@ -134,6 +154,8 @@ class Trainer {
   int64_t local_planned_from_ = 0;              // the step of the newest kept one
   std::unique_ptr<LocalCostMeter> local_cost_;  // what they add to the loop's iterations
   bool iteration_has_other_work_ = false;       // an evaluation or a --model-dir checkpoint
+  std::unique_ptr<StragglerWatch> stragglers_;  // sync with more than one worker
+  std::vector<StragglerReport> named_;          // the chief: the stragglers named so far
 };
 
 }  // namespace dtrain::train
