@@ -127,6 +127,11 @@ void AsyncSide::install(TrainerHooks& hooks, nn::Replica&) {
   if (chief_ && !ctx_.options.output.model_dir.empty())
     hooks.save_checkpoint = [this](int64_t done, double epoch) { save_checkpoint(done, epoch); };
   if (chief_) hooks.staleness = [this] { return client_->stats().push_pull->staleness_mean; };
+  // Each worker publishes its compute totals on server 0; the chief reads everyone's.
+  hooks.share_compute = [this](double seconds, double rows) {
+    client_->publish_compute(seconds, rows);
+    return chief_ ? client_->read_compute() : std::vector<double>{};
+  };
   if (!ctx_.local) return;
   cuts_ = std::make_unique<LocalCuts>(ctx_, *client_);
   cuts_->install(hooks, chief_);

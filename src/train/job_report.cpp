@@ -100,17 +100,18 @@ nlohmann::json build_json() {
   return j;
 }
 
-// Sync with more than one worker: each rank's compute time per row, and the stragglers named.
+// More than one worker: each worker's compute time per row, and the stragglers named.
 nlohmann::json stragglers_json(const JobContext& ctx, const TrainResult& t) {
   nlohmann::json named = nlohmann::json::array();
   for (const StragglerReport& s : t.stragglers) {
-    const auto w = static_cast<std::size_t>(s.worker);
-    named.push_back({{"rank", s.worker},
-                     {"host", w < ctx.hosts.size() ? ctx.hosts[w] : ""},
+    const auto rank = static_cast<std::size_t>(ctx.roles.worker_rank(s.worker));
+    named.push_back({{"rank", rank},
+                     {"worker", s.worker},
+                     {"host", rank < ctx.hosts.size() ? ctx.hosts[rank] : ""},
                      {"ratio", s.ratio},
                      {"step", s.step}});
   }
-  return {{"compute_ms_per_row_per_rank", t.compute_ms_per_row}, {"stragglers", named}};
+  return {{"compute_ms_per_row_per_worker", t.compute_ms_per_row}, {"stragglers", named}};
 }
 
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
@@ -191,13 +192,14 @@ void print_roles(JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
   std::vector<int> threads(static_cast<std::size_t>(mpi.size()));
   {
     comm::Watchdog::Scope guard(ctx.watchdog.get(), "gathering the role table");
-    mpi_call("MPI_Gather (hosts)", MPI_Gather, host, kHostChars, MPI_CHAR, hosts.data(), kHostChars,
-             MPI_CHAR, 0, MPI_COMM_WORLD);
+    // Every rank: an async chief (not rank 0) names workers by host too.
+    mpi_call("MPI_Allgather (hosts)", MPI_Allgather, host, kHostChars, MPI_CHAR, hosts.data(),
+             kHostChars, MPI_CHAR, MPI_COMM_WORLD);
     mpi_call("MPI_Gather (threads)", MPI_Gather, &ctx.threads, 1, MPI_INT, threads.data(), 1,
              MPI_INT, 0, MPI_COMM_WORLD);
   }
-  if (mpi.rank() != 0) return;
   for (int r = 0; r < mpi.size(); ++r) ctx.hosts.emplace_back(hosts.data() + kHostChars * r);
+  if (mpi.rank() != 0) return;
   const bool async = roles.mode == comm::Mode::kAsync;
   const auto& d = ctx.options.dist;
   std::string how;

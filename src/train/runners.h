@@ -52,6 +52,9 @@ class WorkerRunner {
   int run();
 
  private:
+  // The chief: "rank R on HOST" of each worker, for the lines that name one.
+  std::vector<std::string> worker_names() const;
+
   JobContext& ctx_;
   std::unique_ptr<WorkerSide> side_;
 };

@@ -15,11 +15,17 @@ void StragglerWatch::add(double compute_seconds, int64_t rows) {
   rows_ += rows;
 }
 
-double StragglerWatch::take_window() {
-  const double ms = rows_ > 0 ? 1e3 * seconds_ / static_cast<double>(rows_) : 0.0;
-  seconds_ = 0;
-  rows_ = 0;
-  return ms;
+std::vector<Straggler> StragglerWatch::judge_totals(std::span<const double> totals) {
+  const std::size_t n = streak_.size();
+  if (totals.size() != 2 * n) return {};
+  previous_.resize(2 * n, 0.0);
+  std::vector<double> ms(n, 0.0);
+  for (std::size_t w = 0; w < n; ++w) {
+    const double seconds = totals[w] - previous_[w], rows = totals[n + w] - previous_[n + w];
+    if (rows > 0) ms[w] = 1e3 * seconds / rows;
+  }
+  previous_.assign(totals.begin(), totals.end());
+  return judge(ms);
 }
 
 std::vector<Straggler> StragglerWatch::judge(std::span<const double> ms_per_row) {

@@ -2,11 +2,11 @@
 // per row over windows of steps.
 //
 // In sync mode every step waits for the slowest rank, and the step time alone cannot say who
-// that is: every rank sees the same step time. So each rank measures its own compute (forward
-// and backward, not the waits), the ranks share the per-row figure every kWindow steps (one
-// tiny sum over the workers), and a worker slower than kSlower times the median for
-// kWindowsToName windows in a row is named once. Per row, so that a rank given fewer rows is
-// judged by its speed, not by its share.
+// that is: every rank sees the same step time. So each worker measures its own compute
+// (forward and backward, not the waits) and shares its totals every kWindow steps (sync: one
+// tiny sum over the workers; async: through server 0's window, read by the chief); a worker
+// slower than kSlower times the median over kWindowsToName windows in a row is named once. Per
+// row, so that a worker given fewer rows is judged by its speed, not by its share.
 #pragma once
 
 #include <cstdint>
@@ -30,13 +30,15 @@ class StragglerWatch {
 
   explicit StragglerWatch(int workers);
 
-  // This rank's step: its compute seconds and the rows they covered.
+  // This worker's step: its compute seconds and the rows they covered.
   void add(double compute_seconds, int64_t rows);
-  // This rank's compute milliseconds per row since the last share (0 without rows), and a new
-  // window begins.
-  double take_window();
-  // Every worker's figure of one window (the same on every rank after the share): returns the
-  // workers named now, each at most once per run. Workers without a figure (0) are left out.
+  double seconds() const { return seconds_; }  // this worker's totals so far
+  double rows() const { return static_cast<double>(rows_); }
+  // Every worker's totals ([seconds of each..., rows of each...]): judges the window since the
+  // last call (judge below).
+  std::vector<Straggler> judge_totals(std::span<const double> totals);
+  // Every worker's compute milliseconds per row over one window: returns the workers named
+  // now, each at most once per run. Workers without a figure (0: no rows) are left out.
   std::vector<Straggler> judge(std::span<const double> ms_per_row);
 
   // Over the windows judged so far: each worker's mean compute time per row (ms).
@@ -47,6 +49,7 @@ class StragglerWatch {
  private:
   double seconds_ = 0;
   int64_t rows_ = 0;
+  std::vector<double> previous_;  // the totals of the last judge_totals
   std::vector<int> streak_;
   std::vector<bool> named_;
   std::vector<double> sum_, last_;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "comm/heartbeat.h"
+#include "comm/stall.h"
 #include "comm/sync/allreduce_exchange.h"
 #include "comm/sync/node_shared_buffer.h"
 #include "dtrain/util/error.h"
@@ -165,6 +166,19 @@ void SyncSide::install(TrainerHooks& hooks, nn::Replica& replica) {
       st.optimizer_steps = exchange_->optimizer_steps();
       st.optimizer_state = std::move(state);
       ctx_.save_checkpoint(st);
+    };
+  }
+  if (sync_) {
+    // Each rank its own slots, summed: every rank gets every worker's totals.
+    auto sum = comm::polled_sum(MPI_COMM_WORLD, ctx_.options.dist.stall,
+                                "the sum of the workers' compute times");
+    hooks.share_compute = [this, sum](double seconds, double rows) {
+      const int n = ctx_.mpi.size(), me = ctx_.mpi.rank();
+      std::vector<double> totals(static_cast<std::size_t>(2 * n), 0.0);
+      totals[static_cast<std::size_t>(me)] = seconds;
+      totals[static_cast<std::size_t>(n + me)] = rows;
+      sum(totals);
+      return totals;
     };
   }
   if (!ctx_.local) return;

@@ -71,7 +71,7 @@ Trainer::Trainer(TrainerSetup setup)
                       std::to_string(plan_.total_steps()) +
                       " steps this run trains for (raise --epochs or --steps)");
   }
-  if (s_.mode == comm::Mode::kSync && s_.workers > 1 && s_.sum_over_workers)
+  if (s_.hooks.share_compute && s_.workers > 1)
     stragglers_ = std::make_unique<StragglerWatch>(s_.workers);
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
@@ -180,10 +180,10 @@ void Trainer::write_summaries(int64_t done, double loss, double rate) {
     w->scalar("train/learning_rate", done, lr);
     w->scalar("train/images_per_sec", done, rate);
     if (staleness) w->scalar("train/staleness", done, *staleness);
-    if (stragglers_) {  // sync: each worker's compute time per row, over the last window
+    if (stragglers_) {  // each worker's compute time per row, over the last window it had
       const auto& ms = stragglers_->last();
       for (std::size_t r = 0; r < ms.size(); ++r)
-        w->scalar("compute/ms_per_row/rank_" + std::to_string(r), done, ms[r]);
+        if (ms[r] > 0) w->scalar("compute/ms_per_row/worker_" + std::to_string(r), done, ms[r]);
     }
     const auto& layout = s_.replica->model().layout();
     for (const auto& t : layout.tensors()) {
@@ -239,6 +239,9 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
   const auto stats =
       s_.replica->train_batch(view, {s_.options->model.seed, step, nullptr}, scale, ready);
   const double compute = now_seconds() - compute_start;
+  if (batch->real_rows > 0)
+    timeline::counter("compute ms per row", timeline::now_us(),
+                      1e3 * compute / static_cast<double>(batch->real_rows));
   {
     TimelineSpan apply("exchange: apply gradients", "exchange", step);
     s_.exchange->after_step(*s_.replica, step, plan_.schedule().at(step));
@@ -249,21 +252,21 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
 }
 
 void Trainer::share_compute_times(int64_t done) {
-  std::vector<double> ms(static_cast<std::size_t>(s_.workers), 0.0);
-  ms[static_cast<std::size_t>(s_.worker)] = stragglers_->take_window();
-  timeline::counter("compute ms per row", timeline::now_us(),
-                    ms[static_cast<std::size_t>(s_.worker)]);
-  s_.sum_over_workers(ms);  // each adds its own figure: every rank gets all of them
-  const auto named = stragglers_->judge(ms);
+  const auto totals = s_.hooks.share_compute(stragglers_->seconds(), stragglers_->rows());
+  if (totals.empty()) return;  // an async worker: the chief judges
+  const auto named = stragglers_->judge_totals(totals);
   if (!chief()) return;
+  const bool sync = s_.mode == comm::Mode::kSync;
   for (const Straggler& n : named) {
     const auto w = static_cast<std::size_t>(n.worker);
-    const std::string host = w < s_.worker_hosts.size() ? " on " + s_.worker_hosts[w] : "";
+    const std::string who =
+        w < s_.worker_names.size() ? s_.worker_names[w] : "worker " + std::to_string(n.worker);
     std::printf(
-        "rank %d%s computes %.1fx slower than the median (%.3f against %.3f ms per row "
-        "over steps %lld-%lld): every step waits for it\n",
-        n.worker, host.c_str(), n.ratio, n.ms_per_row, n.median_ms_per_row,
-        static_cast<long long>(done - StragglerWatch::kWindow + 1), static_cast<long long>(done));
+        "%s computes %.1fx slower than the median (%.3f against %.3f ms per row over "
+        "the chief's steps %lld-%lld)%s\n",
+        who.c_str(), n.ratio, n.ms_per_row, n.median_ms_per_row,
+        static_cast<long long>(done - StragglerWatch::kWindow + 1), static_cast<long long>(done),
+        sync ? ": every step waits for it" : ": it takes its share of each epoch slower");
     named_.push_back({n.worker, n.ratio, done});
   }
   if (!named.empty()) std::fflush(stdout);

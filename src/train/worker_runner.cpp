@@ -6,6 +6,16 @@
 
 namespace dtrain::train {
 
+std::vector<std::string> WorkerRunner::worker_names() const {
+  std::vector<std::string> names;
+  for (int w = 0; w < ctx_.roles.num_workers(); ++w) {
+    const auto r = static_cast<std::size_t>(ctx_.roles.worker_rank(w));
+    names.push_back("rank " + std::to_string(r) +
+                    (r < ctx_.hosts.size() ? " on " + ctx_.hosts[r] : std::string()));
+  }
+  return names;
+}
+
 int WorkerRunner::run() {
   timeline::name_this_thread("training");
   const bool chief = ctx_.roles.is_chief();
@@ -27,7 +37,7 @@ int WorkerRunner::run() {
                  .sum_over_workers = std::move(sum),
                  .start_step = start,
                  .hooks = outputs.hooks(),
-                 .worker_hosts = sync ? ctx_.hosts : std::vector<std::string>{}};
+                 .worker_names = chief ? worker_names() : std::vector<std::string>{}};
   side_->install(s.hooks, replica);
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());

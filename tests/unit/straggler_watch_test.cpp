@@ -46,12 +46,25 @@ TEST(StragglerWatch, WorkersWithoutAFigureAreLeftOut) {
   EXPECT_DOUBLE_EQ(watch.mean_ms_per_row()[0], 0.0);
 }
 
-TEST(StragglerWatch, TheWindowIsComputeTimePerRow) {
-  StragglerWatch watch(1);
+TEST(StragglerWatch, AWindowIsTheComputeTimePerRowSinceTheLastTotals) {
+  StragglerWatch watch(2);
   watch.add(0.010, 50);
   watch.add(0.030, 50);
-  EXPECT_DOUBLE_EQ(watch.take_window(), 0.4);  // 40 ms over 100 rows
-  EXPECT_DOUBLE_EQ(watch.take_window(), 0.0);  // a new window, nothing in it yet
+  EXPECT_DOUBLE_EQ(watch.seconds(), 0.040);
+  EXPECT_DOUBLE_EQ(watch.rows(), 100);
+  // Totals [seconds of each worker..., rows of each...]: 0.4 and 2.0 ms per row.
+  EXPECT_TRUE(watch.judge_totals(std::vector{0.040, 0.200, 100.0, 100.0}).empty());
+  EXPECT_EQ(watch.last(), (std::vector{0.4, 2.0}));
+  // The next window is the difference: 0.4 and 3.0 ms per row; a worker without new rows
+  // (an async worker that did not publish) has no figure.
+  const auto named = watch.judge_totals(std::vector{0.080, 0.500, 200.0, 200.0});
+  ASSERT_EQ(named.size(), 1u);
+  EXPECT_EQ(named[0].worker, 1);
+  EXPECT_DOUBLE_EQ(named[0].ms_per_row, 3.0);
+  watch.judge_totals(std::vector{0.080, 0.600, 200.0, 250.0});
+  EXPECT_EQ(watch.last()[0], 0.0);
+  EXPECT_NEAR(watch.last()[1], 2.0, 1e-9);
+  EXPECT_TRUE(watch.judge_totals(std::vector{1.0}).empty());  // the wrong size: ignored
 }
 
 }  // namespace

@@ -56,6 +56,11 @@ struct TrainerHooks {
   MetricsCsv* csv = nullptr;
   // The staleness to record with summaries (async).
   std::function<std::optional<double>()> staleness;
+  // Every 10 steps (StragglerWatch::kWindow), on every worker: this worker's compute totals
+  // (seconds, rows) in; every worker's totals out, [seconds of each..., rows of each...], where
+  // this rank judges (sync: every rank, after a sum over them; async: the chief, from the
+  // servers), else nothing. Unset: no straggler watch.
+  std::function<std::vector<double>(double seconds, double rows)> share_compute;
 };
 
 struct TrainerSetup {
@@ -70,11 +75,11 @@ struct TrainerSetup {
   std::function<void(std::span<double>)> sum_over_workers = nullptr;
   int64_t start_step = 0;  // resuming: the step to continue from
   TrainerHooks hooks = {};
-  // The chief: each worker's host, to name a straggler (empty: workers named by rank alone).
-  std::vector<std::string> worker_hosts = {};
+  // The chief: each worker's name for a straggler's line ("rank 3 on h2"; empty: "worker W").
+  std::vector<std::string> worker_names = {};
 };
 
-// A worker the chief named as computing slower than the others (sync, more than one worker).
+// A worker the chief named as computing slower than the others.
 struct StragglerReport {
   int worker = 0;
   double ratio = 0;  // its compute time per row over the median worker's
@@ -92,7 +97,7 @@ struct TrainResult {
   // the loop's iterations after them (the intervals measured), and its recent mean.
   int local_checkpoints_measured = 0;
   double local_checkpoint_added_seconds = 0;
-  // Sync with more than one worker: each worker's mean compute time per row (forward and
+  // The chief, with more than one worker: each worker's mean compute time per row (forward and
   // backward, not the waits), and the workers named as stragglers.
   std::vector<double> compute_ms_per_row = {};
   std::vector<StragglerReport> stragglers = {};
@@ -154,7 +159,7 @@ class Trainer {
   int64_t local_planned_from_ = 0;              // the step of the newest kept one
   std::unique_ptr<LocalCostMeter> local_cost_;  // what they add to the loop's iterations
   bool iteration_has_other_work_ = false;       // an evaluation or a --model-dir checkpoint
-  std::unique_ptr<StragglerWatch> stragglers_;  // sync with more than one worker
+  std::unique_ptr<StragglerWatch> stragglers_;  // more than one worker
   std::vector<StragglerReport> named_;          // the chief: the stragglers named so far
 };
 

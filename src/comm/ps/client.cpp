@@ -181,6 +181,22 @@ void ParameterServerClient::finish() {
   }
 }
 
+void ParameterServerClient::publish_compute(double seconds, double rows) {
+  rma_.replace_doubles(server(0), window_.layout(0).compute(worker_), {seconds, rows},
+                       "publishing this worker's compute time");
+}
+
+std::vector<double> ParameterServerClient::read_compute() {
+  const auto pairs = rma_.read_doubles(server(0), window_.layout(0).compute(0), 2 * workers_,
+                                       "reading the workers' compute times");
+  std::vector<double> out(pairs.size());
+  for (int w = 0; w < workers_; ++w) {
+    out[static_cast<std::size_t>(w)] = pairs[static_cast<std::size_t>(2 * w)];
+    out[static_cast<std::size_t>(workers_ + w)] = pairs[static_cast<std::size_t>(2 * w + 1)];
+  }
+  return out;
+}
+
 int64_t ParameterServerClient::server_version(int ps) {
   return rma_.read(server(ps), PsLayout::word(W::kVersion), "reading the weights version");
 }

@@ -60,6 +60,11 @@ class ParameterServerClient final : public GradientExchange {
     train_seconds_ = train_seconds;
   }
 
+  // Every worker: its compute totals (seconds, rows) so far, for the chief's straggler watch.
+  void publish_compute(double seconds, double rows);
+  // Chief: every worker's published compute totals: [seconds of each..., rows of each...].
+  std::vector<double> read_compute();
+
   // --- the chief's collection from every server (chief_gather.cpp) ---
   // Chief only, after finish(): waits until every server has applied everything, then pulls.
   void pull_final(float* params);

@@ -6,6 +6,8 @@
 //   control words   int64 (Word below)
 //   worker clocks   int64 per worker: steps the worker has completed, pushes included
 //   worker records  WorkerRecord per worker: the worker's totals, written when it finishes
+//   worker compute  2 doubles per worker: its compute seconds and rows so far (every 10 steps,
+//                   for the chief's straggler watch, train/straggler_watch.h)
 //   slot 0..2       published weights, triple-buffered: version v lives in slot v % 3
 //   acc 0..1        gradient accumulators, double-buffered: workers add into the active one
 //   acc 2           the hold: pushes of steps past a node-local cut the server has not taken
@@ -126,7 +128,10 @@ struct PsLayout {
   MPI_Aint record(int worker) const {
     return clock(workers) + static_cast<MPI_Aint>(worker) * WorkerRecord::kDoubles * 8;
   }
-  MPI_Aint control_bytes() const { return (record(workers) + 63) / 64 * 64; }
+  MPI_Aint compute(int worker) const {
+    return record(workers) + static_cast<MPI_Aint>(worker) * 16;
+  }
+  MPI_Aint control_bytes() const { return (compute(workers) + 63) / 64 * 64; }
   MPI_Aint shard_bytes() const {
     return static_cast<MPI_Aint>((shard_floats * sizeof(float) + 63) / 64 * 64);
   }
