@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "data/row_schedule.h"
 #include "dtrain/util/error.h"
 #include "util/clock.h"
 #include "util/timeline.h"
@@ -23,13 +24,24 @@ BatchStream::~BatchStream() {
   thread_.join();
 }
 
-std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int64_t global_rows,
+std::vector<int64_t> BatchStream::scheduled_ids(int64_t epoch, int64_t step, int64_t global_rows,
+                                                const std::vector<int64_t>& order) const {
+  // kGlobal has the same number of steps in every epoch.
+  const int64_t global_step = epoch * plan_.steps_in_epoch(epoch) + step;
+  const auto [offset, n] =
+      options_.rows->offset_and_rows(global_step, options_.worker, global_rows);
+  const auto begin = order.begin() + step * plan_.config().global_batch + offset;
+  return {begin, begin + n};
+}
+
+std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int64_t rows,
+                                               int64_t global_rows,
                                                const std::vector<int64_t>& ids) {
   auto b = std::make_shared<Batch>();
   const int64_t px = source_->image_shape().size();
   b->epoch = epoch;
   b->step = step;
-  b->rows = plan_.worker_batch(options_.worker);
+  b->rows = std::max<int64_t>({rows, static_cast<int64_t>(ids.size()), 1});
   b->real_rows = static_cast<int64_t>(ids.size());
   b->global_rows = global_rows;
   b->images = AlignedBuffer(static_cast<std::size_t>(b->rows * px));
@@ -58,15 +70,23 @@ void BatchStream::run() {
   try {
     for (int64_t epoch = options_.start_epoch;
          options_.epochs < 0 || epoch < options_.start_epoch + options_.epochs; ++epoch) {
-      const auto steps = plan_.worker_steps(epoch, options_.worker);
+      // A schedule: each step's ids when it is read (the split may change meanwhile).
+      const bool scheduled = options_.rows && plan_.config().policy == ShardPolicy::kGlobal;
+      const auto steps = scheduled ? std::vector<std::vector<int64_t>>(
+                                         static_cast<std::size_t>(plan_.steps_in_epoch(epoch)))
+                                   : plan_.worker_steps(epoch, options_.worker);
+      const auto order = scheduled ? plan_.epoch_order(epoch) : std::vector<int64_t>{};
       const auto rows = plan_.global_rows(epoch);
       const int64_t first = epoch == options_.start_epoch ? options_.start_step : 0;
       for (int64_t s = first; s < static_cast<int64_t>(steps.size()); ++s) {
         std::shared_ptr<Batch> batch;
         {
           TimelineSpan span("read batch", "data");
-          batch = read_batch(epoch, s, rows[static_cast<std::size_t>(s)],
-                             steps[static_cast<std::size_t>(s)]);
+          const int64_t global = rows[static_cast<std::size_t>(s)];
+          batch = scheduled
+                      ? read_batch(epoch, s, 1, global, scheduled_ids(epoch, s, global, order))
+                      : read_batch(epoch, s, plan_.worker_batch(options_.worker), global,
+                                   steps[static_cast<std::size_t>(s)]);
         }
         std::unique_lock lock(mu_);
         cv_.wait(lock,

@@ -96,16 +96,21 @@ int64_t ShardPlan::steps_in_epoch(int64_t epoch) const {
   return steps;
 }
 
+std::vector<int64_t> ShardPlan::epoch_order(int64_t epoch) const {
+  std::vector<int64_t> order = iota_ids(0, index_.total());
+  if (config_.shuffle) {
+    Rng rng(key(config_.seed, kOrderSalt, static_cast<std::uint64_t>(epoch)));
+    shuffle(std::span(order), rng);
+  }
+  return order;
+}
+
 std::vector<std::vector<int64_t>> ShardPlan::worker_steps(int64_t epoch, int worker) const {
   const int64_t total = index_.total();
   const int64_t steps = steps_in_epoch(epoch);
   std::vector<std::vector<int64_t>> out(static_cast<std::size_t>(steps));
   if (config_.policy == ShardPolicy::kGlobal) {
-    std::vector<int64_t> order = iota_ids(0, total);
-    if (config_.shuffle) {
-      Rng rng(key(config_.seed, kOrderSalt, static_cast<std::uint64_t>(epoch)));
-      shuffle(std::span(order), rng);
-    }
+    const std::vector<int64_t> order = epoch_order(epoch);
     const int64_t B = config_.global_batch;
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t begin = s * B, rows = std::min(B, total - begin);

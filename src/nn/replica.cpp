@@ -21,14 +21,22 @@ Replica::Replica(const Model& model, float* shared_params, Precision precision)
 Replica::~Replica() = default;
 
 Network& Replica::network(int64_t batch, bool training) {
-  auto& slot = networks_[{batch, training}];
-  if (!slot) {
-    // Primitive creation takes a first step's worth of time: named so the timeline accounts for it.
-    TimelineSpan span("build network", "compute");
-    slot = std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
-                                     training ? grads_.data() : nullptr);
+  const std::pair key{batch, training};
+  last_use_[key] = ++uses_;
+  auto it = networks_.find(key);
+  if (it != networks_.end()) return *it->second;
+  if (networks_.size() >= kMaxNetworks) {
+    const auto oldest = std::min_element(
+        networks_.begin(), networks_.end(),
+        [&](const auto& a, const auto& b) { return last_use_[a.first] < last_use_[b.first]; });
+    last_use_.erase(oldest->first);
+    networks_.erase(oldest);
   }
-  return *slot;
+  // Primitive creation takes a first step's worth of time: named so the timeline accounts for it.
+  TimelineSpan span("build network", "compute");
+  auto net = std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
+                                       training ? grads_.data() : nullptr);
+  return *networks_.emplace(key, std::move(net)).first->second;
 }
 
 LossStats Replica::train_batch(const BatchView& b, const StepContext& step, float grad_scale,

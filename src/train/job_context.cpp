@@ -158,6 +158,15 @@ std::string choose_checkpoint(const JobContext& ctx) {
 // --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
 // predefined types and ops only: fp16 there would need a push protocol of its own (put slots
 // that the servers sum), replacing the one whose exactly-once accounting the tests check.
+// --balance speed under the default --dist: only a sync run splits a global batch.
+void check_balance(const TrainOptions& o, comm::Mode mode) {
+  if (o.dist.balance == Balance::kSpeed && mode != comm::Mode::kSync)
+    throw OptionError(
+        "--balance speed: splits the global batch of --dist sync over its ranks; "
+        "this run is " +
+        comm::to_string(mode));
+}
+
 void check_compression(const TrainOptions& o, comm::Mode mode) {
   if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
   throw OptionError("--compress " + comm::to_string(o.dist.compress) +
@@ -301,6 +310,7 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
             c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
                                           o.dist.ps_placement, c.nodes);
             check_compression(o, c.roles.mode);
+            check_balance(o, c.roles.mode);
             if (c.roles.is_worker())
               c.precision = nn::resolve_precision(o.model.precision, &c.precision_note);
             if (c.roles.is_worker()) open_worker_data(c);

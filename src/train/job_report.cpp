@@ -111,7 +111,11 @@ nlohmann::json stragglers_json(const JobContext& ctx, const TrainResult& t) {
                      {"ratio", s.ratio},
                      {"step", s.step}});
   }
-  return {{"compute_ms_per_row_per_worker", t.compute_ms_per_row}, {"stragglers", named}};
+  nlohmann::json j{{"compute_ms_per_row_per_worker", t.compute_ms_per_row}, {"stragglers", named}};
+  if (!t.rows_per_worker.empty()) {
+    j["balance"] = {{"rows_per_worker", t.rows_per_worker}, {"split_changes", t.split_changes}};
+  }
+  return j;
 }
 
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {

@@ -78,6 +78,7 @@ const Choices<comm::PsPlacement> kPlacements = {{"spread", comm::PsPlacement::kS
 const Choices<comm::Mode> kDists = {{"async", comm::Mode::kAsync}, {"sync", comm::Mode::kSync}};
 const Choices<comm::Compression> kCompressions = {{"none", comm::Compression::kNone},
                                                   {"fp16", comm::Compression::kFp16}};
+const Choices<Balance> kBalances = {{"off", Balance::kOff}, {"speed", Balance::kSpeed}};
 const Choices<Format> kFormats = {{"auto", Format::kAuto},
                                   {"idx", Format::kIdx},
                                   {"hdf5", Format::kHdf5},
@@ -222,6 +223,10 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "compress", enum_value("compress", kCompressions, &d.compress),
       "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
       "weights, optimizer and the parameter allgather stay fp32)")(
+      "balance", enum_value("balance", kBalances, &d.balance),
+      "sync, --shard-by global: off (every rank the same rows of the global batch) or speed "
+      "(rows in proportion to each rank's measured compute speed, re-measured every 10 steps; "
+      "the same rows, so the same model up to float summation order)")(
       "stall-timeout",
       po::value(&d.stall.timeout_seconds)
           ->default_value(d.stall.timeout_seconds)
@@ -430,6 +435,14 @@ void validate(const TrainOptions& o) {
     refuse("--compress " + comm::to_string(d.compress) +
            ": compresses the gradient allreduce of --dist sync, not the pushes of --dist async "
            "(MPI_Accumulate has no fp16 type or op)");
+  if (d.balance == Balance::kSpeed && d.dist == comm::Mode::kAsync)
+    refuse(
+        "--balance speed: splits the global batch of --dist sync; async workers each take "
+        "their own batches");
+  if (d.balance == Balance::kSpeed && o.data.shard_by == data::ShardPolicy::kFiles)
+    refuse(
+        "--balance speed: moves rows of the global batch between ranks, which needs "
+        "--shard-by global (with files each rank reads its own files)");
   if (out.local_checkpoint_steps > 0 && out.local_checkpoint_dir.empty())
     refuse("--local-checkpoint-steps " + std::to_string(out.local_checkpoint_steps) +
            " needs --local-checkpoint-dir DIR (a node-local directory)");

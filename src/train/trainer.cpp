@@ -7,10 +7,12 @@
 #include <cstdlib>
 #include <thread>
 
+#include "data/row_schedule.h"
 #include "dtrain/data/batch_stream.h"
 #include "dtrain/util/error.h"
 #include "train/evaluator.h"
 #include "train/local_cost.h"
+#include "train/row_balance.h"
 #include "train/straggler_watch.h"
 #include "train/summary_writer.h"
 #include "util/clock.h"
@@ -59,8 +61,9 @@ TrainingPlan make_plan(const TrainerSetup& s) {
 
 Trainer::Trainer(TrainerSetup setup)
     : s_(std::move(setup)), plan_(make_plan(s_)), local_cost_(std::make_unique<LocalCostMeter>()) {
-  // Test hook: DTRAIN_TEST_SLOW_WORKER=W:MS makes worker W sleep MS ms in every step, so that a
-  // timeline shows who waits for whom.
+  // Test hook: DTRAIN_TEST_SLOW_WORKER=W:MS makes worker W a slower CPU: MS ms more in a step
+  // of its even share of rows, in proportion to the rows it computes (--balance speed gives it
+  // fewer), so that a timeline shows who waits for whom and the balance has something to move.
   int who = -1, ms = 0;
   if (const char* spec = std::getenv("DTRAIN_TEST_SLOW_WORKER");
       spec && std::sscanf(spec, "%d:%d", &who, &ms) == 2 && who == s_.worker) {
@@ -73,6 +76,14 @@ Trainer::Trainer(TrainerSetup setup)
   }
   if (s_.hooks.share_compute && s_.workers > 1)
     stragglers_ = std::make_unique<StragglerWatch>(s_.workers);
+  const data::ShardPlan& shards = plan_.shards();
+  if (stragglers_ && s_.mode == comm::Mode::kSync && s_.options->dist.balance == Balance::kSpeed &&
+      shards.config().policy == data::ShardPolicy::kGlobal) {
+    std::vector<int64_t> even;
+    for (int w = 0; w < s_.workers; ++w) even.push_back(shards.worker_batch(w));
+    rows_ = std::make_shared<data::RowSchedule>(std::move(even));
+    quantum_ = split_quantum(shards.config().global_batch, s_.workers);
+  }
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
   next_local_ = s_.start_step + local_interval();
@@ -226,7 +237,9 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
   const double compute_start = now_seconds();
   if (slow_ms_ > 0) {
     TimelineSpan slow("injected delay", "compute", step);
-    std::this_thread::sleep_for(std::chrono::milliseconds(slow_ms_));
+    const double share = static_cast<double>(batch->real_rows) /
+                         static_cast<double>(plan_.shards().worker_batch(s_.worker));
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(slow_ms_ * share));
   }
   // The mean over the batch this step's gradient stands for: the global batch when ranks sum
   // their gradients (sync, local), this worker's own rows when each push stands alone (async).
@@ -255,21 +268,38 @@ void Trainer::share_compute_times(int64_t done) {
   const auto totals = s_.hooks.share_compute(stragglers_->seconds(), stragglers_->rows());
   if (totals.empty()) return;  // an async worker: the chief judges
   const auto named = stragglers_->judge_totals(totals);
+  const std::optional<int64_t> from = rows_ ? rebalance(done) : std::nullopt;
   if (!chief()) return;
-  const bool sync = s_.mode == comm::Mode::kSync;
   for (const Straggler& n : named) {
     const auto w = static_cast<std::size_t>(n.worker);
     const std::string who =
         w < s_.worker_names.size() ? s_.worker_names[w] : "worker " + std::to_string(n.worker);
+    std::string what = s_.mode == comm::Mode::kSync ? ": every step waits for it"
+                                                    : ": it takes its share of each epoch slower";
+    if (rows_) {
+      what = ": giving it " + std::to_string(rows_->at(from.value_or(done))[w]) + " of " +
+             std::to_string(plan_.shards().config().global_batch) + " rows";
+    }
     std::printf(
         "%s computes %.1fx slower than the median (%.3f against %.3f ms per row over "
         "the chief's steps %lld-%lld)%s\n",
         who.c_str(), n.ratio, n.ms_per_row, n.median_ms_per_row,
         static_cast<long long>(done - StragglerWatch::kWindow + 1), static_cast<long long>(done),
-        sync ? ": every step waits for it" : ": it takes its share of each epoch slower");
+        what.c_str());
     named_.push_back({n.worker, n.ratio, done});
   }
   if (!named.empty()) std::fflush(stdout);
+}
+
+std::optional<int64_t> Trainer::rebalance(int64_t done) {
+  // The reader may hold `prefetch` batches and be reading the next: they keep their split.
+  const int64_t from = done + s_.options->data.prefetch + 2;
+  const std::vector<int64_t> current = rows_->at(from);
+  std::vector<int64_t> next = balanced_rows(current, stragglers_->last(), quantum_);
+  if (next == current) return std::nullopt;
+  rows_->set_from(from, std::move(next));
+  ++split_changes_;
+  return from;
 }
 
 bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
@@ -327,6 +357,7 @@ TrainResult Trainer::run() {
   const std::size_t e = plan_.epoch_index(s_.start_step);
   so.start_epoch = static_cast<int64_t>(e);
   so.start_step = s_.start_step - plan_.epoch_start(e);
+  so.rows = rows_;
   data::BatchStream stream(s_.train_data, plan_.shards(), so);
   last_checkpoint_time_ = now_seconds();
   RunMetrics& metrics = result.metrics;
@@ -374,6 +405,10 @@ TrainResult Trainer::run() {
   if (stragglers_) {
     result.compute_ms_per_row = stragglers_->mean_ms_per_row();
     result.stragglers = named_;
+  }
+  if (rows_) {
+    result.rows_per_worker = rows_->at(step);
+    result.split_changes = split_changes_;
   }
   return result;
 }

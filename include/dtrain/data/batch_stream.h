@@ -20,6 +20,8 @@
 
 namespace dtrain::data {
 
+class RowSchedule;  // src/data/row_schedule.h
+
 struct Batch {
   int64_t epoch = 0;
   int64_t step = 0;         // step within the epoch
@@ -41,6 +43,9 @@ class BatchStream {
     int prefetch = 4;
     int num_classes = 10;           // labels outside [0, num_classes) are a DataError
     bool allow_unlabelled = false;  // label -1 (no label) is accepted (inference)
+    // --shard-by global: this worker's rows of each global batch come from this schedule
+    // (rows by speed, sync) instead of the plan's even split. Null: the plan's split.
+    std::shared_ptr<const RowSchedule> rows;
   };
 
   BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options);
@@ -56,7 +61,11 @@ class BatchStream {
 
  private:
   void run();
-  std::shared_ptr<Batch> read_batch(int64_t epoch, int64_t step, int64_t global_rows,
+  // The ids of this worker's rows of `step` of `epoch`, from the schedule.
+  std::vector<int64_t> scheduled_ids(int64_t epoch, int64_t step, int64_t global_rows,
+                                     const std::vector<int64_t>& order) const;
+  // rows: the compiled batch size (at least the ids; padding rows have id -1).
+  std::shared_ptr<Batch> read_batch(int64_t epoch, int64_t step, int64_t rows, int64_t global_rows,
                                     const std::vector<int64_t>& ids);
 
   std::shared_ptr<ExampleSource> source_;

@@ -47,6 +47,8 @@ class ShardPlan {
   int64_t steps_in_epoch(int64_t epoch) const;
   // The ids `worker` reads at each step of `epoch` (an empty vector for a padded step).
   std::vector<std::vector<int64_t>> worker_steps(int64_t epoch, int worker) const;
+  // kGlobal: the epoch's order of all ids; global batch s is positions [s*B, (s+1)*B).
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
   // Total real rows over all workers at each step: the divisor of the mean loss.
   std::vector<int64_t> global_rows(int64_t epoch) const;
 

@@ -43,12 +43,18 @@ class Replica {
   LossStats eval_batch(const BatchView& batch, float* probs = nullptr, float* features = nullptr);
 
  private:
+  // The network compiled for this batch size, built on first use. At most kMaxNetworks are
+  // kept (the least recently used goes): --balance speed changes a rank's rows, and each size
+  // costs a build (about 15 ms) and its activations.
   Network& network(int64_t batch, bool training);
+  static constexpr std::size_t kMaxNetworks = 8;
 
   const Model& model_;
   std::unique_ptr<DnnlContext> ctx_;
   AlignedBuffer params_, grads_;
   std::map<std::pair<int64_t, bool>, std::unique_ptr<Network>> networks_;
+  std::map<std::pair<int64_t, bool>, int64_t> last_use_;  // a use counter's value
+  int64_t uses_ = 0;
   std::vector<float> diff_logits_;
 };
 

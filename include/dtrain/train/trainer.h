@@ -23,7 +23,8 @@
 
 namespace dtrain::data {
 class BatchStream;
-}
+class RowSchedule;  // src/data/row_schedule.h: each rank's rows of a global batch, by step
+}  // namespace dtrain::data
 
 namespace dtrain::train {
 
@@ -101,6 +102,10 @@ struct TrainResult {
   // backward, not the waits), and the workers named as stragglers.
   std::vector<double> compute_ms_per_row = {};
   std::vector<StragglerReport> stragglers = {};
+  // --balance speed: each worker's rows of a full global batch at the end, and how many times
+  // the split changed.
+  std::vector<int64_t> rows_per_worker = {};
+  int64_t split_changes = 0;
 };
 
 class Trainer {
@@ -132,6 +137,10 @@ class Trainer {
   // Every StragglerWatch::kWindow steps: the workers share their compute time per row; the
   // chief names a straggler.
   void share_compute_times(int64_t done);
+  // --balance speed, after a share: the split by the workers' last figures, from a step past
+  // the batches the reader may hold (the same on every rank: the same figures, the same rule).
+  // Returns that step, or nothing when the split stays.
+  std::optional<int64_t> rebalance(int64_t done);
   // Agrees with the other ranks on checkpoint/stop after `done` steps and acts; true to stop.
   bool checkpoint_or_stop(int64_t done, bool last);
   // The chief: is a node-local checkpoint due after `done` steps? (Then the next is planned.)
@@ -161,6 +170,8 @@ class Trainer {
   bool iteration_has_other_work_ = false;       // an evaluation or a --model-dir checkpoint
   std::unique_ptr<StragglerWatch> stragglers_;  // more than one worker
   std::vector<StragglerReport> named_;          // the chief: the stragglers named so far
+  std::shared_ptr<data::RowSchedule> rows_;     // --balance speed: the rows of each worker
+  int64_t quantum_ = 1, split_changes_ = 0;     // rows move in multiples of quantum_
 };
 
 }  // namespace dtrain::train

@@ -1,0 +1,57 @@
+#include "data/row_schedule.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "dtrain/util/error.h"
+
+namespace dtrain::data {
+
+RowSchedule::RowSchedule(std::vector<int64_t> rows) {
+  if (rows.empty()) throw Error("RowSchedule: no workers");
+  changes_.emplace_back(0, std::move(rows));
+}
+
+void RowSchedule::set_from(int64_t step, std::vector<int64_t> rows) {
+  std::lock_guard lock(mu_);
+  const auto& last = changes_.back();
+  if (step < last.first || rows.size() != last.second.size() ||
+      std::accumulate(rows.begin(), rows.end(), int64_t{0}) !=
+          std::accumulate(last.second.begin(), last.second.end(), int64_t{0})) {
+    throw Error("RowSchedule: a split must keep the workers and the batch, at a later step");
+  }
+  if (step == last.first)
+    changes_.back().second = std::move(rows);
+  else
+    changes_.emplace_back(step, std::move(rows));
+}
+
+std::vector<int64_t> RowSchedule::at(int64_t step) const {
+  std::lock_guard lock(mu_);
+  auto it = std::upper_bound(changes_.begin(), changes_.end(), step,
+                             [](int64_t s, const auto& c) { return s < c.first; });
+  return std::prev(it)->second;  // changes_ starts at step 0
+}
+
+std::pair<int64_t, int64_t> RowSchedule::offset_and_rows(int64_t step, int worker,
+                                                         int64_t batch_rows) const {
+  const std::vector<int64_t> split = at(step);
+  const int64_t full = std::accumulate(split.begin(), split.end(), int64_t{0});
+  std::vector<int64_t> rows(split.size());
+  int64_t given = 0;
+  for (std::size_t w = 0; w < split.size(); ++w) {
+    rows[w] = batch_rows >= full ? split[w] : split[w] * batch_rows / full;
+    given += rows[w];
+  }
+  for (std::size_t w = 0; given < batch_rows; w = (w + 1) % rows.size(), ++given) ++rows[w];
+  const auto me = static_cast<std::size_t>(worker);
+  const int64_t offset = std::accumulate(rows.begin(), rows.begin() + worker, int64_t{0});
+  return {offset, rows[me]};
+}
+
+std::vector<std::pair<int64_t, std::vector<int64_t>>> RowSchedule::history() const {
+  std::lock_guard lock(mu_);
+  return changes_;
+}
+
+}  // namespace dtrain::data

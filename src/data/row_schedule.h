@@ -1,0 +1,37 @@
+// RowSchedule: how many rows of each global batch each worker computes, step by step (sync,
+// --shard-by global). The global batch stays the same rows in the same order; only where the
+// cuts between the workers fall changes. Worker w reads the rows after those of workers < w.
+//
+// The trainer decides a new split at one step for a later one (past every batch the reader may
+// already hold); the reader asks for the split of each step it reads. Both sides may run at
+// once: the schedule is guarded by a mutex.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace dtrain::data {
+
+class RowSchedule {
+ public:
+  // rows: each worker's rows of a full global batch from step 0 (they sum to the batch).
+  explicit RowSchedule(std::vector<int64_t> rows);
+
+  // From global step `step` on, the split is `rows` (same sum). Steps must not decrease.
+  void set_from(int64_t step, std::vector<int64_t> rows);
+  // The split of a full global batch at `step`.
+  std::vector<int64_t> at(int64_t step) const;
+  // Worker `worker`'s rows of a global batch of `batch_rows` (the last of an epoch may be
+  // shorter: the split scaled to it, the remainder to the first workers) and their offset in it.
+  std::pair<int64_t, int64_t> offset_and_rows(int64_t step, int worker, int64_t batch_rows) const;
+  // Every change so far: (first step, split), the first at step 0.
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> history() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<int64_t, std::vector<int64_t>>> changes_;
+};
+
+}  // namespace dtrain::data

@@ -1,0 +1,65 @@
+#include "train/row_balance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace dtrain::train {
+
+int64_t split_quantum(int64_t batch, int workers) {
+  // About 8 steps of a worker's share: coarse enough for few networks, fine enough to follow.
+  return std::max<int64_t>(1, batch / (8 * static_cast<int64_t>(workers)));
+}
+
+std::vector<int64_t> balanced_rows(std::span<const int64_t> current,
+                                   std::span<const double> ms_per_row, int64_t quantum) {
+  const std::vector<int64_t> keep(current.begin(), current.end());
+  const std::size_t n = current.size();
+  const int64_t batch = std::accumulate(current.begin(), current.end(), int64_t{0});
+  const int64_t units = batch / quantum;
+  if (n < 2 || ms_per_row.size() != n || units < static_cast<int64_t>(n)) return keep;
+  double speed_sum = 0;
+  for (double ms : ms_per_row) {
+    if (!(ms > 0)) return keep;
+    speed_sum += 1.0 / ms;
+  }
+  // Where every worker is within a quantum of its rows by speed, the split stays: equal
+  // speeds keep an even split the quantum does not divide, and noise does not move it.
+  std::vector<double> target(n), want(n);
+  bool close = true;
+  for (std::size_t w = 0; w < n; ++w) {
+    target[w] = static_cast<double>(batch) * (1.0 / ms_per_row[w]) / speed_sum;
+    close = close && std::abs(target[w] - static_cast<double>(current[w])) < quantum;
+    // Half way there, in units of the quantum (the last worker's rows include the remainder).
+    const double rows = 0.5 * static_cast<double>(current[w]) + 0.5 * target[w];
+    const double extra = w + 1 == n ? static_cast<double>(batch - units * quantum) : 0.0;
+    want[w] = (rows - extra) / static_cast<double>(quantum);
+  }
+  if (close) return keep;
+  // The nearest units, each worker at least one; then the sum made right where rounding is
+  // furthest from what was wanted.
+  std::vector<int64_t> got(n);
+  int64_t given = 0;
+  for (std::size_t w = 0; w < n; ++w) {
+    got[w] = std::max<int64_t>(1, std::llround(want[w]));
+    given += got[w];
+  }
+  auto short_by = [&](std::size_t w) { return want[w] - static_cast<double>(got[w]); };
+  while (given != units) {
+    std::size_t pick = n;
+    for (std::size_t w = 0; w < n; ++w) {
+      if (given > units && got[w] == 1) continue;
+      if (pick == n ||
+          (given < units ? short_by(w) > short_by(pick) : short_by(w) < short_by(pick)))
+        pick = w;
+    }
+    got[pick] += given < units ? 1 : -1;
+    given += given < units ? 1 : -1;
+  }
+  std::vector<int64_t> rows(n);
+  for (std::size_t w = 0; w < n; ++w) rows[w] = got[w] * quantum;
+  rows[n - 1] += batch - units * quantum;
+  return rows;
+}
+
+}  // namespace dtrain::train
