@@ -3,13 +3,14 @@
 one module per benchmark under scripts/tables/.
 
   bench_tables.py compute RAW.jsonl ONEDNN_VERBOSE.txt
-  bench_tables.py data|collectives|mpiio|scaling|node_loss RAW.jsonl
+  bench_tables.py data|collectives|mpiio|scaling|node_loss|stragglers RAW.jsonl
   bench_tables.py transport RAW.jsonl OUTDIR
   bench_tables.py cluster RAW.jsonl CORES DATFILE
 """
 import sys
 
-from tables import cluster, collectives, compute, data, mpiio, node_loss, scaling, transport
+from tables import (cluster, collectives, compute, data, mpiio, node_loss, scaling, stragglers,
+                    transport)
 
 REPORTS = {
     "compute": compute.compute,
@@ -20,6 +21,7 @@ REPORTS = {
     "transport": transport.transport,
     "cluster": cluster.cluster,
     "node_loss": node_loss.node_loss,
+    "stragglers": stragglers.stragglers,
 }
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ int64_t sum(const std::vector<int64_t>& v) {
 }
 
 TEST(RowBalance, MovesHalfWayTowardsRowsInProportionToSpeed) {
-  const int64_t q = train::split_quantum(100, 2);  // 6
-  EXPECT_EQ(q, 6);
+  const int64_t q = train::split_quantum(100, 2);  // 3
+  EXPECT_EQ(q, 3);
   // Worker 1 is 3x slower: the target is 75/25; half way from 50/50 is 62.5/37.5.
   const auto next = train::balanced_rows(std::vector<int64_t>{50, 50}, std::vector{1.0, 3.0}, q);
   EXPECT_EQ(sum(next), 100);
@@ -33,7 +33,7 @@ TEST(RowBalance, MovesHalfWayTowardsRowsInProportionToSpeed) {
 }
 
 TEST(RowBalance, KeepsEveryWorkerAtLeastOneQuantumAndTheBatch) {
-  const int64_t q = train::split_quantum(100, 3);  // 4
+  const int64_t q = train::split_quantum(100, 3);  // 2
   std::vector<int64_t> rows{34, 33, 33};
   for (int i = 0; i < 30; ++i) rows = train::balanced_rows(rows, std::vector{1.0, 1.0, 1000.0}, q);
   EXPECT_EQ(sum(rows), 100);
