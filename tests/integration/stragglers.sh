@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs in which worker 2 computes slower (DTRAIN_TEST_SLOW_WORKER adds 40 ms to its forward
-# and backward, about 10x the others' compute): the chief names it once, with its rank and
+# and backward in sync, 1.2 ms per row, 80 ms in async, 0.8 ms per row: 8-12x the others'
+# compute, so that CPU contention cannot close the gap): the chief names it once, with its rank and
 # host; the metrics JSON records every worker's compute time per row and the straggler;
 # TensorBoard gets each worker's compute time. Sync, 3 ranks: named within 20 steps (the
 # figures are shared every 10 steps and a straggler needs two windows in a row). Async, 1
@@ -10,13 +11,13 @@
 # fast one slow for a while.
 . "$(dirname "$0")/lib.sh"
 out=$(fresh_dir stragglers)
-# run NAME MODE RANKS WITHIN ARGS...: the run, and its checks; the slow worker's rank is the
+# run NAME MODE RANKS WITHIN MS ARGS...: the run, and its checks; the slow worker's rank is the
 # last.
 run() {
-  local name=$1 mode=$2 ranks=$3 within=$4 dir=$out/$1
-  shift 4
+  local name=$1 mode=$2 ranks=$3 within=$4 ms=$5 dir=$out/$1
+  shift 5
   mkdir -p "$dir"
-  DTRAIN_TEST_SLOW_WORKER=2:40 mpi "$ranks" -x DTRAIN_TEST_SLOW_WORKER "$BIN" --data-dir "$MNIST" \
+  DTRAIN_TEST_SLOW_WORKER=2:$ms mpi "$ranks" -x DTRAIN_TEST_SLOW_WORKER "$BIN" --data-dir "$MNIST" \
     "${SMALL[@]}" --dist "$mode" --log-every 30 --summary-steps 20 --threads 1 \
     --log-dir "$dir/logs" --metrics-json "$dir/metrics.json" "$@" >"$dir/run.log" 2>&1 ||
     { cat "$dir/run.log"; fail "the $name run failed"; }
@@ -38,6 +39,6 @@ print(f"metrics: compute ms per row {[round(v, 3) for v in ms]}; rank {slow} nam
 PY
   "$PY" "$HERE/check_tensorboard.py" --per-rank "$dir/logs" compute/ms_per_row/worker_ 3
 }
-run sync sync 3 20 --steps 60 --eval-every 60
-run async async 4 60 --steps 80 --eval-every 80 --max-staleness 3
+run sync sync 3 20 40 --steps 60 --eval-every 60
+run async async 4 60 80 --steps 80 --eval-every 80 --max-staleness 3
 echo OK
