@@ -72,13 +72,12 @@ void BatchStream::run() {
          options_.epochs < 0 || epoch < options_.start_epoch + options_.epochs; ++epoch) {
       // A schedule: each step's ids when it is read (the split may change meanwhile).
       const bool scheduled = options_.rows && plan_.config().policy == ShardPolicy::kGlobal;
-      const auto steps = scheduled ? std::vector<std::vector<int64_t>>(
-                                         static_cast<std::size_t>(plan_.steps_in_epoch(epoch)))
+      const auto steps = scheduled ? std::vector<std::vector<int64_t>>{}
                                    : plan_.worker_steps(epoch, options_.worker);
       const auto order = scheduled ? plan_.epoch_order(epoch) : std::vector<int64_t>{};
-      const auto rows = plan_.global_rows(epoch);
+      const auto rows = plan_.global_rows(epoch);  // one per step of the epoch
       const int64_t first = epoch == options_.start_epoch ? options_.start_step : 0;
-      for (int64_t s = first; s < static_cast<int64_t>(steps.size()); ++s) {
+      for (int64_t s = first; s < static_cast<int64_t>(rows.size()); ++s) {
         std::shared_ptr<Batch> batch;
         {
           TimelineSpan span("read batch", "data");

@@ -22,21 +22,22 @@ Replica::~Replica() = default;
 
 Network& Replica::network(int64_t batch, bool training) {
   const std::pair key{batch, training};
-  last_use_[key] = ++uses_;
-  auto it = networks_.find(key);
-  if (it != networks_.end()) return *it->second;
+  if (auto it = networks_.find(key); it != networks_.end()) {
+    it->second.last_use = ++uses_;
+    return *it->second.network;
+  }
   if (networks_.size() >= kMaxNetworks) {
-    const auto oldest = std::min_element(
+    networks_.erase(std::min_element(
         networks_.begin(), networks_.end(),
-        [&](const auto& a, const auto& b) { return last_use_[a.first] < last_use_[b.first]; });
-    last_use_.erase(oldest->first);
-    networks_.erase(oldest);
+        [](const auto& a, const auto& b) { return a.second.last_use < b.second.last_use; }));
   }
   // Primitive creation takes a first step's worth of time: named so the timeline accounts for it.
   TimelineSpan span("build network", "compute");
-  auto net = std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
-                                       training ? grads_.data() : nullptr);
-  return *networks_.emplace(key, std::move(net)).first->second;
+  CachedNetwork& slot = networks_[key];
+  slot = {std::make_unique<Network>(model_, *ctx_, batch, training, params_.data(),
+                                    training ? grads_.data() : nullptr),
+          ++uses_};
+  return *slot.network;
 }
 
 LossStats Replica::train_batch(const BatchView& b, const StepContext& step, float grad_scale,

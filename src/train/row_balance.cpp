@@ -27,13 +27,13 @@ std::vector<int64_t> balanced_rows(std::span<const int64_t> current,
   }
   // Where every worker is within a quantum of its rows by speed, the split stays: equal
   // speeds keep an even split the quantum does not divide, and noise does not move it.
-  std::vector<double> target(n), want(n);
+  std::vector<double> want(n);
   bool close = true;
   for (std::size_t w = 0; w < n; ++w) {
-    target[w] = static_cast<double>(batch) * (1.0 / ms_per_row[w]) / speed_sum;
-    close = close && std::abs(target[w] - static_cast<double>(current[w])) < quantum;
+    const double target = static_cast<double>(batch) * (1.0 / ms_per_row[w]) / speed_sum;
+    close = close && std::abs(target - static_cast<double>(current[w])) < quantum;
     // Half way there, in units of the quantum (the last worker's rows include the remainder).
-    const double rows = 0.5 * static_cast<double>(current[w]) + 0.5 * target[w];
+    const double rows = 0.5 * static_cast<double>(current[w]) + 0.5 * target;
     const double extra = w + 1 == n ? static_cast<double>(batch - units * quantum) : 0.0;
     want[w] = (rows - extra) / static_cast<double>(quantum);
   }

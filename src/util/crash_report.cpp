@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <mutex>
 
 namespace dtrain {
@@ -16,7 +17,7 @@ namespace {
 // Only async-signal-safe calls from here on (open, read, write, sigaction): the heap or a lock
 // may be what broke.
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
-struct sigaction g_previous[sizeof kSignals / sizeof kSignals[0]];
+struct sigaction g_previous[std::size(kSignals)];
 char g_who[96];
 
 // A line of text built without the heap.
@@ -115,7 +116,7 @@ extern "C" void on_crash(int sig, siginfo_t* info, void* context) {
   // Hand over: a faulting instruction runs again and the previous handler (or the default
   // action) takes the same signal; a signal another process sent is sent again (it stays
   // pending until this handler returns).
-  for (std::size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i) {
+  for (std::size_t i = 0; i < std::size(kSignals); ++i) {
     if (kSignals[i] == sig) sigaction(sig, &g_previous[i], nullptr);
   }
   if (info->si_code <= 0) raise(sig);
@@ -131,7 +132,7 @@ void install_crash_report(const char* who) {
     sa.sa_sigaction = on_crash;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    for (std::size_t i = 0; i < sizeof kSignals / sizeof kSignals[0]; ++i) {
+    for (std::size_t i = 0; i < std::size(kSignals); ++i) {
       sigaction(kSignals[i], &sa, &g_previous[i]);
     }
   });

@@ -52,8 +52,11 @@ class Replica {
   const Model& model_;
   std::unique_ptr<DnnlContext> ctx_;
   AlignedBuffer params_, grads_;
-  std::map<std::pair<int64_t, bool>, std::unique_ptr<Network>> networks_;
-  std::map<std::pair<int64_t, bool>, int64_t> last_use_;  // a use counter's value
+  struct CachedNetwork {
+    std::unique_ptr<Network> network;
+    int64_t last_use = 0;  // the use counter's value
+  };
+  std::map<std::pair<int64_t, bool>, CachedNetwork> networks_;
   int64_t uses_ = 0;
   std::vector<float> diff_logits_;
 };

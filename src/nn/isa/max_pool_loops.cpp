@@ -174,9 +174,9 @@ void backward(const PoolGeometry& g, const float* dy, const uint8_t* argmax, flo
   }
 }
 
-}  // namespace
-
-void pool_forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* argmax, bool relu) {
+// The forward for the geometry's block width, on either element type.
+template <typename T>
+void forward_any_block(const PoolGeometry& g, const T* src, T* dst, uint8_t* argmax, bool relu) {
   switch (g.block) {
     case 1:
       return forward<1>(g, src, dst, argmax, relu);
@@ -187,15 +187,14 @@ void pool_forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* 
   }
 }
 
+}  // namespace
+
+void pool_forward(const PoolGeometry& g, const float* src, float* dst, uint8_t* argmax, bool relu) {
+  forward_any_block(g, src, dst, argmax, relu);
+}
+
 void pool_forward_bf16(const PoolGeometry& g, const uint16_t* src, uint16_t* dst, bool relu) {
-  switch (g.block) {
-    case 1:
-      return forward<1>(g, src, dst, nullptr, relu);
-    case 8:
-      return forward<8>(g, src, dst, nullptr, relu);
-    default:
-      return forward<16>(g, src, dst, nullptr, relu);
-  }
+  forward_any_block(g, src, dst, nullptr, relu);
 }
 
 void pool_backward(const PoolGeometry& g, const float* diff_dst, const uint8_t* argmax,
