@@ -191,6 +191,18 @@ std::vector<int64_t> read_int64_dataset(hid_t file, const std::string& path, int
   return values;
 }
 
+int64_t dataset_columns(hid_t file, const std::string& path, const std::string& file_name) {
+  if (!has_link(file, path)) throw DataError(file_name + ": no dataset " + path);
+  H5Handle d(h5_check(H5Dopen2(file, path.c_str(), H5P_DEFAULT), file_name + ": open " + path),
+             H5Dclose);
+  H5Handle space(H5Dget_space(d.get()), H5Sclose);
+  hsize_t dims[2] = {};
+  if (H5Sget_simple_extent_ndims(space.get()) != 2 ||
+      H5Sget_simple_extent_dims(space.get(), dims, nullptr) != 2)
+    throw DataError(file_name + ": dataset " + path + " is not 2-D");
+  return static_cast<int64_t>(dims[1]);
+}
+
 bool has_link(hid_t file, const std::string& path) {
   // Check each component: H5Lexists fails (not just returns 0) when a parent group is missing.
   std::size_t pos = 0;

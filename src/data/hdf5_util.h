@@ -95,6 +95,8 @@ void write_int64_dataset(hid_t file, const std::string& path, const std::vector<
 // All values of an int64 dataset whose size is a multiple of `columns` (DataError otherwise).
 std::vector<int64_t> read_int64_dataset(hid_t file, const std::string& path, int64_t columns,
                                         const std::string& file_name);
+// The second dimension of a 2-D dataset (DataError naming file and dataset otherwise).
+int64_t dataset_columns(hid_t file, const std::string& path, const std::string& file_name);
 // Reads a float32 dataset whose shape must equal `shape` (DataError naming file and dataset).
 void read_float_dataset(hid_t file, const std::string& path, const std::vector<int64_t>& shape,
                         float* out, const std::string& file_name);

@@ -12,8 +12,31 @@ RowSchedule::RowSchedule(std::vector<int64_t> rows) {
   changes_.emplace_back(0, std::move(rows));
 }
 
+void RowSchedule::start(History history) {
+  if (history.empty() || history.front().first != 0)
+    throw Error("RowSchedule: a history starts with the split of step 0");
+  {
+    std::lock_guard lock(mu_);
+    changes_.assign(1, std::move(history.front()));
+  }
+  for (std::size_t i = 1; i < history.size(); ++i)
+    set_from(history[i].first, std::move(history[i].second));
+}
+
+bool RowSchedule::empty() const {
+  std::lock_guard lock(mu_);
+  return changes_.empty();
+}
+
+int64_t RowSchedule::last_change() const {
+  std::lock_guard lock(mu_);
+  if (changes_.empty()) throw Error("RowSchedule: not started");
+  return changes_.back().first;
+}
+
 void RowSchedule::set_from(int64_t step, std::vector<int64_t> rows) {
   std::lock_guard lock(mu_);
+  if (changes_.empty()) throw Error("RowSchedule: not started");
   const auto& last = changes_.back();
   if (step < last.first || rows.size() != last.second.size() ||
       std::accumulate(rows.begin(), rows.end(), int64_t{0}) !=
@@ -28,6 +51,7 @@ void RowSchedule::set_from(int64_t step, std::vector<int64_t> rows) {
 
 std::vector<int64_t> RowSchedule::at(int64_t step) const {
   std::lock_guard lock(mu_);
+  if (changes_.empty()) throw Error("RowSchedule: not started");
   auto it = std::upper_bound(changes_.begin(), changes_.end(), step,
                              [](int64_t s, const auto& c) { return s < c.first; });
   return std::prev(it)->second;  // changes_ starts at step 0
@@ -49,7 +73,7 @@ std::pair<int64_t, int64_t> RowSchedule::offset_and_rows(int64_t step, int worke
   return {offset, rows[me]};
 }
 
-std::vector<std::pair<int64_t, std::vector<int64_t>>> RowSchedule::history() const {
+RowSchedule::History RowSchedule::history() const {
   std::lock_guard lock(mu_);
   return changes_;
 }

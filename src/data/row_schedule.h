@@ -16,8 +16,17 @@ namespace dtrain::data {
 
 class RowSchedule {
  public:
+  using History = std::vector<std::pair<int64_t, std::vector<int64_t>>>;
+
+  // Empty until start(): the trainer fills it, the checkpoints record it.
+  RowSchedule() = default;
   // rows: each worker's rows of a full global batch from step 0 (they sum to the batch).
   explicit RowSchedule(std::vector<int64_t> rows);
+
+  // Replaces everything with `history`: (first step, split) pairs, the first at step 0, the
+  // steps not decreasing, every split of the same workers and sum.
+  void start(History history);
+  bool empty() const;
 
   // From global step `step` on, the split is `rows` (same sum). Steps must not decrease.
   void set_from(int64_t step, std::vector<int64_t> rows);
@@ -27,11 +36,13 @@ class RowSchedule {
   // shorter: the split scaled to it, the remainder to the first workers) and their offset in it.
   std::pair<int64_t, int64_t> offset_and_rows(int64_t step, int worker, int64_t batch_rows) const;
   // Every change so far: (first step, split), the first at step 0.
-  std::vector<std::pair<int64_t, std::vector<int64_t>>> history() const;
+  History history() const;
+  // The first step of the latest change (decided ahead: possibly a step not yet read).
+  int64_t last_change() const;
 
  private:
   mutable std::mutex mu_;
-  std::vector<std::pair<int64_t, std::vector<int64_t>>> changes_;
+  History changes_;
 };
 
 }  // namespace dtrain::data

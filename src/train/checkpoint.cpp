@@ -54,11 +54,39 @@ std::string shape_text(const data::ImageShape& s) {
   return std::to_string(s.c) + "," + std::to_string(s.h) + "," + std::to_string(s.w);
 }
 
+void write_row_splits(hid_t f, const std::vector<RowSplit>& splits) {
+  if (splits.empty()) return;
+  const std::size_t workers = splits.front().rows.size();
+  std::vector<int64_t> table;
+  for (const auto& c : splits) {
+    table.push_back(c.from_step);
+    table.insert(table.end(), c.rows.begin(), c.rows.end());
+  }
+  data::write_int64_dataset(
+      f, "/row_splits", {static_cast<int64_t>(splits.size()), static_cast<int64_t>(workers + 1)},
+      table.data());
+}
+
+std::vector<RowSplit> read_row_splits(hid_t f, const std::string& path) {
+  std::vector<RowSplit> out;
+  if (!data::has_link(f, "/row_splits")) return out;
+  const int64_t columns = data::dataset_columns(f, "/row_splits", path);
+  if (columns < 2) throw DataError(path + ": /row_splits has no worker columns");
+  const auto table = data::read_int64_dataset(f, "/row_splits", columns, path);
+  const auto width = static_cast<std::size_t>(columns);
+  for (std::size_t i = 0; i + width <= table.size(); i += width)
+    out.push_back({table[i],
+                   {table.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                    table.begin() + static_cast<std::ptrdiff_t>(i + width)}});
+  return out;
+}
+
 void write_counters(hid_t f, const TrainingState& s) {
   if (!s.worker_steps.empty()) {
     data::write_int64_dataset(f, "/worker_steps", {static_cast<int64_t>(s.worker_steps.size())},
                               s.worker_steps.data());
   }
+  write_row_splits(f, s.row_splits);
   if (s.servers.empty()) return;
   std::vector<int64_t> rows;
   for (const auto& c : s.servers) {
@@ -70,6 +98,7 @@ void write_counters(hid_t f, const TrainingState& s) {
 }
 
 void read_counters(hid_t f, const std::string& path, TrainingState& s) {
+  s.row_splits = read_row_splits(f, path);
   if (data::has_link(f, "/worker_steps"))
     s.worker_steps = data::read_int64_dataset(f, "/worker_steps", 1, path);
   if (!data::has_link(f, "/servers")) return;
@@ -154,6 +183,16 @@ data::ImageShape read_input_shape(const std::string& path) {
   MpiLock lock(mpi_mutex());
   H5Handle file = data::open_file_readonly(path);
   return parse_shape(data::read_string_attribute(file.get(), "input_shape", path), path);
+}
+
+std::vector<RowSplit> read_row_splits(const std::string& path) {
+  MpiLock lock(mpi_mutex());
+  if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint");
+  H5Handle file = data::open_file_readonly(path);
+  auto splits = read_row_splits(file.get(), path);
+  if (splits.empty())
+    throw DataError(path + ": holds no row splits (only a --balance speed run records them)");
+  return splits;
 }
 
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout) {

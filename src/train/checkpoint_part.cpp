@@ -22,8 +22,22 @@ constexpr const char* kFormat = "dtrain-local-part-v1";
 constexpr std::size_t kMaxHeader = 1 << 24;
 constexpr std::size_t kMaxFloats = std::size_t{1} << 34;
 
+json splits_json(const std::vector<RowSplit>& splits) {
+  json out = json::array();
+  for (const auto& c : splits) out.push_back({{"from_step", c.from_step}, {"rows", c.rows}});
+  return out;
+}
+
+std::vector<RowSplit> splits_from(const json& j) {
+  std::vector<RowSplit> out;
+  for (const auto& c : j)
+    out.push_back({c.at("from_step").get<int64_t>(), c.at("rows").get<std::vector<int64_t>>()});
+  return out;
+}
+
 json facts_json(const TrainingState& s) {
   return {{"global_step", s.global_step},
+          {"row_splits", splits_json(s.row_splits)},
           {"epoch", s.epoch},
           {"model", s.model},
           {"input", {s.input.c, s.input.h, s.input.w}},
@@ -52,6 +66,7 @@ TrainingState facts_from(const json& j) {
   s.optimizer = opt == "sgd" ? optim::OptimizerKind::kSgd : optim::OptimizerKind::kAdam;
   s.optimizer_steps = j.at("optimizer_steps").get<int64_t>();
   s.worker_steps = j.at("worker_steps").get<std::vector<int64_t>>();
+  if (j.contains("row_splits")) s.row_splits = splits_from(j.at("row_splits"));
   const json& r = j.at("run");
   s.run.mode = r.at("mode").get<std::string>();
   s.run.ranks = r.at("ranks").get<int>();

@@ -15,6 +15,7 @@
 #include "dtrain/util/compute_pool.h"
 #include "dtrain/util/error.h"
 #include "train/local_start.h"
+#include "train/row_balance.h"
 #include "util/clock.h"
 #include "util/mpi_call.h"
 #include "util/signals.h"
@@ -155,9 +156,6 @@ std::string choose_checkpoint(const JobContext& ctx) {
                   std::to_string(files.size()) + " file(s): " + reasons);
 }
 
-// --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
-// predefined types and ops only: fp16 there would need a push protocol of its own (put slots
-// that the servers sum), replacing the one whose exactly-once accounting the tests check.
 // --balance speed under the default --dist: only a sync run splits a global batch.
 void check_balance(const TrainOptions& o, comm::Mode mode) {
   if (o.dist.balance == Balance::kSpeed && mode != comm::Mode::kSync)
@@ -166,6 +164,25 @@ void check_balance(const TrainOptions& o, comm::Mode mode) {
         "this run is " +
         comm::to_string(mode));
 }
+
+// --replay-splits: the splits must be of this run's workers and global batch.
+std::vector<RowSplit> read_replay_splits(const JobContext& c) {
+  const std::string& path = c.options.dist.replay_splits;
+  std::vector<RowSplit> splits;
+  try {
+    splits = read_row_splits(path);
+  } catch (const Error& e) {
+    throw OptionError("--replay-splits: " + std::string(e.what()));
+  }
+  const std::string why =
+      splits_mismatch(splits, c.roles.num_workers(), c.options.training.batch_size);
+  if (!why.empty()) throw OptionError("--replay-splits " + path + ": " + why);
+  return splits;
+}
+
+// --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
+// predefined types and ops only: fp16 there would need a push protocol of its own (put slots
+// that the servers sum), replacing the one whose exactly-once accounting the tests check.
 
 void check_compression(const TrainOptions& o, comm::Mode mode) {
   if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
@@ -282,6 +299,7 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
   s.run = {comm::to_string(roles.mode), mpi.size(),         roles.num_ps,
            roles.num_workers(),         options.model.seed, options.recorded};
   s.run.precision = nn::to_string(precision);
+  if (rows && !rows->empty()) s.row_splits = to_row_splits(rows->history());
   return s;
 }
 
@@ -314,6 +332,8 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
             if (c.roles.is_worker())
               c.precision = nn::resolve_precision(o.model.precision, &c.precision_note);
             if (c.roles.is_worker()) open_worker_data(c);
+            if (c.roles.is_worker() && !o.dist.replay_splits.empty())
+              c.replay_splits = read_replay_splits(c);
             if (c.roles.is_chief()) checkpoint = chief_checks(c);
           }),
           c);

@@ -16,6 +16,7 @@
 
 #include "comm/stall.h"
 #include "comm/watchdog.h"
+#include "data/row_schedule.h"
 #include "dtrain/comm/mpi_env.h"
 #include "dtrain/comm/roles.h"
 #include "dtrain/data/example_source.h"
@@ -55,6 +56,10 @@ struct JobContext {
   std::unique_ptr<LocalLevel> local;  // --local-checkpoint-dir: the node-local level
   std::string local_report;           // where a resume came from, for the chief to print
   std::string local_run_id;           // this run, in its node-local parts
+  // --balance speed (sync, 2+ workers): each step's split of the global batch, which the
+  // trainer fills and every checkpoint records; null otherwise.
+  std::shared_ptr<data::RowSchedule> rows;
+  std::vector<RowSplit> replay_splits;  // --replay-splits: the splits to follow (workers)
 
   comm::StallPolicy stall() const;
   // Fills the parts of a checkpoint that describe this run.

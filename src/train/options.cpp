@@ -227,6 +227,9 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "sync, --shard-by global: off (every rank the same rows of the global batch) or speed "
       "(rows in proportion to each rank's measured compute speed, re-measured every 10 steps; "
       "the same rows, so the same model up to float summation order)")(
+      "replay-splits", po::value(&d.replay_splits),
+      "with --balance speed: follow the row splits this checkpoint recorded, step by step, "
+      "instead of measuring (reproduces a balanced run, resumed or not, bit for bit)")(
       "stall-timeout",
       po::value(&d.stall.timeout_seconds)
           ->default_value(d.stall.timeout_seconds)
@@ -439,6 +442,9 @@ void validate(const TrainOptions& o) {
     refuse(
         "--balance speed: splits the global batch of --dist sync; async workers each take "
         "their own batches");
+  if (!d.replay_splits.empty() && d.balance != Balance::kSpeed)
+    refuse("--replay-splits " + d.replay_splits +
+           ": replays the splits of --balance speed; add --balance speed");
   if (d.balance == Balance::kSpeed && o.data.shard_by == data::ShardPolicy::kFiles)
     refuse(
         "--balance speed: moves rows of the global batch between ranks, which needs "

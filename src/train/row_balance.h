@@ -4,7 +4,11 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
+
+#include "data/row_schedule.h"
+#include "dtrain/train/checkpoint.h"
 
 namespace dtrain::train {
 
@@ -19,5 +23,13 @@ int64_t split_quantum(int64_t batch, int workers);
 // missing (<= 0). Repeated with steady figures, it settles within about a quantum of them.
 std::vector<int64_t> balanced_rows(std::span<const int64_t> current,
                                    std::span<const double> ms_per_row, int64_t quantum);
+
+// Why recorded `splits` cannot be this run's (empty when they can): the first from step 0,
+// steps not decreasing, each split `workers` counts of at least one row summing to `batch`.
+std::string splits_mismatch(std::span<const RowSplit> splits, int workers, int64_t batch);
+
+// Between a checkpoint's record and the schedule the reader and the trainer share.
+std::vector<RowSplit> to_row_splits(const data::RowSchedule::History& history);
+data::RowSchedule::History to_history(std::span<const RowSplit> splits);
 
 }  // namespace dtrain::train

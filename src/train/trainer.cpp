@@ -77,13 +77,7 @@ Trainer::Trainer(TrainerSetup setup)
   if (s_.hooks.share_compute && s_.workers > 1)
     stragglers_ = std::make_unique<StragglerWatch>(s_.workers);
   const data::ShardPlan& shards = plan_.shards();
-  if (stragglers_ && s_.mode == comm::Mode::kSync && s_.options->dist.balance == Balance::kSpeed &&
-      shards.config().policy == data::ShardPolicy::kGlobal) {
-    std::vector<int64_t> even;
-    for (int w = 0; w < s_.workers; ++w) even.push_back(shards.worker_batch(w));
-    rows_ = std::make_shared<data::RowSchedule>(std::move(even));
-    quantum_ = split_quantum(shards.config().global_batch, s_.workers);
-  }
+  if (s_.rows && stragglers_ && shards.config().policy == data::ShardPolicy::kGlobal) start_rows();
   // auto: a first node-local checkpoint soon, to measure what one costs.
   local_every_ = s_.options->output.local_checkpoint_steps;
   next_local_ = s_.start_step + local_interval();
@@ -91,6 +85,25 @@ Trainer::Trainer(TrainerSetup setup)
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::start_rows() {
+  const data::ShardPlan& shards = plan_.shards();
+  const int64_t batch = shards.config().global_batch;
+  rows_ = s_.rows;
+  quantum_ = split_quantum(batch, s_.workers);
+  const std::string why = splits_mismatch(s_.row_splits, s_.workers, batch);
+  if (why.empty()) {
+    rows_->start(to_history(s_.row_splits));
+    return;
+  }
+  // --replay-splits was checked at start; a checkpoint of another layout starts evenly.
+  if (chief() && !s_.row_splits.empty())
+    std::printf("note: the checkpoint's row splits do not fit this run (%s): starting evenly\n",
+                why.c_str());
+  std::vector<int64_t> even;
+  for (int w = 0; w < s_.workers; ++w) even.push_back(shards.worker_batch(w));
+  rows_->start({{0, std::move(even)}});
+}
 
 bool Trainer::local_due(int64_t done) {
   // Asked again every step until one is taken: an async chief proposes none while the last
@@ -268,7 +281,7 @@ void Trainer::share_compute_times(int64_t done) {
   const auto totals = s_.hooks.share_compute(stragglers_->seconds(), stragglers_->rows());
   if (totals.empty()) return;  // an async worker: the chief judges
   const auto named = stragglers_->judge_totals(totals);
-  const std::optional<int64_t> from = rows_ ? rebalance(done) : std::nullopt;
+  const std::optional<int64_t> from = rows_ && !s_.replay_splits ? rebalance(done) : std::nullopt;
   if (!chief()) return;
   for (const Straggler& n : named) {
     const auto w = static_cast<std::size_t>(n.worker);
@@ -292,8 +305,9 @@ void Trainer::share_compute_times(int64_t done) {
 }
 
 std::optional<int64_t> Trainer::rebalance(int64_t done) {
-  // The reader may hold `prefetch` batches and be reading the next: they keep their split.
-  const int64_t from = done + s_.options->data.prefetch + 2;
+  // The reader may hold `prefetch` batches and be reading the next: they keep their split. A
+  // resumed run may hold a change decided for a later step still: not before it.
+  const int64_t from = std::max(done + s_.options->data.prefetch + 2, rows_->last_change());
   const std::vector<int64_t> current = rows_->at(from);
   std::vector<int64_t> next = balanced_rows(current, stragglers_->last(), quantum_);
   if (next == current) return std::nullopt;

@@ -26,6 +26,9 @@ int WorkerRunner::run() {
   auto sum = sync ? comm::polled_sum(MPI_COMM_WORLD, ctx_.options.dist.stall,
                                      "the evaluation's sum over the workers")
                   : nullptr;
+  if (sync && ctx_.roles.num_workers() > 1 && ctx_.options.dist.balance == Balance::kSpeed)
+    ctx_.rows = std::make_shared<data::RowSchedule>();
+  const bool replay = !ctx_.replay_splits.empty();
   TrainerSetup s{.options = &ctx_.options,
                  .replica = &replica,
                  .exchange = &side_->exchange(),
@@ -37,7 +40,12 @@ int WorkerRunner::run() {
                  .sum_over_workers = std::move(sum),
                  .start_step = start,
                  .hooks = outputs.hooks(),
-                 .worker_names = chief ? worker_names() : std::vector<std::string>{}};
+                 .worker_names = chief ? worker_names() : std::vector<std::string>{},
+                 .rows = ctx_.rows,
+                 .row_splits = replay         ? ctx_.replay_splits
+                               : ctx_.resumed ? ctx_.resumed->row_splits
+                                              : std::vector<RowSplit>{},
+                 .replay_splits = replay};
   side_->install(s.hooks, replica);
   Trainer trainer(s);
   if (chief) print_header(ctx_, trainer.plan());

@@ -6,6 +6,9 @@
   checkpoint_tools.py exactly_once CKPT     every server applied exactly the pushes the
                                             workers' steps stand for (sum of worker steps)
   checkpoint_tools.py same_params A B       two exports or checkpoints bit-identical
+  checkpoint_tools.py splits CKPT           the row splits a --balance speed run recorded,
+                                            one "from_step:rows,rows,..." per change
+  checkpoint_tools.py splits_prefix A B     A's recorded splits start B's (B resumed from A)
   checkpoint_tools.py metric JSON KEY       one value of a --metrics-json file
 A check that does not hold exits 1 with the reason.
 """
@@ -64,12 +67,34 @@ def same_params(a_path, b_path):
         sys.exit(1)
 
 
+def read_splits(path):
+    with h5py.File(path, "r") as f:
+        if "row_splits" not in f:
+            sys.exit(f"{path}: no /row_splits")
+        return int(f.attrs["global_step"]), [(int(r[0]), [int(x) for x in r[1:]])
+                                              for r in f["row_splits"][...]]
+
+
+def splits(path):
+    print(" ".join(f"{s}:{','.join(map(str, rows))}" for s, rows in read_splits(path)[1]))
+
+
+def splits_prefix(a_path, b_path):
+    """A run resumed from A kept every split A recorded (those decided for later steps too)."""
+    step, a = read_splits(a_path)
+    _, b = read_splits(b_path)
+    if b[:len(a)] != a:
+        sys.exit(f"the splits of the checkpoint at step {step} were not kept: {a} against {b}")
+    print(f"the {len(a)} split(s) recorded at step {step} kept by the resumed run; {len(b)} in all")
+
+
 def metric(path, key):
     print(json.load(open(path))[key])
 
 
 COMMANDS = {"whole": whole, "counters": counters, "exactly_once": exactly_once,
-            "same_params": same_params, "metric": metric}
+            "same_params": same_params, "splits": splits, "splits_prefix": splits_prefix,
+            "metric": metric}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in COMMANDS:

@@ -18,7 +18,7 @@ for family in kill signal model_dir refusal runtime; do . "$here/$family.sh"; do
 set +e
 
 ALL_CASES=(kill_ps.async kill_chief.async kill_worker.async kill_chief.sync kill_worker.sync
-  sigterm.sync sigusr1.sync signals.async
+  kill_worker.balanced sigterm.sync sigusr1.sync signals.async
   truncated_checkpoint garbage_checkpoint no_valid_checkpoint disk_full mpmd_options
   missing_data garbage_data readonly_model_dir checkpoint_past_the_end slow_open
   signal_storm)
@@ -27,6 +27,7 @@ run_case() {
   local c=$1
   echo "=== $c ($TRANSPORT)"
   case "$c" in
+    kill_worker.balanced.mpirun) balanced_kill_case ;;
     kill_*.*.*) local v=${c#kill_} && kill_case "${v%%.*}" "$(cut -d. -f2 <<<"$v")" "${c##*.}" ;;
     sigterm.sync*) sync_signal_case TERM sigterm ;;
     sigusr1.sync*) sync_signal_case USR1 sigusr1 ;;
@@ -57,7 +58,9 @@ every_case() {
   [ "$TRANSPORT" = default ] && transports=(default tcp)
   for TRANSPORT in "${transports[@]}"; do
     for c in "${ALL_CASES[@]}"; do
-      if [[ $c == kill_* ]]; then
+      if [[ $c == *.balanced ]]; then
+        CASES+=("$c.mpirun:$TRANSPORT")
+      elif [[ $c == kill_* ]]; then
         for l in "${launchers[@]}"; do CASES+=("$c.$l:$TRANSPORT"); done
       else
         CASES+=("$c:$TRANSPORT")

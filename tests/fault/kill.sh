@@ -143,3 +143,49 @@ kill_verdict() {
   row "$name" "$mode" "$launcher" "ended; $words" "$kill_seconds" "$kill_rc" "$lost steps" "$KILL_RESUME"
   return $ok
 }
+
+# balanced_kill_case: --balance speed (sync, 2 ranks, rank 1 a slower CPU) killed at a random
+# step and resumed: the resumed run keeps the splits its checkpoint recorded (those decided for
+# later steps too), and the chain ends bit-identical to an uninterrupted run that replays the
+# chain's splits (--replay-splits): the same rows on the same ranks at every step.
+balanced_kill_case() {
+  local name=kill_worker.balanced.mpirun dir=$W/kill-balanced-$TRANSPORT
+  rm -rf "$dir" && mkdir -p "$dir/ckpt"
+  local args=(--data-dir "$MNIST" "${SMALL[@]}" --dist sync --balance speed --steps 150
+    --checkpoint-steps 25 --log-every 5 --eval-every 100000 --stall-timeout "$STALL")
+  DTRAIN_TEST_SLOW_WORKER=1:30 start mpirun 2 "$dir/killed.log" "${args[@]}" --model-dir "$dir/ckpt"
+  local target=$((40 + RANDOM % 60))
+  if ! wait_step "$dir/killed.log" "$target" 300; then
+    finish 5
+    tail -n 20 "$dir/killed.log"
+    row "$name" sync mpirun "never reached step $target" - "$JOB_RC" - -
+    return 1
+  fi
+  local pid step_at killed_at
+  pid=$(rank_pid 1 "$dir/ckpt") || { echo "no rank 1 found"; finish 5; return 1; }
+  step_at=$(logged_step "$dir/killed.log")
+  killed_at=$(date +%s.%N)
+  kill -KILL "$pid"
+  finish $((STALL + 30)) "$killed_at"
+  local kill_rc=$JOB_RC kill_seconds=$JOB_SECONDS from ok=0
+  from=$(newest_ckpt "$dir/ckpt")
+  cp "$from" "$dir/resumed_from.h5"
+  echo "killed rank 1 at about step $step_at: exit $kill_rc after ${kill_seconds}s; resuming from $(ckpt_step "$from")"
+  [ "$kill_rc" -ne 0 ] || { echo "FAIL: the job reported success"; ok=1; }
+  DTRAIN_TEST_SLOW_WORKER=1:30 start mpirun 2 "$dir/resume.log" "${args[@]}" --model-dir "$dir/ckpt" \
+    --resume --export "$dir/final.h5"
+  finish 300
+  [ "$JOB_RC" -eq 0 ] || { echo "FAIL: the resumed run exited $JOB_RC"; tail -n 5 "$dir/resume.log"; ok=1; }
+  local last
+  last=$(newest_ckpt "$dir/ckpt")
+  ckpt splits "$last"
+  ckpt splits_prefix "$dir/resumed_from.h5" "$last" || ok=1
+  start mpirun 2 "$dir/replay.log" "${args[@]}" --replay-splits "$last" --export "$dir/replay.h5"
+  finish 300
+  [ "$JOB_RC" -eq 0 ] || { echo "FAIL: the replay exited $JOB_RC"; tail -n 5 "$dir/replay.log"; ok=1; }
+  local lost=$((step_at - $(ckpt_step "$from"))) resume="resumed to step 150, bit-identical to its splits replayed"
+  ckpt same_params "$dir/final.h5" "$dir/replay.h5" || { resume="DIFFERENT from its splits replayed"; ok=1; }
+  row "$name" sync mpirun "ended; mpirun: rank 1 on $(hostname), signal 9" "$kill_seconds" "$kill_rc" \
+    "$lost steps" "$resume"
+  return $ok
+}

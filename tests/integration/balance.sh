@@ -17,14 +17,29 @@ refused() {  # ARGS...: mnist_train refuses them at start, naming --balance
 refused --balance fast
 refused --balance speed --dist async
 refused --balance speed --dist sync --shard-by files
+refused --replay-splits "$out/none.h5" --dist sync  # replays --balance speed only
 common=(--data-dir "$MNIST" "${SMALL[@]}" --steps 100 --eval-every 100 --optimizer sgd --threads 1)
 DTRAIN_TEST_SLOW_WORKER=2:40 mpi 3 -x DTRAIN_TEST_SLOW_WORKER "$BIN" "${common[@]}" --dist sync \
   --balance speed --log-every 50 --metrics-json "$out/balanced.json" --export "$out/balanced.h5" \
+  --model-dir "$out/ckpt" \
   >"$out/balanced.log" 2>&1 || { cat "$out/balanced.log"; fail "the balanced run failed"; }
 grep -E "slower than the median|final" "$out/balanced.log"
 grep -qE "^rank 2 on [^ ]+ computes [0-9.]+x slower than the median .*: giving it [0-9]+ of 100 rows" \
   "$out/balanced.log" || fail "rank 2 not named with its rows"
 "$BIN" "${common[@]}" --export "$out/one.h5" | grep final
+# --replay-splits wants a checkpoint of a balanced run of the same workers and batch.
+replay_refused() {  # NP PATTERN ARGS...: refused at start (exit 2), naming --replay-splits
+  local np=$1 pattern=$2 rc=0
+  shift 2
+  mpi "$np" "$BIN" --data-dir "$MNIST" "${SMALL[@]}" --dist sync --balance speed "$@" \
+    >"$out/refused.log" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--replay-splits.*$pattern" "$out/refused.log" ||
+    { cat "$out/refused.log"; fail "not refused with exit 2 naming --replay-splits: $*"; }
+  grep -m1 -- "--replay-splits" "$out/refused.log"
+}
+replay_refused 2 "no row splits" --replay-splits "$out/one.h5"
+replay_refused 2 "3 workers; this run has 2" --replay-splits "$out/ckpt/ckpt-0000000100.h5"
+replay_refused 3 "this run's is 64" --replay-splits "$out/ckpt/ckpt-0000000100.h5" --batch-size 64
 "$PY" - "$out/balanced.json" "$out/balanced.h5" "$out/one.h5" <<'PY'
 import json, sys
 import h5py, numpy as np

@@ -67,6 +67,31 @@ TEST(RowSchedule, EachStepHasTheSplitInEffectThen) {
   EXPECT_THROW(s.set_from(30, {50, 49}), std::exception);  // another batch
 }
 
+TEST(RowSchedule, StartsFromARecordedHistory) {
+  data::RowSchedule s;
+  EXPECT_TRUE(s.empty());
+  EXPECT_THROW(s.at(0), std::exception);
+  s.start({{0, {50, 50}}, {16, {62, 38}}, {40, {75, 25}}});
+  EXPECT_EQ(s.at(39), (std::vector<int64_t>{62, 38}));
+  EXPECT_EQ(s.last_change(), 40);
+  EXPECT_EQ(train::to_history(train::to_row_splits(s.history())), s.history());
+  EXPECT_THROW(s.start({{5, {50, 50}}}), std::exception);  // not from step 0
+}
+
+TEST(RowSplits, ARecordThatDoesNotFitIsNamed) {
+  using train::RowSplit;
+  const std::vector<RowSplit> fits = {{0, {50, 50}}, {16, {62, 38}}};
+  EXPECT_EQ(train::splits_mismatch(fits, 2, 100), "");
+  EXPECT_NE(train::splits_mismatch(fits, 3, 100).find("2 workers; this run has 3"),
+            std::string::npos);
+  EXPECT_NE(train::splits_mismatch(fits, 2, 64).find("this run's is 64"), std::string::npos);
+  EXPECT_NE(train::splits_mismatch({}, 2, 100), "");
+  const std::vector<RowSplit> backwards = {{0, {50, 50}}, {16, {62, 38}}, {8, {50, 50}}};
+  EXPECT_NE(train::splits_mismatch(backwards, 2, 100), "");
+  const std::vector<RowSplit> empty_worker = {{0, {100, 0}}};
+  EXPECT_NE(train::splits_mismatch(empty_worker, 2, 100).find("no rows"), std::string::npos);
+}
+
 TEST(RowSchedule, AReaderAndAWriterAtOnce) {
   data::RowSchedule s({50, 50});
   std::thread writer([&] {

@@ -6,6 +6,9 @@
 //   /worker_steps                  int64 [workers]: steps each worker had done (async)
 //   /servers                       int64 [servers, 4]: each parameter server's range begin, end,
 //                                  pushes applied and optimizer steps (async)
+//   /row_splits                    int64 [changes, 1 + workers]: --balance speed (sync): from
+//                                  which global step on each worker computed how many rows of a
+//                                  full global batch; a resume replays them (--replay-splits too)
 //   attributes on /                dtrain_format, global_step, epoch, model, input_shape,
 //                                  optimizer, optimizer_steps, mode, ranks, num_ps, workers, seed,
 //                                  options (JSON)
@@ -36,6 +39,14 @@ struct ServerCounters {
   int64_t pushes_applied = 0, optimizer_steps = 0;
 };
 
+// --balance speed: from global step `from_step` on, worker w computes rows[w] rows of each full
+// global batch (until the next change).
+struct RowSplit {
+  int64_t from_step = 0;
+  std::vector<int64_t> rows;
+  bool operator==(const RowSplit&) const = default;
+};
+
 // The run that wrote a checkpoint.
 struct RunInfo {
   std::string mode;  // local | sync | async
@@ -56,6 +67,7 @@ struct TrainingState {
   optim::NamedArrays optimizer_state;  // flat, each layout.total()
   std::vector<int64_t> worker_steps;
   std::vector<ServerCounters> servers;
+  std::vector<RowSplit> row_splits;  // every split so far, the first from step 0 (sync, balanced)
   RunInfo run;
 };
 
@@ -68,6 +80,8 @@ TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout
 std::string read_model_spec(const std::string& path);
 // The input shape a checkpoint or export was trained on.
 data::ImageShape read_input_shape(const std::string& path);
+// The row splits a checkpoint recorded (--replay-splits). A file without them is a DataError.
+std::vector<RowSplit> read_row_splits(const std::string& path);
 
 class CheckpointDir {
  public:

@@ -90,8 +90,9 @@ struct DistributionOptions {
   bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather
   comm::Compression compress = comm::Compression::kNone;  // sync: gradients on the wire
   Balance balance = Balance::kOff;                        // sync: rows per rank
-  comm::StallSettings stall;                              // --stall-timeout
-  int threads = 0;  // 0 = the cores of this node divided among its workers
+  std::string replay_splits;  // --replay-splits: a checkpoint whose recorded row splits to follow
+  comm::StallSettings stall;  // --stall-timeout
+  int threads = 0;            // 0 = the cores of this node divided among its workers
 };
 
 struct OutputOptions {

@@ -17,6 +17,7 @@
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/comm/roles.h"
 #include "dtrain/data/example_source.h"
+#include "dtrain/train/checkpoint.h"
 #include "dtrain/train/metrics.h"
 #include "dtrain/train/options.h"
 #include "dtrain/train/training_plan.h"
@@ -78,6 +79,13 @@ struct TrainerSetup {
   TrainerHooks hooks = {};
   // The chief: each worker's name for a straggler's line ("rank 3 on h2"; empty: "worker W").
   std::vector<std::string> worker_names = {};
+  // --balance speed (sync): the schedule of each step's rows, empty; the trainer starts it and
+  // checkpoints record it (null: the even split). It starts from `row_splits` when they fit
+  // (a resumed checkpoint's record, or --replay-splits), else evenly; `replay_splits`: follow
+  // them only, never change them.
+  std::shared_ptr<data::RowSchedule> rows = nullptr;
+  std::vector<RowSplit> row_splits = {};
+  bool replay_splits = false;
 };
 
 // A worker the chief named as computing slower than the others.
@@ -171,7 +179,9 @@ class Trainer {
   std::unique_ptr<StragglerWatch> stragglers_;  // more than one worker
   std::vector<StragglerReport> named_;          // the chief: the stragglers named so far
   std::shared_ptr<data::RowSchedule> rows_;     // --balance speed: the rows of each worker
-  int64_t quantum_ = 1, split_changes_ = 0;     // rows move in multiples of quantum_
+  // Starts rows_ from the recorded splits, or evenly when there are none or they do not fit.
+  void start_rows();
+  int64_t quantum_ = 1, split_changes_ = 0;  // rows move in multiples of quantum_
 };
 
 }  // namespace dtrain::train
