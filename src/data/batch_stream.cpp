@@ -68,33 +68,10 @@ std::shared_ptr<Batch> BatchStream::read_batch(int64_t epoch, int64_t step, int6
 void BatchStream::run() {
   timeline::name_this_thread("data reader");
   try {
-    for (int64_t epoch = options_.start_epoch;
-         options_.epochs < 0 || epoch < options_.start_epoch + options_.epochs; ++epoch) {
-      // A schedule: each step's ids when it is read (the split may change meanwhile).
-      const bool scheduled = options_.rows && plan_.config().policy == ShardPolicy::kGlobal;
-      const auto steps = scheduled ? std::vector<std::vector<int64_t>>{}
-                                   : plan_.worker_steps(epoch, options_.worker);
-      const auto order = scheduled ? plan_.epoch_order(epoch) : std::vector<int64_t>{};
-      const auto rows = plan_.global_rows(epoch);  // one per step of the epoch
-      const int64_t first = epoch == options_.start_epoch ? options_.start_step : 0;
-      for (int64_t s = first; s < static_cast<int64_t>(rows.size()); ++s) {
-        std::shared_ptr<Batch> batch;
-        {
-          TimelineSpan span("read batch", "data");
-          const int64_t global = rows[static_cast<std::size_t>(s)];
-          batch = scheduled
-                      ? read_batch(epoch, s, 1, global, scheduled_ids(epoch, s, global, order))
-                      : read_batch(epoch, s, plan_.worker_batch(options_.worker), global,
-                                   steps[static_cast<std::size_t>(s)]);
-        }
-        std::unique_lock lock(mu_);
-        cv_.wait(lock,
-                 [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
-        if (stop_) return;
-        ready_.push_back(std::move(batch));
-        cv_.notify_all();
-      }
-    }
+    if (options_.requested)
+      read_requests();
+    else
+      read_epochs();
   } catch (...) {
     std::lock_guard lock(mu_);
     error_ = std::current_exception();
@@ -102,6 +79,77 @@ void BatchStream::run() {
   std::lock_guard lock(mu_);
   done_ = true;
   cv_.notify_all();
+}
+
+bool BatchStream::hand_over(std::shared_ptr<Batch> batch) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
+  if (stop_) return false;
+  ready_.push_back(std::move(batch));
+  cv_.notify_all();
+  return true;
+}
+
+void BatchStream::request(Chunk chunk) {
+  std::lock_guard lock(mu_);
+  requests_.push_back(chunk);
+  cv_.notify_all();
+}
+
+void BatchStream::read_requests() {
+  // One epoch's reads at a time: chunks come in order, so epochs only move forward.
+  int64_t epoch = -1;
+  std::vector<std::vector<std::vector<int64_t>>> slices;  // [worker][step] ids
+  std::vector<int64_t> rows;                              // global rows of each step
+  for (;;) {
+    Chunk c;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !requests_.empty(); });
+      if (stop_) return;
+      c = requests_.front();
+      requests_.pop_front();
+    }
+    if (c.epoch != epoch) {
+      epoch = c.epoch;
+      slices.clear();
+      for (int w = 0; w < plan_.config().workers; ++w)
+        slices.push_back(plan_.worker_steps(epoch, w));
+      rows = plan_.global_rows(epoch);
+    }
+    std::shared_ptr<Batch> batch;
+    {
+      TimelineSpan span("read batch", "data");
+      const auto s = static_cast<std::size_t>(c.step);
+      batch = read_batch(epoch, c.step, plan_.worker_batch(c.worker), rows.at(s),
+                         slices.at(static_cast<std::size_t>(c.worker)).at(s));
+    }
+    if (!hand_over(std::move(batch))) return;
+  }
+}
+
+void BatchStream::read_epochs() {
+  for (int64_t epoch = options_.start_epoch;
+       options_.epochs < 0 || epoch < options_.start_epoch + options_.epochs; ++epoch) {
+    // A schedule: each step's ids when it is read (the split may change meanwhile).
+    const bool scheduled = options_.rows && plan_.config().policy == ShardPolicy::kGlobal;
+    const auto steps = scheduled ? std::vector<std::vector<int64_t>>{}
+                                 : plan_.worker_steps(epoch, options_.worker);
+    const auto order = scheduled ? plan_.epoch_order(epoch) : std::vector<int64_t>{};
+    const auto rows = plan_.global_rows(epoch);  // one per step of the epoch
+    const int64_t first = epoch == options_.start_epoch ? options_.start_step : 0;
+    for (int64_t s = first; s < static_cast<int64_t>(rows.size()); ++s) {
+      std::shared_ptr<Batch> batch;
+      {
+        TimelineSpan span("read batch", "data");
+        const int64_t global = rows[static_cast<std::size_t>(s)];
+        batch = scheduled ? read_batch(epoch, s, 1, global, scheduled_ids(epoch, s, global, order))
+                          : read_batch(epoch, s, plan_.worker_batch(options_.worker), global,
+                                       steps[static_cast<std::size_t>(s)]);
+      }
+      if (!hand_over(std::move(batch))) return;
+    }
+  }
 }
 
 std::shared_ptr<const Batch> BatchStream::next() {

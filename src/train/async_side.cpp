@@ -76,12 +76,16 @@ class AsyncSide final : public WorkerSide {
 
   JobContext& ctx_;
   const bool chief_;
+  const bool taking_;  // --balance speed: work taken from a shared counter
   std::unique_ptr<comm::PsWindow> window_;
   std::unique_ptr<comm::ParameterServerClient> client_;
   std::unique_ptr<LocalCuts> cuts_;
 };
 
-AsyncSide::AsyncSide(JobContext& ctx) : ctx_(ctx), chief_(ctx.roles.is_chief()) {
+AsyncSide::AsyncSide(JobContext& ctx)
+    : ctx_(ctx),
+      chief_(ctx.roles.is_chief()),
+      taking_(ctx.options.dist.balance == Balance::kSpeed) {
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the parameter-server window");
   window_ = std::make_unique<comm::PsWindow>(
       MPI_COMM_WORLD, ctx_.roles,
@@ -91,6 +95,8 @@ AsyncSide::AsyncSide(JobContext& ctx) : ctx_(ctx), chief_(ctx.roles.is_chief()) 
 
 int64_t AsyncSide::start_step() const {
   if (!ctx_.resumed) return 0;
+  // Work taken: every chunk of the steps before the checkpoint's is in it, none after.
+  if (taking_) return ctx_.resumed->global_step;
   // Each worker continues from its own step count when the worker count is unchanged.
   const auto& ws = ctx_.resumed->worker_steps;
   return ws.size() == static_cast<std::size_t>(ctx_.roles.num_workers())
@@ -105,6 +111,8 @@ int64_t AsyncSide::start(nn::Replica&) {
   print_roles(ctx_, window_->shards());
   const int64_t start = start_step();
   client_->start_at(start);  // the servers hold the weights: nothing to restore here
+  const int64_t workers = ctx_.roles.num_workers();
+  if (taking_) client_->take_work(start * workers, ctx_.facts.total_steps * workers);
   return start;
 }
 
@@ -117,6 +125,9 @@ void AsyncSide::save_checkpoint(int64_t done, double epoch) {
   st.optimizer_state = std::move(g.optimizer);
   st.optimizer_steps = g.servers.front().optimizer_steps;
   st.worker_steps = std::move(g.worker_steps);
+  // Work taken: the clocks are the steps of the chunks held next; the checkpoint holds every
+  // chunk of the steps before `done`, as if each worker had trained its share of them.
+  if (taking_) st.worker_steps.assign(st.worker_steps.size(), done);
   for (const auto& srv : g.servers)
     st.servers.push_back({srv.range.begin, srv.range.end, srv.pushes_applied, srv.optimizer_steps});
   ctx_.save_checkpoint(st);
@@ -127,6 +138,7 @@ void AsyncSide::install(TrainerHooks& hooks, nn::Replica&) {
   if (chief_ && !ctx_.options.output.model_dir.empty())
     hooks.save_checkpoint = [this](int64_t done, double epoch) { save_checkpoint(done, epoch); };
   if (chief_) hooks.staleness = [this] { return client_->stats().push_pull->staleness_mean; };
+  if (taking_) hooks.take_work = [this](std::size_t depth) { return client_->take(depth); };
   // Each worker publishes its compute totals on server 0; the chief reads everyone's.
   hooks.share_compute = [this](double seconds, double rows) {
     client_->publish_compute(seconds, rows);

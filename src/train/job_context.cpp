@@ -156,13 +156,15 @@ std::string choose_checkpoint(const JobContext& ctx) {
                   std::to_string(files.size()) + " file(s): " + reasons);
 }
 
-// --balance speed under the default --dist: only a sync run splits a global batch.
+// --balance speed under the default --dist: one process has nobody to share with, and only
+// a sync run has row splits to replay.
 void check_balance(const TrainOptions& o, comm::Mode mode) {
-  if (o.dist.balance == Balance::kSpeed && mode != comm::Mode::kSync)
-    throw OptionError(
-        "--balance speed: splits the global batch of --dist sync over its ranks; "
-        "this run is " +
-        comm::to_string(mode));
+  if (o.dist.balance == Balance::kSpeed && mode == comm::Mode::kLocal)
+    throw OptionError("--balance speed: shares the work of several ranks; this run is one process");
+  if (!o.dist.replay_splits.empty() && mode != comm::Mode::kSync)
+    throw OptionError("--replay-splits " + o.dist.replay_splits +
+                      ": replays the row splits of --dist sync; this run is " +
+                      comm::to_string(mode));
 }
 
 // --replay-splits: the splits must be of this run's workers and global batch.
@@ -183,7 +185,6 @@ std::vector<RowSplit> read_replay_splits(const JobContext& c) {
 // --compress acts on sync mode's allreduce only. Async pushes are MPI_Accumulate, which takes
 // predefined types and ops only: fp16 there would need a push protocol of its own (put slots
 // that the servers sum), replacing the one whose exactly-once accounting the tests check.
-
 void check_compression(const TrainOptions& o, comm::Mode mode) {
   if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
   throw OptionError("--compress " + comm::to_string(o.dist.compress) +

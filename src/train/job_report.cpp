@@ -251,6 +251,11 @@ void print_header(const JobContext& ctx, const TrainingPlan& plan) {
       static_cast<double>(o.model.lr), static_cast<double>(o.model.lr_decay_rate),
       static_cast<long long>(plan.schedule().decay_steps),
       async ? " of each worker: the servers decay by pushes applied" : "");
+  if (async && o.dist.balance == Balance::kSpeed)
+    std::printf(
+        "work taken by speed (--balance speed): the %lld x %d worker-batches of those steps are "
+        "taken one at a time from a counter on server 0, so a faster worker trains more of them\n",
+        static_cast<long long>(plan.total_steps()), ctx.roles.num_workers());
   std::fflush(stdout);
 }
 

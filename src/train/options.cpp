@@ -224,9 +224,10 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
       "weights, optimizer and the parameter allgather stay fp32)")(
       "balance", enum_value("balance", kBalances, &d.balance),
-      "sync, --shard-by global: off (every rank the same rows of the global batch) or speed "
-      "(rows in proportion to each rank's measured compute speed, re-measured every 10 steps; "
-      "the same rows, so the same model up to float summation order)")(
+      "--shard-by global: off (every rank an even share) or speed (sync: rows of each global "
+      "batch in proportion to each rank's measured compute speed, re-measured every 10 steps, "
+      "the same rows, so the same model up to float summation order; async: each worker takes "
+      "the next worker-batch of the epoch from a shared counter, so a faster one takes more)")(
       "replay-splits", po::value(&d.replay_splits),
       "with --balance speed: follow the row splits this checkpoint recorded, step by step, "
       "instead of measuring (reproduces a balanced run, resumed or not, bit for bit)")(
@@ -438,10 +439,6 @@ void validate(const TrainOptions& o) {
     refuse("--compress " + comm::to_string(d.compress) +
            ": compresses the gradient allreduce of --dist sync, not the pushes of --dist async "
            "(MPI_Accumulate has no fp16 type or op)");
-  if (d.balance == Balance::kSpeed && d.dist == comm::Mode::kAsync)
-    refuse(
-        "--balance speed: splits the global batch of --dist sync; async workers each take "
-        "their own batches");
   if (!d.replay_splits.empty() && d.balance != Balance::kSpeed)
     refuse("--replay-splits " + d.replay_splits +
            ": replays the splits of --balance speed; add --balance speed");
@@ -449,6 +446,10 @@ void validate(const TrainOptions& o) {
     refuse(
         "--balance speed: moves rows of the global batch between ranks, which needs "
         "--shard-by global (with files each rank reads its own files)");
+  if (!d.replay_splits.empty() && d.dist == comm::Mode::kAsync)
+    refuse("--replay-splits " + d.replay_splits +
+           ": replays the row splits of --dist sync; with --dist async, --balance speed takes "
+           "the work as it goes");
   if (out.local_checkpoint_steps > 0 && out.local_checkpoint_dir.empty())
     refuse("--local-checkpoint-steps " + std::to_string(out.local_checkpoint_steps) +
            " needs --local-checkpoint-dir DIR (a node-local directory)");

@@ -1,5 +1,7 @@
 #include "dtrain/train/trainer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -68,6 +70,14 @@ Trainer::Trainer(TrainerSetup setup)
   if (const char* spec = std::getenv("DTRAIN_TEST_SLOW_WORKER");
       spec && std::sscanf(spec, "%d:%d", &who, &ms) == 2 && who == s_.worker) {
     slow_ms_ = ms;
+  }
+  // Test hook: DTRAIN_TEST_RECORD_IDS=DIR: each worker writes the example ids it trains on, one
+  // per line, to DIR/worker-W.PID.ids (the exactly-once checks of work taken read them).
+  if (const char* dir = std::getenv("DTRAIN_TEST_RECORD_IDS"); dir && *dir) {
+    const std::string path = std::string(dir) + "/worker-" + std::to_string(s_.worker) + "." +
+                             std::to_string(::getpid()) + ".ids";
+    ids_file_.reset(std::fopen(path.c_str(), "w"));
+    if (!ids_file_) throw Error("DTRAIN_TEST_RECORD_IDS: cannot write " + path);
   }
   if (s_.start_step > plan_.total_steps()) {
     throw OptionError("the checkpoint is at step " + std::to_string(s_.start_step) + ", past the " +
@@ -166,7 +176,8 @@ void Trainer::maybe_evaluate(int64_t done, bool last, RunMetrics& metrics) {
   const bool evaluates = s_.mode == comm::Mode::kSync || chief();
   if (!evaluates || (last && async)) return;
   const int64_t every = s_.options->training.eval_every;
-  const bool due = last || (every > 0 ? done % every == 0 : plan_.ends_epoch(done));
+  bool due = last || reached(done, every);
+  for (int64_t d = prev_done_ + 1; every <= 0 && !due && d <= done; ++d) due = plan_.ends_epoch(d);
   if (due) evaluate_now(done, metrics);
 }
 
@@ -241,6 +252,9 @@ Trainer::StepOutcome Trainer::train_step(data::BatchStream& stream, int64_t step
     batch = stream.next();
   }
   if (!batch) throw Error("the training data ran out before step " + std::to_string(step));
+  for (int64_t i = 0; ids_file_ && i < batch->real_rows; ++i)
+    std::fprintf(ids_file_.get(), "%lld\n",
+                 static_cast<long long>(batch->ids[static_cast<std::size_t>(i)]));
   {
     TimelineSpan refresh("exchange: before step", "exchange", step);
     s_.exchange->before_step(*s_.replica, step);
@@ -288,6 +302,7 @@ void Trainer::share_compute_times(int64_t done) {
     const std::string who =
         w < s_.worker_names.size() ? s_.worker_names[w] : "worker " + std::to_string(n.worker);
     std::string what = s_.mode == comm::Mode::kSync ? ": every step waits for it"
+                       : s_.hooks.take_work         ? ": the others take more of the work"
                                                     : ": it takes its share of each epoch slower";
     if (rows_) {
       what = ": giving it " + std::to_string(rows_->at(from.value_or(done))[w]) + " of " +
@@ -324,7 +339,7 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
   // The schedule is the chief's: the others follow it through the agreement.
   if (chief() && s_.hooks.save_checkpoint) {
     const bool periodic =
-        (out.checkpoint_steps > 0 && done % out.checkpoint_steps == 0) ||
+        reached(done, out.checkpoint_steps) ||
         (out.checkpoint_secs > 0 && now_seconds() - last_checkpoint_time_ >= out.checkpoint_secs);
     if (periodic || last) {
       requests |= comm::kCheckpointRequest;
@@ -358,10 +373,8 @@ bool Trainer::checkpoint_or_stop(int64_t done, bool last) {
   return true;
 }
 
-TrainResult Trainer::run() {
+data::BatchStream::Options Trainer::stream_options() const {
   const auto& o = *s_.options;
-  const int64_t total = plan_.total_steps();
-  TrainResult result{RunMetrics(std::min<int64_t>(20, (total - s_.start_step) / 10))};
   data::BatchStream::Options so;
   so.worker = s_.worker;
   so.epochs = -1;
@@ -372,30 +385,67 @@ TrainResult Trainer::run() {
   so.start_epoch = static_cast<int64_t>(e);
   so.start_step = s_.start_step - plan_.epoch_start(e);
   so.rows = rows_;
-  data::BatchStream stream(s_.train_data, plan_.shards(), so);
+  so.requested = static_cast<bool>(s_.hooks.take_work);
+  return so;
+}
+
+std::optional<int64_t> Trainer::next_step(data::BatchStream& stream) {
+  if (!s_.hooks.take_work) {
+    if (prev_done_ >= plan_.total_steps()) return std::nullopt;
+    return prev_done_;
+  }
+  // Work taken: this worker holds the chunk it trains and the next one (read meanwhile).
+  for (const int64_t g : s_.hooks.take_work(2)) {
+    taken_.push_back(g);
+    const int64_t step = g / s_.workers;
+    const std::size_t e = plan_.epoch_index(step);
+    stream.request(
+        {static_cast<int64_t>(e), step - plan_.epoch_start(e), static_cast<int>(g % s_.workers)});
+  }
+  if (taken_.empty()) return std::nullopt;
+  return taken_.front() / s_.workers;
+}
+
+bool Trainer::reached(int64_t done, int64_t every) const {
+  return every > 0 && done / every > prev_done_ / every;
+}
+
+TrainResult Trainer::run() {
+  const auto& o = *s_.options;
+  const int64_t total = plan_.total_steps();
+  TrainResult result{RunMetrics(std::min<int64_t>(20, (total - s_.start_step) / 10))};
+  data::BatchStream stream(s_.train_data, plan_.shards(), stream_options());
   last_checkpoint_time_ = now_seconds();
   RunMetrics& metrics = result.metrics;
   Window log, summary;
   int64_t step = s_.start_step;
-  while (step < total && !result.stopped) {
+  prev_done_ = s_.start_step;
+  bool first = true;
+  while (!result.stopped) {
+    const std::optional<int64_t> at = next_step(stream);
+    if (!at) break;
+    step = *at;
     const double iteration_start = now_seconds();
-    iteration_has_other_work_ = step == s_.start_step;  // the first builds the network
+    iteration_has_other_work_ = first;  // the first builds the network
     const StepOutcome r = train_step(stream, step);
+    if (!taken_.empty()) taken_.pop_front();
     metrics.add_step(r.images, r.seconds);
     // The first step builds the network (oneDNN primitives): not a step's time.
-    if (step > s_.start_step)
+    if (!first)
       step_seconds_ = step_seconds_ > 0 ? 0.9 * step_seconds_ + 0.1 * r.seconds : r.seconds;
     log.add(r.loss_sum, r.rows, r.images, r.seconds);
     summary.add(r.loss_sum, r.rows, r.images, r.seconds);
-    if (stragglers_ && step > s_.start_step) stragglers_->add(r.compute_seconds, r.rows);
+    if (stragglers_ && !first) stragglers_->add(r.compute_seconds, r.rows);
+    first = false;
     const int64_t done = ++step;
-    if (stragglers_ && done % StragglerWatch::kWindow == 0) share_compute_times(done);
-    const bool last = done == total;
-    if (chief() && (done % o.training.log_every == 0 || last)) {
+    // Work taken: the last chunk this worker gets (the steps jump where others took chunks).
+    const bool last = s_.hooks.take_work ? taken_.empty() : done == total;
+    if (stragglers_ && reached(done, StragglerWatch::kWindow)) share_compute_times(done);
+    if (chief() && (reached(done, o.training.log_every) || last)) {
       log_progress(done, log.mean_loss(), log.rate(), r.images);
       log = Window{};
     }
-    if (chief() && (done % o.output.summary_steps == 0 || last) &&
+    if (chief() && (reached(done, o.output.summary_steps) || last) &&
         (s_.hooks.summaries || s_.hooks.csv)) {
       write_summaries(done, summary.mean_loss(), summary.rate());
       summary = Window{};
@@ -408,6 +458,7 @@ TrainResult Trainer::run() {
     }
     if (chief() && s_.hooks.save_local_checkpoint)
       local_cost_->iteration(now_seconds() - iteration_start, !iteration_has_other_work_);
+    prev_done_ = done;
   }
   result.start_step = s_.start_step;
   result.last_step = step;

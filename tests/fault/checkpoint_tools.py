@@ -9,6 +9,9 @@
   checkpoint_tools.py splits CKPT           the row splits a --balance speed run recorded,
                                             one "from_step:rows,rows,..." per change
   checkpoint_tools.py splits_prefix A B     A's recorded splits start B's (B resumed from A)
+  checkpoint_tools.py ids_once EXAMPLES DIR...  every example id 0..EXAMPLES-1 trained exactly
+                                            once over the worker-*.ids files in the DIRs
+                                            (DTRAIN_TEST_RECORD_IDS); prints each worker's count
   checkpoint_tools.py metric JSON KEY       one value of a --metrics-json file
 A check that does not hold exits 1 with the reason.
 """
@@ -88,12 +91,29 @@ def splits_prefix(a_path, b_path):
     print(f"the {len(a)} split(s) recorded at step {step} kept by the resumed run; {len(b)} in all")
 
 
+def ids_once(examples, *dirs):
+    import collections, glob
+    per_worker, seen = collections.Counter(), collections.Counter()
+    for d in dirs:
+        for path in glob.glob(f"{d}/worker-*.ids"):
+            ids = [int(x) for x in open(path)]
+            per_worker[path.rsplit("/", 1)[-1].split(".")[0]] += len(ids)
+            seen.update(ids)
+    twice = sum(1 for n in seen.values() if n > 1)
+    missing = int(examples) - len(set(seen) & set(range(int(examples))))
+    print(f"{sum(seen.values())} examples trained, {len(seen)} distinct; per worker "
+          f"{' '.join(f'{w}={n}' for w, n in sorted(per_worker.items()))}")
+    if twice or missing or len(seen) != int(examples):
+        sys.exit(f"{twice} examples trained more than once, {missing} never")
+
+
 def metric(path, key):
     print(json.load(open(path))[key])
 
 
 COMMANDS = {"whole": whole, "counters": counters, "exactly_once": exactly_once,
             "same_params": same_params, "splits": splits, "splits_prefix": splits_prefix,
+            "ids_once": ids_once,
             "metric": metric}
 
 if __name__ == "__main__":

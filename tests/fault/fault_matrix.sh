@@ -18,7 +18,7 @@ for family in kill signal model_dir refusal runtime; do . "$here/$family.sh"; do
 set +e
 
 ALL_CASES=(kill_ps.async kill_chief.async kill_worker.async kill_chief.sync kill_worker.sync
-  kill_worker.balanced sigterm.sync sigusr1.sync signals.async
+  kill_worker.balanced sigterm.sync sigusr1.sync signals.async signals.async_balanced
   truncated_checkpoint garbage_checkpoint no_valid_checkpoint disk_full mpmd_options
   missing_data garbage_data readonly_model_dir checkpoint_past_the_end slow_open
   signal_storm)
@@ -31,6 +31,7 @@ run_case() {
     kill_*.*.*) local v=${c#kill_} && kill_case "${v%%.*}" "$(cut -d. -f2 <<<"$v")" "${c##*.}" ;;
     sigterm.sync*) sync_signal_case TERM sigterm ;;
     sigusr1.sync*) sync_signal_case USR1 sigusr1 ;;
+    signals.async_balanced*) balanced_async_case ;;
     signals.async*) signals_async_case ;;
     truncated_checkpoint | garbage_checkpoint | no_valid_checkpoint) damaged_case "$c" ;;
     disk_full) disk_full_case ;;

@@ -140,3 +140,48 @@ async_end_checks() {
   ASYNC_RESUME="step 300, schedule as uninterrupted; accuracy $(percent "$acc") (uninterrupted $(percent "$acc_ref"))"
   return $ok
 }
+
+# balanced_async_case: async --balance speed (1 server, 2 workers, worker 1 a slower CPU): the
+# workers take one epoch's chunks from the shared counter. SIGTERM at a random step stops it at
+# an agreed step (the chunks the workers held beyond it untrained); the resumed run takes them
+# again. Over both runs every example of the epoch is trained exactly once (each worker's ids,
+# DTRAIN_TEST_RECORD_IDS), every checkpoint holds the pushes of the steps before it, the
+# server ends at the epoch's 600 pushes, and the fast worker took more chunks.
+balanced_async_case() {
+  local name=signals.async_balanced.mpirun dir=$W/async-balanced-$TRANSPORT ok=0
+  rm -rf "$dir" && mkdir -p "$dir/ids1" "$dir/ids2"
+  local args=(--data-dir "$MNIST" "${SMALL[@]}" --dist async --balance speed --epochs 1
+    --log-every 5 --eval-every 100000 --model-dir "$dir/ckpt" --stall-timeout "$STALL")
+  DTRAIN_TEST_SLOW_WORKER=1:30 DTRAIN_TEST_RECORD_IDS=$dir/ids1 start mpirun 3 "$dir/run.log" "${args[@]}"
+  wait_step "$dir/run.log" $((60 + RANDOM % 120)) 300 || { echo "FAIL: the run ended early"; ok=1; }
+  signal_all TERM "$dir/ckpt"
+  finish 300
+  local term
+  term=$(sed -nE 's/^stopping after step ([0-9]+) .*/\1/p' "$dir/run.log")
+  [ "$JOB_RC" -eq 143 ] && [ -n "$term" ] ||
+    { echo "FAIL: exit $JOB_RC, not 143 after an agreed stop"; tail -n 5 "$dir/run.log"; ok=1; }
+  local counters
+  counters=$(ckpt counters "$dir/ckpt/ckpt-$(printf %010d "${term:-0}").h5")
+  echo "checkpoint at step $term: $counters"
+  [ "$counters" = "worker_steps=$term,$term servers_applied=$((2 * ${term:-0}))" ] ||
+    { echo "FAIL: the checkpoint does not hold exactly the chunks of the steps before it"; ok=1; }
+  grep -qE "^rank 2 on [^ ]+ computes [0-9.]+x slower than the median .*: the others take more of the work" \
+    "$dir/run.log" || { echo "FAIL: rank 2 not named"; ok=1; }
+  DTRAIN_TEST_SLOW_WORKER=1:30 DTRAIN_TEST_RECORD_IDS=$dir/ids2 start mpirun 3 "$dir/resume.log" \
+    "${args[@]}" --resume
+  finish 300
+  [ "$JOB_RC" -eq 0 ] || { echo "FAIL: the resumed run exited $JOB_RC"; tail -n 5 "$dir/resume.log"; ok=1; }
+  local pushes
+  pushes=$(ps_figure "$dir/resume.log" 0 pushes)
+  [ "$pushes" = 600 ] || { echo "FAIL: $pushes pushes applied, not the epoch's 600"; ok=1; }
+  local once
+  once=$(ckpt ids_once 60000 "$dir/ids1" "$dir/ids2") || ok=1
+  echo "stopped at step $term, resumed: $once"
+  local fast slow
+  fast=$(sed -nE 's/.*worker-0=([0-9]+).*/\1/p' <<<"$once")
+  slow=$(sed -nE 's/.*worker-1=([0-9]+).*/\1/p' <<<"$once")
+  [ "${fast:-0}" -gt $((2 * ${slow:-0})) ] || { echo "FAIL: the fast worker did not take more of the work"; ok=1; }
+  row "$name" async mpirun "TERM: checkpoint at step $term, stopped" - 143 "0 steps" \
+    "resumed: every example of the epoch once, 600 pushes applied"
+  return $ok
+}

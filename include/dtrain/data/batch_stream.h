@@ -3,7 +3,9 @@
 // A thread reads the examples of upcoming steps from the ExampleSource and keeps up to
 // `prefetch` batches ready, so in steady state the trainer never waits on storage. Batches run
 // epoch after epoch from the given starting point (which is how a resumed job continues with the
-// same data order). Errors in the reader (a corrupt file, say) surface from next().
+// same data order), or, with Options::requested, are the chunks request()ed, in order (work taken
+// from a shared counter: a chunk is what one worker reads at one step with an even share).
+// Errors in the reader (a corrupt file, say) surface from next().
 #pragma once
 
 #include <condition_variable>
@@ -46,6 +48,14 @@ class BatchStream {
     // --shard-by global: this worker's rows of each global batch come from this schedule
     // (rows by speed, sync) instead of the plan's even split. Null: the plan's split.
     std::shared_ptr<const RowSchedule> rows;
+    // Read only the chunks request()ed (start_*, epochs and rows are then unused).
+    bool requested = false;
+  };
+
+  // A chunk: what worker `worker` reads at `step` of `epoch` with the plan's even share.
+  struct Chunk {
+    int64_t epoch = 0, step = 0;
+    int worker = 0;
   };
 
   BatchStream(std::shared_ptr<ExampleSource> source, ShardPlan plan, Options options);
@@ -53,14 +63,21 @@ class BatchStream {
   BatchStream(const BatchStream&) = delete;
   BatchStream& operator=(const BatchStream&) = delete;
 
-  // The next batch, or nullptr once the requested epochs are done.
+  // The next batch, or nullptr once the requested epochs (or chunks) are done.
   std::shared_ptr<const Batch> next();
+  // Options::requested: reads `chunk` after the ones requested before it.
+  void request(Chunk chunk);
   // Seconds next() spent waiting for the reader.
   double wait_seconds() const { return wait_seconds_; }
   const ShardPlan& plan() const { return plan_; }
 
  private:
   void run();
+  void read_epochs();
+  void read_requests();
+  // Waits until the trainer takes a batch if `prefetch` are ready, then adds `batch`: false
+  // when the stream is being stopped.
+  bool hand_over(std::shared_ptr<Batch> batch);
   // The ids of this worker's rows of `step` of `epoch`, from the schedule.
   std::vector<int64_t> scheduled_ids(int64_t epoch, int64_t step, int64_t global_rows,
                                      const std::vector<int64_t>& order) const;
@@ -74,6 +91,7 @@ class BatchStream {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<const Batch>> ready_;
+  std::deque<Chunk> requests_;
   bool done_ = false, stop_ = false;
   std::exception_ptr error_;
   double wait_seconds_ = 0;

@@ -7,6 +7,8 @@
 // step the caller evaluates the final weights).
 #pragma once
 
+#include <cstdio>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -16,6 +18,7 @@
 
 #include "dtrain/comm/gradient_exchange.h"
 #include "dtrain/comm/roles.h"
+#include "dtrain/data/batch_stream.h"
 #include "dtrain/data/example_source.h"
 #include "dtrain/train/checkpoint.h"
 #include "dtrain/train/metrics.h"
@@ -23,7 +26,6 @@
 #include "dtrain/train/training_plan.h"
 
 namespace dtrain::data {
-class BatchStream;
 class RowSchedule;  // src/data/row_schedule.h: each rank's rows of a global batch, by step
 }  // namespace dtrain::data
 
@@ -63,6 +65,11 @@ struct TrainerHooks {
   // this rank judges (sync: every rank, after a sum over them; async: the chief, from the
   // servers), else nothing. Unset: no straggler watch.
   std::function<std::vector<double>(double seconds, double rows)> share_compute;
+  // Async --balance speed: takes chunks of work from the shared counter until this worker holds
+  // `depth` (comm/ps/window.h "Work taken"): the chunks taken now, oldest first (none left:
+  // fewer). Chunk g is worker g % workers's share of global step g / workers. Unset: this
+  // worker's even share of every step.
+  std::function<std::vector<int64_t>(std::size_t depth)> take_work;
 };
 
 struct TrainerSetup {
@@ -139,6 +146,13 @@ class Trainer {
     double compute_seconds = 0;  // forward and backward: the step without its waits
   };
   StepOutcome train_step(data::BatchStream& stream, int64_t step);
+  data::BatchStream::Options stream_options() const;
+  // The global step of the next batch, or nothing when this worker's work is done: the next
+  // step of the run, or (work taken) of the oldest chunk held, after taking more.
+  std::optional<int64_t> next_step(data::BatchStream& stream);
+  // Whether `done` is the first multiple of `every` (> 0) past the step before it (steps jump
+  // where the work is taken from a shared counter).
+  bool reached(int64_t done, int64_t every) const;
   void maybe_evaluate(int64_t done, bool last, RunMetrics& metrics);
   void log_progress(int64_t done, double loss, double rate, int64_t images);
   void write_summaries(int64_t done, double loss, double rate);
@@ -165,6 +179,10 @@ class Trainer {
   TrainingPlan plan_;
   double last_checkpoint_time_ = 0;
   int slow_ms_ = 0;  // test hook (DTRAIN_TEST_SLOW_WORKER)
+  struct FileCloser {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, FileCloser> ids_file_;  // test hook (DTRAIN_TEST_RECORD_IDS)
   // Node-local checkpoints (the chief's schedule): every local_every_ steps, the next one at
   // next_local_; auto measures the step time (an average) and the checkpoints' cost.
   int64_t local_every_ = 0, next_local_ = 0;
@@ -182,6 +200,8 @@ class Trainer {
   // Starts rows_ from the recorded splits, or evenly when there are none or they do not fit.
   void start_rows();
   int64_t quantum_ = 1, split_changes_ = 0;  // rows move in multiples of quantum_
+  int64_t prev_done_ = 0;                    // the steps done before this iteration's
+  std::deque<int64_t> taken_;                // work taken: the chunks held, oldest first
 };
 
 }  // namespace dtrain::train

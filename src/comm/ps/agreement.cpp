@@ -25,7 +25,7 @@ int64_t ParameterServerClient::read_agreed() {
   return agreed;
 }
 
-void ParameterServerClient::propose(int64_t done, int64_t kinds) {
+void ParameterServerClient::propose(int64_t done, int64_t kinds, bool last) {
   rma_.replace(server(0), PsLayout::word(W::kAgreed), AgreedStep::kChoosing,
                "announcing a step choice");
   const auto clocks = read_clocks();
@@ -33,6 +33,9 @@ void ParameterServerClient::propose(int64_t done, int64_t kinds) {
   for (int w = 0; w < workers_; ++w) {
     if (w != worker_) step = std::max(step, clocks[static_cast<std::size_t>(w)] + 1);
   }
+  // With work taken the chief's last step need not be the job's: the others may still hold
+  // chunks, which the last checkpoint must hold too.
+  if (last) step = total_steps_;
   step = std::min(step, total_steps_);
   rma_.replace(server(0), PsLayout::word(W::kAgreed), AgreedStep(step, kinds).word(),
                "publishing the agreed step");
@@ -64,14 +67,16 @@ int ParameterServerClient::agree(int requests, int64_t done, bool last) {
     if (kinds != 0) {
       stops_handled_ = asked[0];
       checkpoints_handled_ = asked[1];
-      propose(done, kinds);
+      propose(done, kinds, last);
       agreed = read_agreed();
     }
   }
   note_cut(agreed);
   int decision = kNoRequest;
+  // Acting at S: after the last chunk of a step < S, before the first of a step >= S (the
+  // clock, now the step of the next chunk; for an even share done itself).
   const auto at = AgreedStep::from_word(agreed);
-  if (at && at->step() == done) {
+  if (at && done <= at->step() && at->step() <= clock_) {
     if (at->cut_only()) {
       decision = kLocalCheckpointRequest;  // a cut: nobody waits (comm/ps/window.h)
     } else if (at->has(AgreedStep::kStop)) {

@@ -27,8 +27,53 @@ ParameterServerClient::ParameterServerClient(PsWindow& window, int64_t max_stale
 
 void ParameterServerClient::start_at(int64_t steps) {
   clock_ = steps;
-  rma_.replace(server(0), window_.layout(0).clock(worker_), clock_,
-               "publishing this worker's clock");
+  publish_clock("publishing this worker's clock");
+}
+
+void ParameterServerClient::publish_clock(const char* what) {
+  rma_.replace(server(0), window_.layout(0).clock(worker_), clock_, what);
+}
+
+void ParameterServerClient::take_work(int64_t first, int64_t end) {
+  taking_ = true;
+  first_chunk_ = first;
+  end_chunk_ = end;
+  all_taken_ = first >= end;
+}
+
+std::vector<int64_t> ParameterServerClient::take(std::size_t depth) {
+  std::vector<int64_t> taken;
+  const bool had = !held_.empty();
+  while (held_.size() < depth && !all_taken_) {
+    const int64_t g =
+        first_chunk_ + rma_.add(server(0), PsLayout::word(W::kChunksTaken), 1, "taking work");
+    if (g >= end_chunk_) {
+      all_taken_ = true;
+      break;
+    }
+    held_.push_back(g);
+    taken.push_back(g);
+  }
+  if (!had) hold_first(held_.empty() ? total_steps_ : held_.front() / workers_);
+  return taken;
+}
+
+void ParameterServerClient::hold_first(int64_t step) {
+  // Before its first chunk is trained, the clock names its step (an agreed step must cover
+  // it), and no agreed step is chosen until every worker's clock does.
+  if (holding_) return;
+  holding_ = true;
+  clock_ = step;
+  publish_clock("publishing the step of the work taken");
+  rma_.add(server(0), PsLayout::word(W::kWorkersHolding), 1, "announcing the work taken");
+  if (!window_.roles().is_chief()) return;
+  rma_.stall().wait_until(
+      [&] {
+        return rma_.read(server(0), PsLayout::word(W::kWorkersHolding), "reading the workers") >=
+               workers_;
+      },
+      "chief waiting for every worker to take its first work",
+      [&] { return std::string("workers that have taken none"); });
 }
 
 std::vector<int64_t> ParameterServerClient::read_clocks() {
@@ -158,9 +203,13 @@ void ParameterServerClient::before_step(nn::Replica& replica, int64_t) {
 
 void ParameterServerClient::after_step(nn::Replica& replica, int64_t, float) {
   push(replica.grads().data());
-  ++clock_;
-  rma_.replace(server(0), window_.layout(0).clock(worker_), clock_,
-               "advancing this worker's clock");
+  if (!taking_) {
+    ++clock_;
+  } else {
+    held_.pop_front();
+    clock_ = held_.empty() ? total_steps_ : held_.front() / workers_;
+  }
+  publish_clock("advancing this worker's clock");
 }
 
 void ParameterServerClient::finish() {

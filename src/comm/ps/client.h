@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <optional>
 
 #include "comm/ps/agreed_step.h"
@@ -54,6 +55,17 @@ class ParameterServerClient final : public GradientExchange {
   void push(const float* grads);
   // The weights version server `ps` has published.
   int64_t server_version(int ps);
+
+  // --- work taken from a shared counter (--balance speed; comm/ps/window.h "Work taken") ---
+  // From now on this worker trains the chunks it takes, chunk g being worker slice g % workers
+  // of global step g / workers; the run's chunks are [first, end).
+  void take_work(int64_t first, int64_t end);
+  // Takes chunks until this worker holds `depth` untrained (or the run's are all taken): the
+  // chunks taken now, in order. The oldest held is the next to train.
+  std::vector<int64_t> take(std::size_t depth);
+  // Whether this worker holds a chunk it has not trained yet (after a step's push).
+  bool holds_work() const { return !held_.empty(); }
+  bool takes_work() const { return taking_; }
   // Records this worker's totals (images trained, seconds) for the chief's report.
   void set_totals(double images, double train_seconds) {
     images_ = images;
@@ -105,8 +117,13 @@ class ParameterServerClient final : public GradientExchange {
   int64_t enter_accumulator(int ps);
   // Every worker: remembers the cut an agreed value names, if it names one.
   void note_cut(int64_t agreed);
-  // Chief: chooses the step for `kinds` (AgreedStep::Kind) and publishes it.
-  void propose(int64_t done, int64_t kinds);
+  // Chief: chooses the step for `kinds` (AgreedStep::Kind) and publishes it; at its last step
+  // the job's last (with work taken, the others may still hold chunks).
+  void propose(int64_t done, int64_t kinds, bool last);
+  // Publishes clock_ (the step of the oldest chunk held, with work taken).
+  void publish_clock(const char* what);
+  // Work taken: once, with this worker's first chunks (or none): see window.h.
+  void hold_first(int64_t step);
   int64_t read_agreed();
   // The rank serving shard `ps` (server 0 keeps the clocks, records and agreement words).
   int server(int ps) const { return window_.roles().ps_rank(ps); }
@@ -116,6 +133,11 @@ class ParameterServerClient final : public GradientExchange {
   int64_t max_staleness_, total_steps_;
   int worker_, workers_;
   int64_t clock_ = 0;
+  // Work taken: the chunks of [first_chunk_, end_chunk_) taken so far (SUM on server 0 gives
+  // each its index), and the ones this worker holds untrained, oldest first.
+  bool taking_ = false, all_taken_ = false, holding_ = false;
+  int64_t first_chunk_ = 0, end_chunk_ = 0;
+  std::deque<int64_t> held_;
   int64_t checkpoint_requests_ = 0;
   bool stop_announced_ = false;
   int64_t stops_handled_ = 0, checkpoints_handled_ = 0;

@@ -62,6 +62,23 @@
 //   The chief proposes nothing while an agreed step is set, so one cut is under way at most.
 // Staleness bound (--max-staleness S): before step c a worker waits until every unfinished
 //   worker's clock is >= c - S. A resumed worker publishes its clock before anyone waits.
+// Work taken (--balance speed): the job's work is a sequence of chunks, chunk g being worker
+//   slice g % W of global step g / W (what worker g % W would read at that step with an even
+//   share). A worker takes the next chunk with a fetch-and-add of 1 on chunks_taken (server 0;
+//   the run's first chunk is the resumed step x W), so every chunk is taken exactly once and a
+//   faster worker takes more. It trains its chunks in the order taken; its clock is then the
+//   global step of the oldest chunk it holds (the one it trains; the job's last step once it
+//   holds none), published before it trains that chunk and after the push of the one before.
+//   A worker's first chunks come before any agreed step can name a step: it takes them,
+//   publishes its clock, then adds 1 to workers_holding; the chief trains only once all have.
+//   So everything above holds with "step" read as "global step of the chunk": clocks >= S
+//   means every chunk of a step < S has been pushed; the chief's S = max(own, clocks + 1)
+//   covers the chunk each worker trains; a worker acts on an agreed S after its last chunk of
+//   a step < S, before the first of a step >= S (for an even share the same: S is its step);
+//   at its last chunk the chief agrees the job's last step. A checkpoint then holds exactly
+//   the chunks of the steps before S: its workers are recorded at S (their sum the pushes), and
+//   a resume takes chunks from S x W on, so the chunks a worker held beyond S (or a lost
+//   worker held) are taken again and every example is still read once per epoch.
 // Finish: a worker writes its WorkerRecord, then adds 1 to done on every server. A server
 //   whose done count equals the number of workers takes a cut still pending, drains what is
 //   left, sets finished = 1 and returns.
@@ -116,7 +133,9 @@ struct PsLayout {
     kInflightHold = 16,        // pushes under way into the hold (SUM)
     kPushesHold = 17,          // pushes completed into the hold (SUM; zeroed by the server)
     kCutTaken = 18,            // the last node-local cut this server kept (server)
-    kWords = 19
+    kChunksTaken = 19,         // server 0: chunks of work taken by the workers (SUM)
+    kWorkersHolding = 20,      // server 0: workers that have taken their first chunks (SUM)
+    kWords = 21
   };
   static constexpr int64_t kHold = 2;  // the accumulator of pushes past a cut not yet taken
 
