@@ -67,13 +67,17 @@ void ParameterServerClient::hold_first(int64_t step) {
   publish_clock("publishing the step of the work taken");
   rma_.add(server(0), PsLayout::word(W::kWorkersHolding), 1, "announcing the work taken");
   if (!window_.roles().is_chief()) return;
+  int64_t holding = 0;
   rma_.stall().wait_until(
       [&] {
-        return rma_.read(server(0), PsLayout::word(W::kWorkersHolding), "reading the workers") >=
-               workers_;
+        holding = rma_.read(server(0), PsLayout::word(W::kWorkersHolding), "reading the workers");
+        return holding >= workers_;
       },
       "chief waiting for every worker to take its first work",
-      [&] { return std::string("workers that have taken none"); });
+      [&] {
+        return std::to_string(holding) + " of " + std::to_string(workers_) +
+               " workers have taken theirs";
+      });
 }
 
 std::vector<int64_t> ParameterServerClient::read_clocks() {

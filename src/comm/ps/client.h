@@ -63,9 +63,6 @@ class ParameterServerClient final : public GradientExchange {
   // Takes chunks until this worker holds `depth` untrained (or the run's are all taken): the
   // chunks taken now, in order. The oldest held is the next to train.
   std::vector<int64_t> take(std::size_t depth);
-  // Whether this worker holds a chunk it has not trained yet (after a step's push).
-  bool holds_work() const { return !held_.empty(); }
-  bool takes_work() const { return taking_; }
   // Records this worker's totals (images trained, seconds) for the chief's report.
   void set_totals(double images, double train_seconds) {
     images_ = images;
