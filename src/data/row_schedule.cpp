@@ -7,20 +7,15 @@
 
 namespace dtrain::data {
 
-RowSchedule::RowSchedule(std::vector<int64_t> rows) {
-  if (rows.empty()) throw Error("RowSchedule: no workers");
-  changes_.emplace_back(0, std::move(rows));
-}
-
-void RowSchedule::start(History history) {
-  if (history.empty() || history.front().first != 0)
+void RowSchedule::start(std::vector<RowSplit> history) {
+  if (history.empty() || history.front().from_step != 0 || history.front().rows.empty())
     throw Error("RowSchedule: a history starts with the split of step 0");
   {
     std::lock_guard lock(mu_);
     changes_.assign(1, std::move(history.front()));
   }
   for (std::size_t i = 1; i < history.size(); ++i)
-    set_from(history[i].first, std::move(history[i].second));
+    set_from(history[i].from_step, std::move(history[i].rows));
 }
 
 bool RowSchedule::empty() const {
@@ -31,30 +26,30 @@ bool RowSchedule::empty() const {
 int64_t RowSchedule::last_change() const {
   std::lock_guard lock(mu_);
   if (changes_.empty()) throw Error("RowSchedule: not started");
-  return changes_.back().first;
+  return changes_.back().from_step;
 }
 
 void RowSchedule::set_from(int64_t step, std::vector<int64_t> rows) {
   std::lock_guard lock(mu_);
   if (changes_.empty()) throw Error("RowSchedule: not started");
-  const auto& last = changes_.back();
-  if (step < last.first || rows.size() != last.second.size() ||
+  const RowSplit& last = changes_.back();
+  if (step < last.from_step || rows.size() != last.rows.size() ||
       std::accumulate(rows.begin(), rows.end(), int64_t{0}) !=
-          std::accumulate(last.second.begin(), last.second.end(), int64_t{0})) {
+          std::accumulate(last.rows.begin(), last.rows.end(), int64_t{0})) {
     throw Error("RowSchedule: a split must keep the workers and the batch, at a later step");
   }
-  if (step == last.first)
-    changes_.back().second = std::move(rows);
+  if (step == last.from_step)
+    changes_.back().rows = std::move(rows);
   else
-    changes_.emplace_back(step, std::move(rows));
+    changes_.push_back({step, std::move(rows)});
 }
 
 std::vector<int64_t> RowSchedule::at(int64_t step) const {
   std::lock_guard lock(mu_);
   if (changes_.empty()) throw Error("RowSchedule: not started");
   auto it = std::upper_bound(changes_.begin(), changes_.end(), step,
-                             [](int64_t s, const auto& c) { return s < c.first; });
-  return std::prev(it)->second;  // changes_ starts at step 0
+                             [](int64_t s, const RowSplit& c) { return s < c.from_step; });
+  return std::prev(it)->rows;  // changes_ starts at step 0
 }
 
 std::pair<int64_t, int64_t> RowSchedule::offset_and_rows(int64_t step, int worker,
@@ -73,7 +68,7 @@ std::pair<int64_t, int64_t> RowSchedule::offset_and_rows(int64_t step, int worke
   return {offset, rows[me]};
 }
 
-RowSchedule::History RowSchedule::history() const {
+std::vector<RowSplit> RowSchedule::history() const {
   std::lock_guard lock(mu_);
   return changes_;
 }

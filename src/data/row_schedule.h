@@ -12,20 +12,18 @@
 #include <utility>
 #include <vector>
 
+#include "dtrain/data/shard_plan.h"
+
 namespace dtrain::data {
 
 class RowSchedule {
  public:
-  using History = std::vector<std::pair<int64_t, std::vector<int64_t>>>;
-
   // Empty until start(): the trainer fills it, the checkpoints record it.
   RowSchedule() = default;
-  // rows: each worker's rows of a full global batch from step 0 (they sum to the batch).
-  explicit RowSchedule(std::vector<int64_t> rows);
 
-  // Replaces everything with `history`: (first step, split) pairs, the first at step 0, the
-  // steps not decreasing, every split of the same workers and sum.
-  void start(History history);
+  // Replaces everything with `history`: the first split from step 0, the steps not
+  // decreasing, every split of the same workers and sum (one split: an even start).
+  void start(std::vector<RowSplit> history);
   bool empty() const;
 
   // From global step `step` on, the split is `rows` (same sum). Steps must not decrease.
@@ -35,14 +33,14 @@ class RowSchedule {
   // Worker `worker`'s rows of a global batch of `batch_rows` (the last of an epoch may be
   // shorter: the split scaled to it, the remainder to the first workers) and their offset in it.
   std::pair<int64_t, int64_t> offset_and_rows(int64_t step, int worker, int64_t batch_rows) const;
-  // Every change so far: (first step, split), the first at step 0.
-  History history() const;
+  // Every change so far, the first from step 0.
+  std::vector<RowSplit> history() const;
   // The first step of the latest change (decided ahead: possibly a step not yet read).
   int64_t last_change() const;
 
  private:
   mutable std::mutex mu_;
-  History changes_;
+  std::vector<RowSplit> changes_;
 };
 
 }  // namespace dtrain::data

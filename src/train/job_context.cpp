@@ -300,7 +300,7 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
   s.run = {comm::to_string(roles.mode), mpi.size(),         roles.num_ps,
            roles.num_workers(),         options.model.seed, options.recorded};
   s.run.precision = nn::to_string(precision);
-  if (rows && !rows->empty()) s.row_splits = to_row_splits(rows->history());
+  if (rows && !rows->empty()) s.row_splits = rows->history();
   return s;
 }
 

@@ -64,10 +64,10 @@ std::vector<int64_t> balanced_rows(std::span<const int64_t> current,
   return rows;
 }
 
-std::string splits_mismatch(std::span<const RowSplit> splits, int workers, int64_t batch) {
+std::string splits_mismatch(std::span<const data::RowSplit> splits, int workers, int64_t batch) {
   if (splits.empty() || splits.front().from_step != 0) return "the first split is not of step 0";
   int64_t previous = 0;
-  for (const RowSplit& c : splits) {
+  for (const data::RowSplit& c : splits) {
     const std::string at = "the split from step " + std::to_string(c.from_step);
     if (c.from_step < previous) return at + " comes after a later one";
     previous = c.from_step;
@@ -82,18 +82,6 @@ std::string splits_mismatch(std::span<const RowSplit> splits, int workers, int64
              std::to_string(batch);
   }
   return "";
-}
-
-std::vector<RowSplit> to_row_splits(const data::RowSchedule::History& history) {
-  std::vector<RowSplit> out;
-  for (const auto& [step, rows] : history) out.push_back({step, rows});
-  return out;
-}
-
-data::RowSchedule::History to_history(std::span<const RowSplit> splits) {
-  data::RowSchedule::History out;
-  for (const RowSplit& c : splits) out.emplace_back(c.from_step, c.rows);
-  return out;
 }
 
 }  // namespace dtrain::train

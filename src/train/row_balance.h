@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "data/row_schedule.h"
-#include "dtrain/train/checkpoint.h"
+#include "dtrain/data/shard_plan.h"
 
 namespace dtrain::train {
 
@@ -26,10 +25,6 @@ std::vector<int64_t> balanced_rows(std::span<const int64_t> current,
 
 // Why recorded `splits` cannot be this run's (empty when they can): the first from step 0,
 // steps not decreasing, each split `workers` counts of at least one row summing to `batch`.
-std::string splits_mismatch(std::span<const RowSplit> splits, int workers, int64_t batch);
-
-// Between a checkpoint's record and the schedule the reader and the trainer share.
-std::vector<RowSplit> to_row_splits(const data::RowSchedule::History& history);
-data::RowSchedule::History to_history(std::span<const RowSplit> splits);
+std::string splits_mismatch(std::span<const data::RowSplit> splits, int workers, int64_t batch);
 
 }  // namespace dtrain::train

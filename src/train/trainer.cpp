@@ -103,7 +103,7 @@ void Trainer::start_rows() {
   quantum_ = split_quantum(batch, s_.workers);
   const std::string why = splits_mismatch(s_.row_splits, s_.workers, batch);
   if (why.empty()) {
-    rows_->start(to_history(s_.row_splits));
+    rows_->start(s_.row_splits);
     return;
   }
   // --replay-splits was checked at start; a checkpoint of another layout starts evenly.

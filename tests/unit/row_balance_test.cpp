@@ -50,7 +50,8 @@ TEST(RowBalance, EqualSpeedsKeepAnEvenSplitAndMissingFiguresKeepTheSplit) {
 }
 
 TEST(RowSchedule, EachStepHasTheSplitInEffectThen) {
-  data::RowSchedule s({50, 50});
+  data::RowSchedule s;
+  s.start({{0, {50, 50}}});
   s.set_from(10, {70, 30});
   s.set_from(20, {60, 40});
   EXPECT_EQ(s.at(0), (std::vector<int64_t>{50, 50}));
@@ -71,15 +72,16 @@ TEST(RowSchedule, StartsFromARecordedHistory) {
   data::RowSchedule s;
   EXPECT_TRUE(s.empty());
   EXPECT_THROW(s.at(0), std::exception);
-  s.start({{0, {50, 50}}, {16, {62, 38}}, {40, {75, 25}}});
+  const std::vector<data::RowSplit> recorded = {{0, {50, 50}}, {16, {62, 38}}, {40, {75, 25}}};
+  s.start(recorded);
   EXPECT_EQ(s.at(39), (std::vector<int64_t>{62, 38}));
   EXPECT_EQ(s.last_change(), 40);
-  EXPECT_EQ(train::to_history(train::to_row_splits(s.history())), s.history());
+  EXPECT_EQ(s.history(), recorded);
   EXPECT_THROW(s.start({{5, {50, 50}}}), std::exception);  // not from step 0
 }
 
 TEST(RowSplits, ARecordThatDoesNotFitIsNamed) {
-  using train::RowSplit;
+  using data::RowSplit;
   const std::vector<RowSplit> fits = {{0, {50, 50}}, {16, {62, 38}}};
   EXPECT_EQ(train::splits_mismatch(fits, 2, 100), "");
   EXPECT_NE(train::splits_mismatch(fits, 3, 100).find("2 workers; this run has 3"),
@@ -93,7 +95,8 @@ TEST(RowSplits, ARecordThatDoesNotFitIsNamed) {
 }
 
 TEST(RowSchedule, AReaderAndAWriterAtOnce) {
-  data::RowSchedule s({50, 50});
+  data::RowSchedule s;
+  s.start({{0, {50, 50}}});
   std::thread writer([&] {
     for (int64_t step = 1; step <= 2000; ++step) s.set_from(step, {step % 99 + 1, 99 - step % 99});
   });

@@ -26,6 +26,15 @@ namespace dtrain::data {
 enum class ShardPolicy { kGlobal, kFiles };
 std::string to_string(ShardPolicy p);
 
+// A split of the global batch by speed (--balance speed, sync): from global step `from_step`
+// on, worker w computes rows[w] rows of each full global batch (until the next split). The
+// schedule of them is src/data/row_schedule.h; checkpoints record them.
+struct RowSplit {
+  int64_t from_step = 0;
+  std::vector<int64_t> rows;
+  bool operator==(const RowSplit&) const = default;
+};
+
 struct ShardConfig {
   ShardPolicy policy = ShardPolicy::kGlobal;
   int workers = 1;

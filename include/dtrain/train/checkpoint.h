@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "dtrain/data/example_source.h"
+#include "dtrain/data/shard_plan.h"
 #include "dtrain/nn/parameter_layout.h"
 #include "dtrain/optim/optimizer.h"
 
@@ -39,13 +40,7 @@ struct ServerCounters {
   int64_t pushes_applied = 0, optimizer_steps = 0;
 };
 
-// --balance speed: from global step `from_step` on, worker w computes rows[w] rows of each full
-// global batch (until the next change).
-struct RowSplit {
-  int64_t from_step = 0;
-  std::vector<int64_t> rows;
-  bool operator==(const RowSplit&) const = default;
-};
+using data::RowSplit;  // dtrain/data/shard_plan.h: the splits a --balance speed run records
 
 // The run that wrote a checkpoint.
 struct RunInfo {

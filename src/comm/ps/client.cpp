@@ -43,7 +43,6 @@ void ParameterServerClient::take_work(int64_t first, int64_t end) {
 
 std::vector<int64_t> ParameterServerClient::take(std::size_t depth) {
   std::vector<int64_t> taken;
-  const bool had = !held_.empty();
   while (held_.size() < depth && !all_taken_) {
     const int64_t g =
         first_chunk_ + rma_.add(server(0), PsLayout::word(W::kChunksTaken), 1, "taking work");
@@ -54,13 +53,13 @@ std::vector<int64_t> ParameterServerClient::take(std::size_t depth) {
     held_.push_back(g);
     taken.push_back(g);
   }
-  if (!had) hold_first(held_.empty() ? total_steps_ : held_.front() / workers_);
+  hold_first(held_.empty() ? total_steps_ : held_.front() / workers_);  // once
   return taken;
 }
 
 void ParameterServerClient::hold_first(int64_t step) {
   // Before its first chunk is trained, the clock names its step (an agreed step must cover
-  // it), and no agreed step is chosen until every worker's clock does.
+  // it), and no agreed step is chosen until every worker's clock does. Only the first call.
   if (holding_) return;
   holding_ = true;
   clock_ = step;
