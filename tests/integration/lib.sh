@@ -56,6 +56,15 @@ check_metrics() {
   "$PY" "$HERE/check_metrics.py" "$@"
 }
 
+# fast_took_more ONCE: checkpoint_tools.py ids_once's line shows worker 0 (the fast one) with
+# more than twice the examples of worker 1 (the slower CPU) under work taken by speed.
+fast_took_more() {
+  local fast slow
+  fast=$(sed -nE 's/.*worker-0=([0-9]+).*/\1/p' <<<"$1")
+  slow=$(sed -nE 's/.*worker-1=([0-9]+).*/\1/p' <<<"$1")
+  [ "${fast:-0}" -gt $((2 * ${slow:-0})) ]
+}
+
 # logged_step LOG: the last step the chief logged (0 before any).
 logged_step() {
   local s

@@ -74,10 +74,11 @@ struct TrainingOptions {
 // launcher ends the job, work the restore throws away). Equal workers stay within 2-3 steps.
 inline constexpr int64_t kLocalLevelMaxStaleness = 8;
 
-// --balance: how a sync global batch is split over the ranks.
+// --balance: how the work is shared over the workers.
 enum class Balance {
   kOff,    // evenly (the last ranks one row fewer where it does not divide)
-  kSpeed,  // rows in proportion to each rank's measured compute speed (train/row_balance.h)
+  kSpeed,  // sync: rows in proportion to each rank's measured compute speed
+           // (train/row_balance.h); async: work taken from a shared counter (comm/ps/window.h)
 };
 
 struct DistributionOptions {
@@ -89,7 +90,7 @@ struct DistributionOptions {
   bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
   bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather
   comm::Compression compress = comm::Compression::kNone;  // sync: gradients on the wire
-  Balance balance = Balance::kOff;                        // sync: rows per rank
+  Balance balance = Balance::kOff;                        // how the work is shared
   std::string replay_splits;  // --replay-splits: a checkpoint whose recorded row splits to follow
   comm::StallSettings stall;  // --stall-timeout
   int threads = 0;            // 0 = the cores of this node divided among its workers
