@@ -102,7 +102,8 @@ resilient_args() {
   local nodes=$1 ranks=$2 first=$3
   shift 3
   while [ $# -gt 0 ]; do
-    if [ "$1" = --num-ps ] && [ $# -ge 2 ]; then
+    # --num-ps auto passes as it is: each launch chooses from the links it measures.
+    if [ "$1" = --num-ps ] && [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]]; then
       local fit=$(($2 < nodes ? $2 : nodes)) keep=$((ranks - (first - $2)))
       [ "$keep" -ge 1 ] && [ "$keep" -lt "$fit" ] && fit=$keep
       [ "$fit" -lt "$ranks" ] || fit=$((ranks - 1))

@@ -3,14 +3,14 @@
 one module per benchmark under scripts/tables/.
 
   bench_tables.py compute RAW.jsonl ONEDNN_VERBOSE.txt
-  bench_tables.py data|collectives|mpiio|scaling|node_loss|stragglers RAW.jsonl
+  bench_tables.py data|collectives|mpiio|scaling|node_loss|stragglers|auto RAW.jsonl
   bench_tables.py transport RAW.jsonl OUTDIR
   bench_tables.py cluster RAW.jsonl CORES DATFILE
 """
 import sys
 
-from tables import (cluster, collectives, compute, data, mpiio, node_loss, scaling, stragglers,
-                    transport)
+from tables import (auto, cluster, collectives, compute, data, mpiio, node_loss, scaling,
+                    stragglers, transport)
 
 REPORTS = {
     "compute": compute.compute,
@@ -22,6 +22,7 @@ REPORTS = {
     "cluster": cluster.cluster,
     "node_loss": node_loss.node_loss,
     "stragglers": stragglers.stragglers,
+    "auto": auto.auto,
 }
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #                                                  with a GlusterFS volume mounted at /mnt/gv
 #                                                  on every host (a brick per host; distributed,
 #                                                  or dispersed with redundancy 1)
+#   scripts/cluster_local.sh shape RATE|none        every host's link reshaped in place
 #   scripts/cluster_local.sh mpirun ARGS...        mpirun from h1 over the hosts (one slot each
 #                                                  unless SLOTS=k), ranks started by an rsh
 #                                                  agent that enters each host
@@ -178,6 +179,23 @@ up() {
   write_agent
   echo "cluster: $n hosts up (h1..h$n, 198.18.0.1-$n)${rate:+, links at $rate}"
   [ "$fs" = none ] || gluster_up "$n" "$fs"
+}
+
+# Every host's link reshaped in place (RATE: a tc rate, or none): running jobs see the change,
+# as on a network that gets busy.
+shape() {
+  local rate=$1 n i
+  n=$(host_count)
+  [ "$n" -ge 1 ] || die "the cluster is not up ($0 up N)"
+  for i in $(seq 1 "$n"); do
+    if [ "$rate" = none ]; then
+      nsenter --net="/run/netns/dtrain-h$i" tc qdisc del dev ve0 root 2>/dev/null || true
+    else
+      nsenter --net="/run/netns/dtrain-h$i" tc qdisc replace dev ve0 root tbf rate "$rate" burst 256kb latency 20ms
+    fi
+  done
+  if [ "$rate" = none ]; then echo "" >"$STATE/rate"; else echo "$rate" >"$STATE/rate"; fi
+  echo "cluster: links of h1..h$n now ${rate/none/unshaped}"
 }
 
 down() {
@@ -437,10 +455,11 @@ case "$cmd" in
   mpirun) mpirun_on_hosts "$@" ;;
   run) [ $# -ge 2 ] || die "run HOST CMD..."; enter "$@" ;;
   status) status ;;
+  shape) [ $# -eq 1 ] || die "shape RATE|none"; shape "$1" ;;
   drop-caches) drop_caches ;;
   volume) volume "$@" ;;
   lose) [ $# -eq 1 ] || die "lose HOST"; lose "$1" ;;
   return) [ $# -eq 1 ] || die "return HOST"; return_host "$1" ;;
   pending) [ $# -eq 1 ] || die "pending VOLUME"; heal_pending "$1" ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -57,6 +57,14 @@ void check_ucx_reaches_nodes() {
               "rc/ud/dc on InfiniBand), or use DTRAIN_TRANSPORT=ucx-tcp");
 }
 
+// coll/tuned reads its per-communicator algorithm variables only with dynamic rules on, which
+// must be set before MPI_Init (sync/ring_comm.h). Without a rules file or a forced algorithm
+// that is Open MPI's own fixed decision, so it changes nothing else.
+void allow_chosen_collectives() {
+  if (!std::getenv("OMPI_MCA_coll_tuned_use_dynamic_rules"))
+    setenv("OMPI_MCA_coll_tuned_use_dynamic_rules", "1", 1);
+}
+
 }  // namespace
 
 const std::string& one_sided_note() {
@@ -66,6 +74,7 @@ const std::string& one_sided_note() {
 MpiEnv::MpiEnv(int* argc, char*** argv) {
   check_ucx_reaches_nodes();
   choose_one_sided_component();
+  allow_chosen_collectives();
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
   if (provided < MPI_THREAD_SERIALIZED) {

@@ -23,6 +23,20 @@ std::string to_string(Compression c) {
   return c == Compression::kFp16 ? "fp16" : "none";
 }
 
+std::string to_string(ExchangeKind e) {
+  switch (e) {
+    case ExchangeKind::kAuto:
+      return "auto";
+    case ExchangeKind::kSharded:
+      return "sharded";
+    case ExchangeKind::kWhole:
+      return "whole";
+    case ExchangeKind::kRing:
+      return "ring";
+  }
+  return "?";
+}
+
 int Roles::ps_index(int r) const {
   const auto it = std::find(ps_ranks.begin(), ps_ranks.end(), r);
   return it == ps_ranks.end() ? -1 : static_cast<int>(it - ps_ranks.begin());

@@ -30,6 +30,7 @@ void write_run_info(hid_t f, const RunInfo& r) {
   data::write_int_attribute(f, "seed", static_cast<int64_t>(r.seed));
   data::write_string_attribute(f, "options", nlohmann::json(r.options).dump());
   data::write_string_attribute(f, "precision", r.precision);
+  if (!r.exchange.empty()) data::write_string_attribute(f, "exchange", r.exchange);
 }
 
 RunInfo read_run_info(hid_t f, const std::string& path) {
@@ -41,6 +42,8 @@ RunInfo read_run_info(hid_t f, const std::string& path) {
   r.seed = static_cast<std::uint64_t>(data::read_int_attribute(f, "seed", path));
   if (data::has_attribute(f, "precision"))
     r.precision = data::read_string_attribute(f, "precision", path);
+  if (data::has_attribute(f, "exchange"))
+    r.exchange = data::read_string_attribute(f, "exchange", path);
   try {
     r.options = nlohmann::json::parse(data::read_string_attribute(f, "options", path))
                     .get<std::map<std::string, std::string>>();
@@ -177,6 +180,13 @@ std::string read_model_spec(const std::string& path) {
   if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint or model file");
   H5Handle file = data::open_file_readonly(path);
   return data::read_string_attribute(file.get(), "model", path);
+}
+
+RunInfo read_run_info(const std::string& path) {
+  MpiLock lock(mpi_mutex());
+  if (!fs::is_regular_file(path)) throw DataError(path + ": no such checkpoint");
+  H5Handle file = data::open_file_readonly(path);
+  return read_run_info(file.get(), path);
 }
 
 data::ImageShape read_input_shape(const std::string& path) {

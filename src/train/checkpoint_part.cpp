@@ -50,6 +50,7 @@ json facts_json(const TrainingState& s) {
             {"num_ps", s.run.num_ps},
             {"workers", s.run.workers},
             {"seed", s.run.seed},
+            {"exchange", s.run.exchange},
             {"options", s.run.options}}}};
 }
 
@@ -74,6 +75,7 @@ TrainingState facts_from(const json& j) {
   s.run.workers = r.at("workers").get<int>();
   s.run.seed = r.at("seed").get<std::uint64_t>();
   s.run.options = r.at("options").get<std::map<std::string, std::string>>();
+  if (r.contains("exchange")) s.run.exchange = r.at("exchange").get<std::string>();
   return s;
 }
 

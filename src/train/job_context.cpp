@@ -186,8 +186,14 @@ std::vector<RowSplit> read_replay_splits(const JobContext& c) {
 // predefined types and ops only: fp16 there would need a push protocol of its own (put slots
 // that the servers sum), replacing the one whose exactly-once accounting the tests check.
 void check_compression(const TrainOptions& o, comm::Mode mode) {
-  if (o.dist.compress == comm::Compression::kNone || mode == comm::Mode::kSync) return;
-  throw OptionError("--compress " + comm::to_string(o.dist.compress) +
+  const auto& d = o.dist;
+  if (mode != comm::Mode::kSync && d.exchange != comm::ExchangeKind::kAuto)
+    throw OptionError("--exchange " + comm::to_string(d.exchange) +
+                      ": chooses how --dist sync reduces gradients; this run is " +
+                      comm::to_string(mode));
+  if ((d.compress == comm::Compression::kNone && !d.compress_auto) || mode == comm::Mode::kSync)
+    return;
+  throw OptionError("--compress " + (d.compress_auto ? "auto" : comm::to_string(d.compress)) +
                     ": compresses the gradient allreduce of --dist sync; this run is " +
                     comm::to_string(mode) +
                     (mode == comm::Mode::kAsync
@@ -297,9 +303,14 @@ TrainingState JobContext::state_header(int64_t steps, double epoch) const {
   s.model = model->spec().text();
   s.input = facts.input;
   s.optimizer = options.model.optimizer;
-  s.run = {comm::to_string(roles.mode), mpi.size(),         roles.num_ps,
-           roles.num_workers(),         options.model.seed, options.recorded};
-  s.run.precision = nn::to_string(precision);
+  s.run = {comm::to_string(roles.mode),
+           mpi.size(),
+           roles.num_ps,
+           roles.num_workers(),
+           options.model.seed,
+           options.recorded,
+           nn::to_string(precision),
+           roles.mode != comm::Mode::kLocal ? exchange.choice.flags() : std::string()};
   if (rows && !rows->empty()) s.row_splits = rows->history();
   return s;
 }
@@ -324,10 +335,15 @@ std::unique_ptr<JobContext> prepare_job(const TrainOptions& o, const comm::MpiEn
     comm::Watchdog::Scope guard(c.watchdog.get(), "finding the node of every rank");
     c.nodes = comm::node_of_each_rank(MPI_COMM_WORLD);
   }
+  verdict(attempt([&] { check_same_options(c); }), c);
+  {
+    // Collective: every rank has the same options now, so every rank measures or none does.
+    comm::Watchdog::Scope guard(c.watchdog.get(), "measuring the links and the compute");
+    verdict(attempt([&] { c.exchange = plan_exchange(o, mpi, c.nodes); }), c);
+  }
   verdict(attempt([&] {
-            check_same_options(c);
-            c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist, o.dist.num_ps,
-                                          o.dist.ps_placement, c.nodes);
+            c.roles = comm::Roles::decide(mpi.rank(), mpi.size(), o.dist.dist,
+                                          c.exchange.choice.num_ps, o.dist.ps_placement, c.nodes);
             check_compression(o, c.roles.mode);
             check_balance(o, c.roles.mode);
             if (c.roles.is_worker())

@@ -25,6 +25,7 @@
 #include "dtrain/train/checkpoint.h"
 #include "dtrain/train/options.h"
 #include "dtrain/train/training_plan.h"
+#include "train/exchange_plan.h"
 #include "train/local_level.h"
 
 namespace dtrain::train {
@@ -60,6 +61,7 @@ struct JobContext {
   // trainer fills and every checkpoint records; null otherwise.
   std::shared_ptr<data::RowSchedule> rows;
   std::vector<RowSplit> replay_splits;  // --replay-splits: the splits to follow (workers)
+  ExchangePlan exchange;                // how gradients travel, and why (exchange_plan.h)
 
   comm::StallPolicy stall() const;
   // Fills the parts of a checkpoint that describe this run.

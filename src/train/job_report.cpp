@@ -118,6 +118,62 @@ nlohmann::json stragglers_json(const JobContext& ctx, const TrainResult& t) {
   return j;
 }
 
+// A worker's step as this run measured it: the global batch (sync), or a worker's batch with
+// every worker stepping at once (async).
+double measured_step(const JobContext& ctx, double rate) {
+  if (rate <= 0) return 0;
+  const double batch = static_cast<double>(ctx.options.training.batch_size);
+  return ctx.roles.mode == comm::Mode::kAsync ? batch * ctx.roles.num_workers() / rate
+                                              : batch / rate;
+}
+
+// The exchange's choice, what was measured to make it and the prediction against the run.
+nlohmann::json plan_json(const JobContext& ctx, double rate) {
+  const ExchangePlan& p = ctx.exchange;
+  nlohmann::json j{{"choice", p.choice.name()},
+                   {"flags", p.choice.flags()},
+                   {"source", p.source},
+                   {"measured", p.link.measured}};
+  if (!p.link.measured) return j;
+  nlohmann::json alternatives = nlohmann::json::array();
+  for (const auto& a : p.alternatives) {
+    alternatives.push_back({{"choice", a.choice.name()},
+                            {"flags", a.choice.flags()},
+                            {"predicted_step_ms", 1e3 * a.step},
+                            {"predicted_images_per_sec", a.images_s}});
+  }
+  const double step = measured_step(ctx, rate);
+  auto line = [](const comm::CollectiveCost& c) { return nlohmann::json{c.latency, c.per_byte}; };
+  const auto& l = p.link;
+  const auto& c = p.compute;
+  // The model's inputs, exactly: a reader can recompute every prediction (tests do).
+  j["inputs"] = {{"ranks", l.ranks},
+                 {"nodes", l.nodes},
+                 {"alpha_s", l.alpha},
+                 {"beta_bytes_s", l.beta},
+                 {"allreduce", line(l.allreduce)},
+                 {"allreduce_ring", line(l.allreduce_ring)},
+                 {"reduce_scatter", line(l.reduce_scatter)},
+                 {"allgather", line(l.allgather)},
+                 {"step_s", c.step},
+                 {"optimizer_s", c.optimizer},
+                 {"fp16_s_per_byte", c.fp16_per_byte},
+                 {"gradient_bytes", c.gradient_bytes},
+                 {"batch", c.batch},
+                 {"overlap", c.overlap}};
+  j.update({{"nodes", p.link.nodes},
+            {"probe_seconds", p.link.seconds},
+            {"alpha_us", 1e6 * p.link.alpha},
+            {"beta_mb_s", p.link.beta / 1e6},
+            {"compute_step_ms", 1e3 * p.compute.step},
+            {"optimizer_ms", 1e3 * p.compute.optimizer},
+            {"predicted_step_ms", 1e3 * p.predicted_step},
+            {"measured_step_ms", 1e3 * step},
+            {"prediction_error", step / p.predicted_step - 1},
+            {"alternatives", alternatives}});
+  return j;
+}
+
 void write_metrics(const JobContext& ctx, const RunReport& r, double rate, double wall) {
   const auto& m = r.result->metrics;
   const AccuracyPoint last = m.curve().empty() ? AccuracyPoint{} : m.curve().back();
@@ -154,6 +210,7 @@ void write_metrics(const JobContext& ctx, const RunReport& r, double rate, doubl
             {"options", ctx.options.recorded},
             {"transport", comm::describe_transport().summary()},
             {"build", build_json()}});
+  if (ctx.roles.mode != comm::Mode::kLocal) j["exchange_plan"] = plan_json(ctx, rate);
   if (ctx.local) j["local_checkpoints"] = local_json(*ctx.local, *t);
   if (!t->compute_ms_per_row.empty()) j.update(stragglers_json(ctx, *t));
   write_json_file(ctx.options.output.metrics_json, j);
@@ -205,14 +262,17 @@ void print_roles(JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
   for (int r = 0; r < mpi.size(); ++r) ctx.hosts.emplace_back(hosts.data() + kHostChars * r);
   if (mpi.rank() != 0) return;
   const bool async = roles.mode == comm::Mode::kAsync;
-  const auto& d = ctx.options.dist;
   std::string how;
   if (async) how = ", " + std::to_string(roles.num_ps) + " parameter server(s)";
   if (roles.mode == comm::Mode::kSync) {
-    how = std::string(", gradients ") + (d.compress == comm::Compression::kFp16 ? "fp16" : "fp32") +
-          " on the wire, " +
-          (d.shard_optimizer ? "optimizer sharded over the ranks (ZeRO-1)"
-                             : "whole optimizer on every rank");
+    const comm::ExchangeChoice& c = ctx.exchange.choice;
+    char mb[32];
+    std::snprintf(mb, sizeof mb, "%g", c.bucket_mb);
+    how = std::string(", gradients ") + (c.wire == comm::Compression::kFp16 ? "fp16" : "fp32") +
+          " on the wire in " + mb + " MB buckets, " +
+          (c.sharded ? "optimizer sharded over the ranks (ZeRO-1)"
+           : c.ring  ? "whole optimizer on every rank, ring allreduce"
+                     : "whole optimizer on every rank");
   }
   std::printf("dtrain: %d ranks, mode %s%s\n", mpi.size(), comm::to_string(roles.mode).c_str(),
               how.c_str());
@@ -227,6 +287,7 @@ void print_roles(JobContext& ctx, const std::vector<nn::ParamRange>& shards) {
                 params.c_str());
   }
   std::printf("transport: %s\n", comm::describe_transport().summary().c_str());
+  std::printf("%s", describe_plan(ctx.exchange).c_str());
   std::string build = "dtrain " + dtrain_version() + " (commit " + dtrain_commit() + ")";
   for (const auto& [name, version] : library_versions()) build += "; " + name + " " + version;
   build += "; own loops " + own_loops();
@@ -298,6 +359,8 @@ void report(const JobContext& ctx, const RunReport& r) {
     std::printf("staleness (server versions between pull and push): mean %.2f, max %.0f\n",
                 w.staleness_sum / std::max(1.0, w.staleness_count), w.staleness_max);
   }
+  const std::string miss = prediction_miss(ctx.exchange, measured_step(ctx, rate));
+  if (!miss.empty()) std::printf("%s\n", miss.c_str());
   std::fflush(stdout);
   if (!ctx.options.output.metrics_json.empty()) write_metrics(ctx, r, rate, wall);
 }

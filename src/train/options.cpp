@@ -71,6 +71,31 @@ po::typed_value<std::string>* enum_value(const char* option, const Choices<E>& c
   return v;
 }
 
+// "auto" (stored as 0) or a number that `allowed` accepts (`expected` says which).
+template <typename T, typename Allowed>
+po::typed_value<std::string>* auto_or_number(const char* option, const char* expected,
+                                             Allowed allowed, T* out) {
+  auto* v = po::value<std::string>()->notifier([=](const std::string& s) {
+    if (s == "auto") {
+      *out = 0;
+      return;
+    }
+    std::istringstream in(s);
+    T n{};
+    if (!(in >> n) || !in.eof() || !allowed(n))
+      throw OptionError(std::string("--") + option + ": '" + s +
+                        "' is not allowed (expected auto or " + expected + ")");
+    *out = n;
+  });
+  std::ostringstream shown_default;
+  if (*out == 0)
+    shown_default << "auto";
+  else
+    shown_default << *out;
+  v->default_value(shown_default.str());
+  return v;
+}
+
 const Choices<RunMode> kModes = {
     {"train", RunMode::kTrain}, {"inference", RunMode::kInference}, {"export", RunMode::kExport}};
 const Choices<comm::PsPlacement> kPlacements = {{"spread", comm::PsPlacement::kSpread},
@@ -78,6 +103,10 @@ const Choices<comm::PsPlacement> kPlacements = {{"spread", comm::PsPlacement::kS
 const Choices<comm::Mode> kDists = {{"async", comm::Mode::kAsync}, {"sync", comm::Mode::kSync}};
 const Choices<comm::Compression> kCompressions = {{"none", comm::Compression::kNone},
                                                   {"fp16", comm::Compression::kFp16}};
+const Choices<comm::ExchangeKind> kExchanges = {{"auto", comm::ExchangeKind::kAuto},
+                                                {"sharded", comm::ExchangeKind::kSharded},
+                                                {"whole", comm::ExchangeKind::kWhole},
+                                                {"ring", comm::ExchangeKind::kRing}};
 const Choices<Balance> kBalances = {{"off", Balance::kOff}, {"speed", Balance::kSpeed}};
 const Choices<Format> kFormats = {{"auto", Format::kAuto},
                                   {"idx", Format::kIdx},
@@ -196,22 +225,42 @@ po::options_description training_group(TrainingOptions& t) {
   return g;
 }
 
+// --compress none|fp16|auto: auto keeps fp32 unless the exchange's choice puts fp16 on the wire.
+po::typed_value<std::string>* compress_value(DistributionOptions* d) {
+  return po::value<std::string>()->default_value("none")->notifier([d](const std::string& s) {
+    d->compress_auto = s == "auto";
+    if (d->compress_auto) return;
+    if (s != "none" && s != "fp16")
+      throw OptionError("--compress: '" + s +
+                        "' is not allowed (expected one of none, fp16, auto)");
+    d->compress = choose("compress", kCompressions, s);
+  });
+}
+
 po::options_description distribution_group(DistributionOptions& d, comm::Mode& dist) {
   po::options_description g("Distribution");
   g.add_options()(
       "dist", enum_value("dist", kDists, &dist, false),
       "async (parameter servers + workers) or sync (allreduce); default async for > 1 rank")(
-      "num-ps", po::value(&d.num_ps)->default_value(d.num_ps)->notifier(at_least("num-ps", 1)),
-      "parameter-server ranks in async mode")(
+      "num-ps",
+      auto_or_number(
+          "num-ps", "a whole number >= 1", [](int n) { return n >= 1; }, &d.num_ps),
+      "parameter-server ranks in async mode, or auto: as many as the links measured at "
+      "start-up make fastest (comm/exchange_model.h)")(
       "ps-placement", enum_value("ps-placement", kPlacements, &d.ps_placement),
       "spread: servers on different nodes first (the first rank of each node in turn); pack: "
       "ranks 0..num-ps-1")(
       "max-staleness", po::value(&d.max_staleness)->default_value(d.max_staleness),
       "async: a worker waits while it is more than S steps ahead of the slowest (< 0: no bound; "
       "default -1, 8 with --local-checkpoint-dir)")(
+      "exchange", enum_value("exchange", kExchanges, &d.exchange),
+      "sync: auto (chosen from the links measured at start-up across nodes, said in the role "
+      "table; 'sharded' on one node), sharded (optimizer sharded over the ranks), whole (every "
+      "rank the whole optimizer, Open MPI's allreduce) or ring (whole, with a ring allreduce)")(
       "bucket-mb",
-      po::value(&d.bucket_mb)->default_value(d.bucket_mb)->notifier(positive<double>("bucket-mb")),
-      "sync: allreduce bucket size in MB")(
+      auto_or_number(
+          "bucket-mb", "a number of MB > 0", [](double v) { return v > 0; }, &d.bucket_mb),
+      "sync: allreduce bucket size in MB, or auto (chosen with --exchange; 4 on one node)")(
       "no-shard-optimizer",
       po::bool_switch()->notifier([&d](bool off) { d.shard_optimizer = !off; }),
       "sync: every rank runs the whole optimizer step (default: each rank updates its 1/N slice "
@@ -220,9 +269,10 @@ po::options_description distribution_group(DistributionOptions& d, comm::Mode& d
       "sync, sharded optimizer, all ranks on one node: one copy of the parameters in shared "
       "memory that each rank updates in place, a barrier instead of the allgather (default: a "
       "copy per rank; on 2 cores neither was clearly faster)")(
-      "compress", enum_value("compress", kCompressions, &d.compress),
-      "sync: gradients on the wire: none (fp32) or fp16 (half the bytes, for slow links; "
-      "weights, optimizer and the parameter allgather stay fp32)")(
+      "compress", compress_value(&d),
+      "sync: gradients on the wire: none (fp32), fp16 (half the bytes, for slow links; "
+      "weights, optimizer and the parameter allgather stay fp32) or auto (fp16 when the "
+      "measured links make it faster; changes the arithmetic, so never the default)")(
       "balance", enum_value("balance", kBalances, &d.balance),
       "--shard-by global: off (every rank an even share) or speed (sync: rows of each global "
       "batch in proportion to each rank's measured compute speed, re-measured every 10 steps, "
@@ -435,6 +485,24 @@ void validate(const TrainOptions& o) {
   if (out.resume && out.model_dir.empty()) refuse("--resume needs --model-dir");
   if (d.shared_params && !d.shard_optimizer)
     refuse("--shared-params needs the sharded optimizer: drop --no-shard-optimizer");
+  if (d.exchange == comm::ExchangeKind::kSharded && !d.shard_optimizer)
+    refuse("--exchange sharded and --no-shard-optimizer contradict each other: give one");
+  if (d.shared_params &&
+      (d.exchange == comm::ExchangeKind::kWhole || d.exchange == comm::ExchangeKind::kRing))
+    refuse("--shared-params needs the sharded optimizer: drop --exchange " +
+           comm::to_string(d.exchange));
+  if (d.compress_auto && d.dist == comm::Mode::kAsync)
+    refuse(
+        "--compress auto: may compress the gradient allreduce of --dist sync, not the pushes of "
+        "--dist async (MPI_Accumulate has no fp16 type or op)");
+  if (d.exchange != comm::ExchangeKind::kAuto && d.dist == comm::Mode::kAsync)
+    refuse("--exchange " + comm::to_string(d.exchange) +
+           ": chooses how --dist sync reduces gradients; --dist async exchanges through "
+           "parameter servers (choose their number with --num-ps, or --num-ps auto)");
+  if (d.num_ps == 0 && d.dist == comm::Mode::kSync)
+    refuse(
+        "--num-ps auto: chooses the parameter servers of --dist async; --dist sync has none "
+        "(its choice is --exchange auto, the default)");
   if (d.compress != comm::Compression::kNone && d.dist == comm::Mode::kAsync)
     refuse("--compress " + comm::to_string(d.compress) +
            ": compresses the gradient allreduce of --dist sync, not the pushes of --dist async "

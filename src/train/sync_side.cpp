@@ -9,6 +9,7 @@
 #include "comm/stall.h"
 #include "comm/sync/allreduce_exchange.h"
 #include "comm/sync/node_shared_buffer.h"
+#include "comm/sync/ring_comm.h"
 #include "dtrain/util/error.h"
 #include "train/job_report.h"
 #include "train/runners.h"
@@ -47,6 +48,7 @@ class SyncSide final : public WorkerSide {
   std::string params_note_;
   std::unique_ptr<comm::NodeSharedBuffer> shared_;
   std::unique_ptr<comm::Heartbeat> heartbeat_;
+  std::unique_ptr<comm::RingComm> ring_;  // the whole allreduce on a ring (outlives exchange_)
   std::unique_ptr<comm::GradientExchange> exchange_;
 };
 
@@ -117,7 +119,7 @@ std::unique_ptr<comm::NodeSharedBuffer> SyncSide::shared_params(std::size_t floa
                                                                 std::string* note) const {
   const auto& d = ctx_.options.dist;
   if (ctx_.roles.mode != comm::Mode::kSync) return nullptr;
-  if (!d.shard_optimizer) return nullptr;
+  if (!ctx_.exchange.choice.sharded) return nullptr;
   std::string why_not = "without --shared-params";
   std::unique_ptr<comm::NodeSharedBuffer> shared;
   if (d.shared_params) {
@@ -137,9 +139,16 @@ int64_t SyncSide::start(nn::Replica& replica) {
       comm::Watchdog::Scope guard(ctx_.watchdog.get(), "creating the heartbeat window");
       heartbeat_ = std::make_unique<comm::Heartbeat>(MPI_COMM_WORLD);
     }
+    const comm::ExchangeChoice& c = ctx_.exchange.choice;
+    MPI_Comm comm = MPI_COMM_WORLD;
+    if (c.ring) {
+      comm::Watchdog::Scope guard(ctx_.watchdog.get(), "setting up the ring allreduce");
+      ring_ = std::make_unique<comm::RingComm>(MPI_COMM_WORLD);
+      comm = ring_->comm();
+    }
     exchange_ = std::make_unique<comm::AllreduceExchange>(
-        MPI_COMM_WORLD, replica.params().size(), optimizer_config(o),
-        comm::AllreduceExchange::Options{o.dist.bucket_mb, o.dist.shard_optimizer, o.dist.compress,
+        comm, replica.params().size(), optimizer_config(o),
+        comm::AllreduceExchange::Options{c.bucket_mb, c.sharded, c.wire,
                                          comm::GradientWire::fp16_scale_for(o.training.batch_size),
                                          shared_.get()},
         ctx_.stall(), heartbeat_.get(), ctx_.watchdog.get());
@@ -150,6 +159,8 @@ int64_t SyncSide::start(nn::Replica& replica) {
   restore(replica);
   print_roles(ctx_, {});
   if (ctx_.roles.is_chief() && !params_note_.empty()) std::printf("%s\n", params_note_.c_str());
+  if (ctx_.roles.is_chief() && ring_ && !ring_->note().empty())
+    std::printf("note: --exchange ring: %s\n", ring_->note().c_str());
   return ctx_.resumed ? ctx_.resumed->global_step : 0;
 }
 
@@ -199,6 +210,7 @@ RunReport SyncSide::report(const TrainResult& result) {
 
 void SyncSide::close() {
   exchange_.reset();
+  ring_.reset();
   comm::Watchdog::Scope guard(ctx_.watchdog.get(), "freeing the heartbeat window");
   heartbeat_.reset();
 }

@@ -22,8 +22,8 @@ run() {  # np, expected role-table lines..., -- mnist_train args
 run 2 "mode async, 1 parameter server" "0 +ps 0 " "1 +worker 0 \(chief\)" -- 
 run 3 "mode async, 2 parameter server" "0 +ps 0 .*\[0, 27168\)" "1 +ps 1 .*\[27168, 54330\)" "2 +worker 0 \(chief\)" -- --num-ps 2
 run 4 "mode async, 1 parameter server" "3 +worker 2 " -- --dist async
-run 3 "mode sync, gradients fp32 on the wire, optimizer sharded" "0 +worker 0 \(chief\)" "2 +worker 2 .*full replica" -- --dist sync
-run 2 "mode sync, gradients fp16 on the wire, whole optimizer" -- --dist sync --compress fp16 --no-shard-optimizer
+run 3 "mode sync, gradients fp32 on the wire in 4 MB buckets, optimizer sharded" "0 +worker 0 \(chief\)" "2 +worker 2 .*full replica" -- --dist sync
+run 2 "mode sync, gradients fp16 on the wire in 4 MB buckets, whole optimizer" -- --dist sync --compress fp16 --no-shard-optimizer
 fail() {  # np, message pattern, args
   local np=$1 pattern=$2; shift 2
   local out rc
@@ -37,8 +37,11 @@ fail 3 "--num-ps 3 with 3 ranks leaves no worker" --num-ps 3 --dist async
 fail 1 "--dist async needs at least 2 ranks" --dist async
 fail 2 "--compress fp16: compresses the gradient allreduce of --dist sync; this run is async" --compress fp16
 fail 1 "--compress fp16: .*this run is local" --compress fp16
-fail 2 "--compress: 'fp8' is not allowed \(expected one of none, fp16\)" --dist sync --compress fp8
+fail 2 "--compress: 'fp8' is not allowed \(expected one of none, fp16, auto\)" --dist sync --compress fp8
+fail 2 "--exchange sharded: chooses how --dist sync reduces gradients; this run is async" --exchange sharded
+fail 2 "--exchange: 'fast' is not allowed \(expected one of auto, sharded, whole, ring\)" --dist sync --exchange fast
 # Rules between options: refused before MPI starts, whatever the number of ranks.
+fail 2 "--num-ps auto: chooses the parameter servers of --dist async; --dist sync has none" --dist sync --num-ps auto
 fail 2 "--compress fp16: .*not the pushes of --dist async" --dist async --compress fp16
 fail 2 "--shared-params needs the sharded optimizer" --dist sync --shared-params --no-shard-optimizer
 fail 1 "--local-checkpoint-steps 5 needs --local-checkpoint-dir" --local-checkpoint-steps 5

@@ -74,6 +74,11 @@ TEST(Options, InvalidValuesNameTheOption) {
                                          {{"--dist", "ring"}, "--dist"},
                                          {{"--format", "csv"}, "--format"},
                                          {{"--bogus"}, "bogus"},
+                                         {{"--exchange", "fast"}, "auto, sharded, whole, ring"},
+                                         {{"--num-ps", "0"}, "expected auto or a whole number"},
+                                         {{"--num-ps", "two"}, "--num-ps"},
+                                         {{"--bucket-mb", "-1"}, "--bucket-mb"},
+                                         {{"--compress", "int8"}, "none, fp16, auto"},
                                          {{"--config", "/nonexistent.cfg"}, "--config"}}) {
     const auto msg = error_for(c.args);
     EXPECT_NE(msg.find(c.must_contain), std::string::npos) << c.args[0] << ": " << msg;
@@ -96,6 +101,26 @@ TEST(Options, ConfigFileWithCommandLineWinning) {
     f << "batch-size = -3\n";
   }
   EXPECT_NE(error_for({"--config", dir.file("bad.cfg")}).find("--batch-size"), std::string::npos);
+}
+
+// The exchange's flags: auto where the user says nothing (a number where given), fp16 on the
+// wire only when asked for or allowed.
+TEST(Options, ExchangeChoicesDefaultToAuto) {
+  TrainOptions o;
+  ASSERT_TRUE(parse({}, &o));
+  EXPECT_EQ(o.dist.exchange, comm::ExchangeKind::kAuto);
+  EXPECT_EQ(o.dist.bucket_mb, 0);
+  EXPECT_EQ(o.dist.num_ps, 1);
+  EXPECT_FALSE(o.dist.compress_auto);
+  EXPECT_EQ(o.recorded.at("bucket-mb"), "auto");
+  TrainOptions p;
+  ASSERT_TRUE(parse(
+      {"--exchange", "ring", "--bucket-mb", "2.5", "--num-ps", "auto", "--compress", "auto"}, &p));
+  EXPECT_EQ(p.dist.exchange, comm::ExchangeKind::kRing);
+  EXPECT_DOUBLE_EQ(p.dist.bucket_mb, 2.5);
+  EXPECT_EQ(p.dist.num_ps, 0);
+  EXPECT_TRUE(p.dist.compress_auto);
+  EXPECT_EQ(p.dist.compress, comm::Compression::kNone);
 }
 
 TEST(Options, ChoicesBecomeEnums) {
@@ -124,7 +149,12 @@ TEST(Options, RulesBetweenOptionsAreRefusedByName) {
            {{"--mode", "export", "--model", "m.h5"}, "--export FILE"},
            {{"--shared-params", "--no-shard-optimizer"}, "drop --no-shard-optimizer"},
            {{"--dist", "async", "--compress", "fp16"}, "not the pushes of --dist async"},
-           {{"--local-checkpoint-steps", "5"}, "needs --local-checkpoint-dir"}}) {
+           {{"--local-checkpoint-steps", "5"}, "needs --local-checkpoint-dir"},
+           {{"--dist", "sync", "--num-ps", "auto"}, "--dist sync has none"},
+           {{"--dist", "async", "--exchange", "ring"}, "through parameter servers"},
+           {{"--dist", "async", "--compress", "auto"}, "not the pushes of --dist async"},
+           {{"--exchange", "sharded", "--no-shard-optimizer"}, "contradict"},
+           {{"--exchange", "whole", "--shared-params"}, "drop --exchange whole"}}) {
     const auto msg = error_for(c.args);
     EXPECT_NE(msg.find(c.must_contain), std::string::npos) << c.args[0] << ": " << msg;
   }
@@ -133,7 +163,9 @@ TEST(Options, RulesBetweenOptionsAreRefusedByName) {
            {"--dist", "sync", "--compress", "fp16"},
            {"--compress", "fp16"},  // the default --dist: decided with the number of ranks
            {"--local-checkpoint-steps", "5", "--local-checkpoint-dir", "/dev/shm/l"},
-           {"--local-checkpoint-steps", "auto"}})
+           {"--local-checkpoint-steps", "auto"},
+           {"--dist", "async", "--num-ps", "auto"},
+           {"--dist", "sync", "--exchange", "ring", "--compress", "auto", "--bucket-mb", "auto"}})
     EXPECT_EQ(error_for(ok), "(accepted)") << ok[0];
 }
 

@@ -22,6 +22,12 @@ enum class PsPlacement { kSpread, kPack };
 enum class Compression { kNone, kFp16 };
 std::string to_string(Compression c);
 
+// How sync mode reduces gradients and steps the optimizer (--exchange): chosen from measured
+// links (auto), the optimizer sharded over the ranks, the whole optimizer on every rank with
+// Open MPI's allreduce, or the whole optimizer with a ring allreduce (comm/exchange_model.h).
+enum class ExchangeKind { kAuto, kSharded, kWhole, kRing };
+std::string to_string(ExchangeKind e);
+
 struct Roles {
   Mode mode = Mode::kLocal;
   int rank = 0, size = 1;

@@ -49,6 +49,9 @@ struct RunInfo {
   std::uint64_t seed = 1;
   std::map<std::string, std::string> options;
   std::string precision = "fp32";  // the writer's compute (--precision resolved; older: fp32)
+  // The exchange the run used, as the flags that pin it ("--exchange sharded --bucket-mb 4
+  // --compress none", "--num-ps 2"); empty when older or not chosen (comm/exchange_model.h).
+  std::string exchange;
 };
 
 struct TrainingState {
@@ -73,6 +76,8 @@ void write_checkpoint(const std::string& path, const nn::ParameterLayout& layout
 TrainingState read_checkpoint(const std::string& path, const nn::ParameterLayout& layout);
 // The model description a checkpoint or export holds (to build the model before reading it).
 std::string read_model_spec(const std::string& path);
+// The facts of the run that wrote a checkpoint (its mode, ranks, exchange, ...).
+RunInfo read_run_info(const std::string& path);
 // The input shape a checkpoint or export was trained on.
 data::ImageShape read_input_shape(const std::string& path);
 // The row splits a checkpoint recorded (--replay-splits). A file without them is a DataError.

@@ -83,14 +83,18 @@ enum class Balance {
 
 struct DistributionOptions {
   std::optional<comm::Mode> dist;  // --dist; default: async for > 1 rank, else local
-  int num_ps = 1;
+  int num_ps = 1;                  // 0: --num-ps auto (chosen from the measured links)
   comm::PsPlacement ps_placement = comm::PsPlacement::kSpread;
   int64_t max_staleness = -1;  // < 0: unbounded; kLocalLevelMaxStaleness with the local level
-  double bucket_mb = 4.0;
+  // Sync: how gradients are reduced (--exchange; auto: chosen from the links measured at
+  // start-up across nodes, comm/exchange_model.h), the bucket size (0: auto).
+  comm::ExchangeKind exchange = comm::ExchangeKind::kAuto;
+  double bucket_mb = 0;
   bool shard_optimizer = true;  // sync: each rank updates its slice (ZeRO-1)
   bool shared_params = false;   // sync, sharded, one node: one parameter copy, no allgather
   comm::Compression compress = comm::Compression::kNone;  // sync: gradients on the wire
-  Balance balance = Balance::kOff;                        // how the work is shared
+  bool compress_auto = false;       // --compress auto: the choice may put fp16 on the wire
+  Balance balance = Balance::kOff;  // how the work is shared
   std::string replay_splits;  // --replay-splits: a checkpoint whose recorded row splits to follow
   comm::StallSettings stall;  // --stall-timeout
   int threads = 0;            // 0 = the cores of this node divided among its workers
