@@ -9,7 +9,7 @@
 # images/s of each configuration, auto against the best static one and against today's defaults
 # (sync: sharded, 4 MB buckets; async: 1 server), what auto chose, the start-up measurement's
 # time and the prediction against the run.
-#   scripts/bench_auto.sh   (ROUNDS=5 STEPS=20 HOSTS="2 3" RATES="none 1gbit 200mbit"
+#   scripts/bench_auto.sh   (ROUNDS=5 STEPS=15 HOSTS="2 3" RATES="none 1gbit 200mbit"
 #                            BUCKETS="1 4 16" MODES="sync async")
 # Tables to stdout and bench-results/auto.md; raw lines in bench-results/auto.jsonl. Needs root.
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +17,7 @@ bench_setup auto iproute2
 OUT=$BENCH_OUT
 raw=$BENCH_RAW
 CLUSTER=$DTRAIN_ROOT/scripts/cluster_local.sh
-ROUNDS=${ROUNDS:-5} STEPS=${STEPS:-20}
+ROUNDS=${ROUNDS:-5} STEPS=${STEPS:-15}
 HOSTS=${HOSTS:-2 3} RATES=${RATES:-none 1gbit 200mbit} BUCKETS=${BUCKETS:-1 4 16}
 MODES=${MODES:-sync async}
 PY=/usr/bin/python3
@@ -45,12 +45,13 @@ PY
 
 configs() {  # HOSTS MODE: "NAME|FLAGS" lines, auto first
   local hosts=$1 mode=$2 kind mb k
-  echo "auto|"
   if [ "$mode" = sync ]; then
+    echo "auto|"
     for kind in sharded whole $([ "$hosts" -gt 2 ] && echo ring); do
       for mb in $BUCKETS; do echo "$kind $mb MB|--exchange $kind --bucket-mb $mb"; done
     done
   else
+    echo "auto|--num-ps auto"
     for k in $(seq 1 $((hosts - 1))); do echo "$k server(s)|--num-ps $k"; done
   fi
 }
