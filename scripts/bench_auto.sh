@@ -39,7 +39,8 @@ print(json.dumps({"hosts": int(sys.argv[2]), "rate": sys.argv[3], "mode": sys.ar
                   "config": sys.argv[5], "round": int(sys.argv[6]), "img_s": m["train_images_per_sec"],
                   "chosen": p.get("choice"), "measured": p.get("measured", False),
                   "probe_s": p.get("probe_seconds"), "predicted_ms": p.get("predicted_step_ms"),
-                  "measured_ms": p.get("measured_step_ms")}))
+                  "measured_ms": p.get("measured_step_ms"), "default": p.get("default"),
+                  "predictions": {a["choice"]: a["predicted_step_ms"] for a in p.get("alternatives", [])}}))
 PY
 }
 

@@ -19,6 +19,9 @@ Model (per step, per node; S = gradient bytes, p = nodes, b = images per node pe
   PS link        full duplex: each of K servers receives S/K per worker step and sends as much,
                  at once:                            T_w >= S W / (K beta)
   PS compute     each drain is an optimizer step on S/K: T_w >= W T_adam(S) / K
+The program holds the same model for its own choice (src/comm/exchange_model.h: --exchange
+auto, --num-ps auto), with each collective's line measured at start-up in place of the ring
+formula on one beta; this script extrapolates it to clusters this machine cannot emulate.
 Emulated hosts sharing a machine's cores add one term (scripts/bench_cluster.sh): moving the
 bytes costs CPU (the kernel's copies, the sum) that ranks computing on every core cannot hide.
 """

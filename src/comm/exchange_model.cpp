@@ -67,6 +67,14 @@ double predict_async_step(int num_ps, int workers, const LinkFacts& link, const 
   return std::max({worker, servers_link, servers_optimizer});
 }
 
+const Alternative& choose(const std::vector<Alternative>& ranked, const ExchangeChoice& fallback) {
+  const Alternative& best = ranked.front();
+  for (const Alternative& a : ranked) {
+    if (a.choice.name() == fallback.name() && best.step > (1 - kSwitchMargin) * a.step) return a;
+  }
+  return best;
+}
+
 bool within_limits(const ExchangeChoice& c, const ChoiceLimits& limits) {
   if (c.mode == Mode::kAsync) return limits.num_ps == 0 || c.num_ps == limits.num_ps;
   const ExchangeKind kind = c.sharded ? ExchangeKind::kSharded

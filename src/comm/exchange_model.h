@@ -88,6 +88,15 @@ struct ChoiceLimits {
 double predict_sync_step(const ExchangeChoice& c, const LinkFacts& link, const ComputeFacts& cf);
 double predict_async_step(int num_ps, int workers, const LinkFacts& link, const ComputeFacts& cf);
 
+// How much faster an alternative must be predicted than today's default to be chosen over it.
+// Closer predictions are within the model's error (the README's table), and a switch there
+// could only lose: the bench's tolerance against the best configuration is the same 5%.
+inline constexpr double kSwitchMargin = 0.05;
+
+// The choice among `ranked` (fastest first): the fastest, unless `fallback` (today's default
+// for the flags given) is among them and predicted within kSwitchMargin of it.
+const Alternative& choose(const std::vector<Alternative>& ranked, const ExchangeChoice& fallback);
+
 // Whether `c` is within what the user fixed (a recorded choice must be, to be kept).
 bool within_limits(const ExchangeChoice& c, const ChoiceLimits& limits);
 

@@ -140,8 +140,11 @@ ExchangePlan plan_exchange(const TrainOptions& o, const comm::MpiEnv& mpi,
   }
   p.compute = *compute;
   p.alternatives = comm::rank_alternatives(mode, p.link, p.compute, limits_of(o));
-  p.choice = p.alternatives.front().choice;
-  p.source = "chosen from the measured links";
+  p.fallback = p.choice;
+  p.choice = comm::choose(p.alternatives, p.fallback).choice;
+  p.source = p.choice.name() == p.alternatives.front().choice.name()
+                 ? "chosen from the measured links"
+                 : "the default kept: no alternative predicted 5% faster";
   const std::string kept = recorded_choice(o, mode, mpi.size(), mpi.rank());
   if (const auto c = parse_choice(mode, kept); c && comm::within_limits(*c, limits_of(o))) {
     p.choice = *c;

@@ -23,6 +23,7 @@ struct ExchangePlan {
   comm::LinkFacts link;                         // link.measured: false when nothing was
   comm::ComputeFacts compute;                   // measured with the links
   std::vector<comm::Alternative> alternatives;  // fastest first; empty when not measured
+  comm::ExchangeChoice fallback;                // what the flags alone give (today's default)
   double predicted_step = 0;                    // of `choice` (0: not measured)
   std::string source;                           // why this choice, for the role table
 };

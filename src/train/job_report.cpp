@@ -133,7 +133,8 @@ nlohmann::json plan_json(const JobContext& ctx, double rate) {
   nlohmann::json j{{"choice", p.choice.name()},
                    {"flags", p.choice.flags()},
                    {"source", p.source},
-                   {"measured", p.link.measured}};
+                   {"measured", p.link.measured},
+                   {"default", p.fallback.name()}};
   if (!p.link.measured) return j;
   nlohmann::json alternatives = nlohmann::json::array();
   for (const auto& a : p.alternatives) {

@@ -105,6 +105,17 @@ TEST(ExchangeModel, ARingWhereOpenMpisAllreduceIsSlowAndOnlyBeyondTwoNodes) {
   }
 }
 
+TEST(ExchangeModel, TheDefaultStaysUnlessAnotherIsPredictedFivePercentFaster) {
+  auto alternative = [](bool sharded, double step) {
+    return Alternative{sync_choice(sharded, false, Compression::kNone, 4), step, 1 / step};
+  };
+  const ExchangeChoice fallback = sync_choice(true, false, Compression::kNone, 4);
+  EXPECT_TRUE(choose({alternative(false, 0.96), alternative(true, 1.0)}, fallback).choice.sharded);
+  EXPECT_FALSE(choose({alternative(false, 0.94), alternative(true, 1.0)}, fallback).choice.sharded);
+  // A default outside the limits (not among the alternatives): the fastest.
+  EXPECT_FALSE(choose({alternative(false, 0.99)}, fallback).choice.sharded);
+}
+
 TEST(ExchangeModel, UserLimitsHold) {
   const LinkFacts l = link_of(3, 25e6);
   ChoiceLimits limits;
