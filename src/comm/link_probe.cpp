@@ -35,8 +35,8 @@ std::vector<double> timed(MPI_Comm comm, int times, Fn&& fn) {
 template <typename Fn>
 CollectiveCost collective_line(MPI_Comm comm, Fn&& fn) {
   const double small = median(timed(comm, 3, [&] { fn(kSmallBytes); }));
-  const double large = timed(comm, 1, [&] { fn(kProbeBytes); }).front();
-  const double per_byte = std::max(0.0, (large - small) / (kProbeBytes - kSmallBytes));
+  const double large = timed(comm, 1, [&] { fn(kCollectiveBytes); }).front();
+  const double per_byte = std::max(0.0, (large - small) / (kCollectiveBytes - kSmallBytes));
   return {std::max(0.0, small - per_byte * kSmallBytes), per_byte};
 }
 
@@ -54,7 +54,7 @@ void point_to_point(MPI_Comm comm, const std::vector<int>& node_of_rank, LinkFac
       break;
     }
   }
-  std::vector<char> buffer(kProbeBytes);
+  std::vector<char> buffer(kStreamBytes);
   auto exchange = [&](int bytes, bool round_trip) {
     if (rank == 0) {
       mpi_call("MPI_Send (link probe)", MPI_Send, buffer.data(), bytes, MPI_BYTE, peer, 0, comm);
@@ -71,14 +71,14 @@ void point_to_point(MPI_Comm comm, const std::vector<int>& node_of_rank, LinkFac
   f.alpha = median(timed(comm, 5, [&] { exchange(8, true); })) / 2;
   // A one-way stream ends when the receiver has it: the barrier after the send waits for that.
   const double stream = timed(comm, 1, [&] {
-                          exchange(kProbeBytes, false);
+                          exchange(kStreamBytes, false);
                           mpi_call("MPI_Barrier (link probe)", MPI_Barrier, comm);
                         }).front();
-  f.beta = kProbeBytes / std::max(1e-9, stream - f.alpha);
+  f.beta = kStreamBytes / std::max(1e-9, stream - f.alpha);
 }
 
 void collectives(MPI_Comm comm, int ranks, LinkFacts& f) {
-  std::vector<float> buffer(kProbeBytes / sizeof(float)), out(buffer.size());
+  std::vector<float> buffer(kCollectiveBytes / sizeof(float)), out(buffer.size());
   auto floats = [](int bytes) { return bytes / static_cast<int>(sizeof(float)); };
   auto allreduce = [&](MPI_Comm c) {
     return [&buffer, &floats, c](int bytes) {

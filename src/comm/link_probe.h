@@ -4,11 +4,14 @@
 //
 // - alpha: half the median round trip of 8 bytes (5 of them) between the first ranks of two
 //   nodes;
-// - beta: a one-way stream of kProbeBytes between the same two;
+// - beta: a one-way stream of kStreamBytes between the same two;
 // - each collective the exchanges call (MPI_Allreduce with Open MPI's choice and, beyond 2
 //   nodes, on a ring communicator; MPI_Reduce_scatter; MPI_Allgatherv), on all ranks: a line
-//   through the median of 3 calls on 4 KB and one call on kProbeBytes. Small calls come first:
-//   they open the connections, which the large one then finds open.
+//   through the median of 3 calls on 4 KB and one call on kCollectiveBytes. Small calls come
+//   first: they open the connections, which the large one then finds open. The large call is
+//   of today's default bucket size: Open MPI picks its algorithm by message size, and with a
+//   line through 2 MB the 2-host steps of the whole allreduce came out 40-60% slower than
+//   predicted (bench_auto.sh).
 // One large call each keeps the probe within 2 s at 200 Mbit/s on 3 nodes; the run compares its
 // measured step with the prediction at the end, which says when a probe misled it.
 // Every rank takes part; the results are the same on every rank (rank 0's, broadcast).
@@ -20,7 +23,8 @@
 
 namespace dtrain::comm {
 
-inline constexpr int kProbeBytes = 2 << 20;
+inline constexpr int kStreamBytes = 2 << 20;
+inline constexpr int kCollectiveBytes = 4 << 20;
 
 // node_of_rank: the node of every rank (consensus.h). One node: nothing is measured.
 LinkFacts probe_links(MPI_Comm comm, const std::vector<int>& node_of_rank);

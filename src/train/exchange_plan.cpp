@@ -83,6 +83,15 @@ double predict(const comm::ExchangeChoice& c, const ExchangePlan& p) {
   return comm::predict_sync_step(c, p.link, p.compute);
 }
 
+// Every rank ranked the same alternatives from the same broadcast facts; rank 0's pick is
+// broadcast all the same, so that no difference in float evaluation can split the job.
+comm::ExchangeChoice chosen_by_rank0(const std::vector<comm::Alternative>& ranked,
+                                     const comm::Alternative& mine) {
+  int index = static_cast<int>(&mine - ranked.data());
+  mpi_call("MPI_Bcast (the exchange chosen)", MPI_Bcast, &index, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return ranked[static_cast<std::size_t>(index)].choice;
+}
+
 // A flag's value after `name` in `flags`, or "".
 std::string flag_value(const std::string& flags, const std::string& name) {
   std::istringstream in(flags);
@@ -141,7 +150,7 @@ ExchangePlan plan_exchange(const TrainOptions& o, const comm::MpiEnv& mpi,
   p.compute = *compute;
   p.alternatives = comm::rank_alternatives(mode, p.link, p.compute, limits_of(o));
   p.fallback = p.choice;
-  p.choice = comm::choose(p.alternatives, p.fallback).choice;
+  p.choice = chosen_by_rank0(p.alternatives, comm::choose(p.alternatives, p.fallback));
   p.source = p.choice.name() == p.alternatives.front().choice.name()
                  ? "chosen from the measured links"
                  : "the default kept: no alternative predicted 5% faster";
