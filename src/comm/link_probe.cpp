@@ -1,6 +1,8 @@
 #include "comm/link_probe.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -12,6 +14,7 @@ namespace dtrain::comm {
 namespace {
 
 constexpr int kSmallBytes = 4096;
+constexpr double kLongEnoughSeconds = 0.05;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -29,15 +32,6 @@ std::vector<double> timed(MPI_Comm comm, int times, Fn&& fn) {
     out.push_back(MPI_Wtime() - t0);
   }
   return out;
-}
-
-// A line through the small and the large call (fn(bytes) makes one call on `bytes`).
-template <typename Fn>
-CollectiveCost collective_line(MPI_Comm comm, Fn&& fn) {
-  const double small = median(timed(comm, 3, [&] { fn(kSmallBytes); }));
-  const double large = timed(comm, 1, [&] { fn(kCollectiveBytes); }).front();
-  const double per_byte = std::max(0.0, (large - small) / (kCollectiveBytes - kSmallBytes));
-  return {std::max(0.0, small - per_byte * kSmallBytes), per_byte};
 }
 
 // The first ranks of node 0 and of the first other node exchange; the rest wait at the barrier.
@@ -77,7 +71,43 @@ void point_to_point(MPI_Comm comm, const std::vector<int>& node_of_rank, LinkFac
   f.beta = kStreamBytes / std::max(1e-9, stream - f.alpha);
 }
 
-void collectives(MPI_Comm comm, int ranks, LinkFacts& f) {
+// One collective as an exchange calls it: call(bytes) makes one call on `bytes`.
+struct Collective {
+  CollectiveCost* cost;
+  MPI_Comm comm;
+  std::function<void(int)> call;
+};
+
+// The large call's seconds: one call where it takes long enough to measure (slow links, where
+// the probe's time goes), the fastest of three where it is short and a single call is noise.
+// Rank 0's first time decides for every rank, so that all make the same calls.
+double fastest_large_call(const Collective& c) {
+  double first = timed(c.comm, 1, [&] { c.call(kCollectiveBytes); }).front();
+  double decide = first;
+  mpi_call("MPI_Bcast (link probe)", MPI_Bcast, &decide, 1, MPI_DOUBLE, 0, c.comm);
+  if (decide >= kLongEnoughSeconds) return first;
+  const auto more = timed(c.comm, 2, [&] { c.call(kCollectiveBytes); });
+  return std::min(first, *std::min_element(more.begin(), more.end()));
+}
+
+// Each collective's line: seconds per byte from an idle small and large call, latency from
+// small calls while the ranks compute (set_load), as buckets run beside backward.
+void measure_lines(const std::vector<Collective>& all, const std::function<void(bool)>& set_load) {
+  for (const Collective& c : all) {
+    const double small = median(timed(c.comm, 3, [&] { c.call(kSmallBytes); }));
+    const double large = fastest_large_call(c);
+    c.cost->per_byte = std::max(0.0, (large - small) / (kCollectiveBytes - kSmallBytes));
+  }
+  set_load(true);
+  for (const Collective& c : all) {
+    const double small = median(timed(c.comm, 3, [&] { c.call(kSmallBytes); }));
+    c.cost->latency = std::max(0.0, small - c.cost->per_byte * kSmallBytes);
+  }
+  set_load(false);
+}
+
+void collectives(MPI_Comm comm, int ranks, LinkFacts& f,
+                 const std::function<void(bool)>& set_load) {
   std::vector<float> buffer(kCollectiveBytes / sizeof(float)), out(buffer.size());
   auto floats = [](int bytes) { return bytes / static_cast<int>(sizeof(float)); };
   auto allreduce = [&](MPI_Comm c) {
@@ -90,35 +120,40 @@ void collectives(MPI_Comm comm, int ranks, LinkFacts& f) {
   auto pieces = [&](int bytes) {
     return std::vector<int>(static_cast<std::size_t>(ranks), floats(bytes) / ranks);
   };
-  f.allreduce = collective_line(comm, allreduce(comm));
-  f.allreduce_ring = f.allreduce;  // on 2 nodes a ring is what Open MPI runs anyway
+  std::vector<Collective> all = {
+      {&f.allreduce, comm, allreduce(comm)},
+      {&f.reduce_scatter, comm,
+       [&](int bytes) {
+         const auto counts = pieces(bytes);
+         mpi_call("MPI_Reduce_scatter (link probe)", MPI_Reduce_scatter, buffer.data(), out.data(),
+                  counts.data(), MPI_FLOAT, MPI_SUM, comm);
+       }},
+      {&f.allgather, comm, [&](int bytes) {
+         const auto counts = pieces(bytes);
+         std::vector<int> displs(counts.size());
+         for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
+         mpi_call("MPI_Allgatherv (link probe)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
+                  buffer.data(), counts.data(), displs.data(), MPI_FLOAT, comm);
+       }}};
+  std::unique_ptr<RingComm> ring;  // on 2 nodes a ring is what Open MPI runs anyway
   if (f.nodes > 2) {
-    RingComm ring(comm);
-    f.allreduce_ring = collective_line(ring.comm(), allreduce(ring.comm()));
+    ring = std::make_unique<RingComm>(comm);
+    all.push_back({&f.allreduce_ring, ring->comm(), allreduce(ring->comm())});
   }
-  f.reduce_scatter = collective_line(comm, [&](int bytes) {
-    const auto counts = pieces(bytes);
-    mpi_call("MPI_Reduce_scatter (link probe)", MPI_Reduce_scatter, buffer.data(), out.data(),
-             counts.data(), MPI_FLOAT, MPI_SUM, comm);
-  });
-  f.allgather = collective_line(comm, [&](int bytes) {
-    const auto counts = pieces(bytes);
-    std::vector<int> displs(counts.size());
-    for (std::size_t r = 1; r < counts.size(); ++r) displs[r] = displs[r - 1] + counts[r - 1];
-    mpi_call("MPI_Allgatherv (link probe)", MPI_Allgatherv, MPI_IN_PLACE, 0, MPI_DATATYPE_NULL,
-             buffer.data(), counts.data(), displs.data(), MPI_FLOAT, comm);
-  });
+  measure_lines(all, set_load);
+  if (!ring) f.allreduce_ring = f.allreduce;
 }
 
 }  // namespace
 
-LinkFacts probe_links(MPI_Comm comm, const std::vector<int>& node_of_rank) {
+LinkFacts probe_links(MPI_Comm comm, const std::vector<int>& node_of_rank, bool with_collectives,
+                      const std::function<void(bool)>& set_load) {
   LinkFacts f;
   f.ranks = static_cast<int>(node_of_rank.size());
   f.nodes = static_cast<int>(std::set<int>(node_of_rank.begin(), node_of_rank.end()).size());
   if (f.nodes < 2) return f;
   const double t0 = MPI_Wtime();
-  collectives(comm, f.ranks, f);
+  if (with_collectives) collectives(comm, f.ranks, f, set_load);
   point_to_point(comm, node_of_rank, f);
   f.seconds = MPI_Wtime() - t0;
   f.measured = true;

@@ -51,31 +51,54 @@ double second_call(Fn&& fn) {
 
 }  // namespace
 
-std::optional<comm::ComputeFacts> measure_compute(const TrainOptions& o, const comm::MpiEnv& mpi,
-                                                  int64_t rows) {
+ComputeProbe::ComputeProbe(const TrainOptions& o, const comm::MpiEnv& mpi, int64_t rows)
+    : options_(o), rows_(rows) {
   const data::ImageShape in = shared_input_shape(o, mpi);
-  if (in.c == 0) return std::nullopt;
+  if (in.c == 0) return;
   use_compute_threads(compute_threads(o.dist.threads, mpi.local_size()));
-  const nn::Model model(nn::ModelSpec::parse(o.model.arch), nn::Shape{in.c, in.h, in.w},
-                        o.data.num_classes);
-  const std::size_t total = model.layout().total();
-  nn::Replica replica(model, nullptr, probe_precision(o));
-  model.init_params(replica.params().span(), o.model.seed);
-  std::vector<float> images(static_cast<std::size_t>(rows * in.c * in.h * in.w), 0.5f);
-  std::vector<int32_t> labels(static_cast<std::size_t>(rows), 0);
-  std::vector<int64_t> ids(static_cast<std::size_t>(rows));
-  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i);
-  const nn::BatchView batch{images.data(), labels.data(), ids.data(), rows, rows};
-  const nn::StepContext step{o.model.seed, 0, ids.data()};
+  model_ = std::make_unique<nn::Model>(nn::ModelSpec::parse(o.model.arch),
+                                       nn::Shape{in.c, in.h, in.w}, o.data.num_classes);
+  replica_ = std::make_unique<nn::Replica>(*model_, nullptr, probe_precision(o));
+  model_->init_params(replica_->params().span(), o.model.seed);
+  images_.assign(static_cast<std::size_t>(rows * in.c * in.h * in.w), 0.5f);
+  labels_.assign(static_cast<std::size_t>(rows), 0);
+  ids_.resize(static_cast<std::size_t>(rows));
+  for (std::size_t i = 0; i < ids_.size(); ++i) ids_[i] = static_cast<int64_t>(i);
+}
+
+ComputeProbe::~ComputeProbe() {
+  load(false);
+}
+
+void ComputeProbe::train_once() {
+  const nn::BatchView batch{images_.data(), labels_.data(), ids_.data(), rows_, rows_};
+  const nn::StepContext step{options_.model.seed, 0, ids_.data()};
+  replica_->train_batch(batch, step, 1.f / static_cast<float>(rows_));
+}
+
+void ComputeProbe::load(bool on) {
+  if (on && !load_.joinable()) {
+    stop_ = false;
+    load_ = std::thread([this] {
+      while (!stop_.load()) train_once();
+    });
+  } else if (!on && load_.joinable()) {
+    stop_ = true;
+    load_.join();
+  }
+}
+
+comm::ComputeFacts ComputeProbe::measure() {
+  const std::size_t total = model_->layout().total();
   double times[3] = {};
-  times[0] = second_call([&] { replica.train_batch(batch, step, 1.f / static_cast<float>(rows)); });
-  auto optimizer = optim::make_optimizer(optimizer_config(o), total);
-  times[1] = second_call(
-      [&] { optimizer->step(replica.params().span(), replica.grads().span(), 0.f, 1.f); });
+  times[0] = second_call([&] { train_once(); });
+  auto optimizer = optim::make_optimizer(optimizer_config(options_), total);
+  auto& r = *replica_;
+  times[1] = second_call([&] { optimizer->step(r.params().span(), r.grads().span(), 0.f, 1.f); });
   std::vector<std::uint16_t> half(total);
   times[2] = second_call([&] {
-    comm::fp16::encode(replica.grads().data(), total, 1.f, half.data());
-    comm::fp16::decode(half.data(), total, 1.f, replica.grads().data());
+    comm::fp16::encode(r.grads().data(), total, 1.f, half.data());
+    comm::fp16::decode(half.data(), total, 1.f, r.grads().data());
   });
   mpi_call("MPI_Allreduce (compute probe)", MPI_Allreduce, MPI_IN_PLACE, times, 3, MPI_DOUBLE,
            MPI_MAX, MPI_COMM_WORLD);
@@ -84,7 +107,7 @@ std::optional<comm::ComputeFacts> measure_compute(const TrainOptions& o, const c
   f.optimizer = times[1];
   f.gradient_bytes = static_cast<double>(total * sizeof(float));
   f.fp16_per_byte = times[2] / f.gradient_bytes;
-  f.batch = rows;
+  f.batch = rows_;
   return f;
 }
 

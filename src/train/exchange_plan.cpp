@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 #include "comm/link_probe.h"
@@ -134,20 +135,20 @@ ExchangePlan plan_exchange(const TrainOptions& o, const comm::MpiEnv& mpi,
   p.choice = flagged_choice(o, mode);
   p.source = "given by the flags";
   if (!has_choice(o, mode)) return p;
-  p.link = comm::probe_links(MPI_COMM_WORLD, node_of_rank);
-  if (!p.link.measured) {
+  if (std::set<int>(node_of_rank.begin(), node_of_rank.end()).size() < 2) {
     p.source = "one node: nothing measured, today's defaults";
     return p;
   }
   const int64_t batch = o.training.batch_size;
   const int64_t rows = mode == comm::Mode::kSync ? (batch + mpi.size() - 1) / mpi.size() : batch;
-  const auto compute = measure_compute(o, mpi, rows);
-  if (!compute) {
-    p.link.measured = false;
+  ComputeProbe probe(o, mpi, rows);
+  if (!probe.ready()) {
     p.source = "not measured: the training data did not open";
     return p;
   }
-  p.compute = *compute;
+  p.compute = probe.measure();
+  p.link = comm::probe_links(MPI_COMM_WORLD, node_of_rank, mode == comm::Mode::kSync,
+                             [&](bool on) { probe.load(on); });
   p.alternatives = comm::rank_alternatives(mode, p.link, p.compute, limits_of(o));
   p.fallback = p.choice;
   p.choice = chosen_by_rank0(p.alternatives, comm::choose(p.alternatives, p.fallback));
@@ -169,17 +170,24 @@ std::string describe_plan(const ExchangePlan& p) {
   const auto& c = p.compute;
   char line[512];
   std::string out;
-  std::snprintf(
-      line, sizeof line,
-      "links measured in %.2f s over %d nodes: alpha %.0f us, beta %.0f MB/s one-way; "
-      "allreduce of %.1f MB %.1f ms (ring %.1f ms), reduce-scatter %.1f ms, allgather "
-      "%.1f ms\ncompute measured: step %.1f ms (batch %lld), optimizer %.1f ms, fp16 "
-      "encode+decode %.1f ms\n",
-      l.seconds, l.nodes, l.alpha * 1e6, l.beta / 1e6, c.gradient_bytes / 1e6,
-      1e3 * l.allreduce.seconds(c.gradient_bytes), 1e3 * l.allreduce_ring.seconds(c.gradient_bytes),
-      1e3 * l.reduce_scatter.seconds(c.gradient_bytes), 1e3 * l.allgather.seconds(c.gradient_bytes),
-      1e3 * c.step, static_cast<long long>(c.batch), 1e3 * c.optimizer,
-      1e3 * c.fp16_per_byte * c.gradient_bytes);
+  std::snprintf(line, sizeof line,
+                "links measured in %.2f s over %d nodes: alpha %.0f us, beta %.0f MB/s one-way\n",
+                l.seconds, l.nodes, l.alpha * 1e6, l.beta / 1e6);
+  out += line;
+  const double S = c.gradient_bytes;
+  if (p.choice.mode == comm::Mode::kSync) {
+    std::snprintf(line, sizeof line,
+                  "  on the %.1f MB gradient: allreduce %.1f ms (ring %.1f ms), reduce-scatter "
+                  "%.1f ms, allgather %.1f ms\n",
+                  S / 1e6, 1e3 * l.allreduce.seconds(S), 1e3 * l.allreduce_ring.seconds(S),
+                  1e3 * l.reduce_scatter.seconds(S), 1e3 * l.allgather.seconds(S));
+    out += line;
+  }
+  std::snprintf(line, sizeof line,
+                "compute measured: step %.1f ms (batch %lld), optimizer %.1f ms, fp16 "
+                "encode+decode %.1f ms\n",
+                1e3 * c.step, static_cast<long long>(c.batch), 1e3 * c.optimizer,
+                1e3 * c.fp16_per_byte * S);
   out += line;
   out += "  predicted step of each alternative:\n";
   for (const auto& a : p.alternatives) {
