@@ -25,6 +25,8 @@ def auto(raw):
         hosts, rate, mode = cell
         medians = {c: statistics.median(v) for c, v in cells[cell].items()}
         statics = {c: v for c, v in medians.items() if c != "auto"}
+        if not statics:  # a cell still running
+            continue
         best = max(statics, key=statics.get)
         a = medians.get("auto")
         default = statics.get(DEFAULTS[mode])
