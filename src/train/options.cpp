@@ -491,10 +491,6 @@ void validate(const TrainOptions& o) {
       (d.exchange == comm::ExchangeKind::kWhole || d.exchange == comm::ExchangeKind::kRing))
     refuse("--shared-params needs the sharded optimizer: drop --exchange " +
            comm::to_string(d.exchange));
-  if (d.compress_auto && d.dist == comm::Mode::kAsync)
-    refuse(
-        "--compress auto: may compress the gradient allreduce of --dist sync, not the pushes of "
-        "--dist async (MPI_Accumulate has no fp16 type or op)");
   if (d.exchange != comm::ExchangeKind::kAuto && d.dist == comm::Mode::kAsync)
     refuse("--exchange " + comm::to_string(d.exchange) +
            ": chooses how --dist sync reduces gradients; --dist async exchanges through "
@@ -503,8 +499,8 @@ void validate(const TrainOptions& o) {
     refuse(
         "--num-ps auto: chooses the parameter servers of --dist async; --dist sync has none "
         "(its choice is --exchange auto, the default)");
-  if (d.compress != comm::Compression::kNone && d.dist == comm::Mode::kAsync)
-    refuse("--compress " + comm::to_string(d.compress) +
+  if ((d.compress != comm::Compression::kNone || d.compress_auto) && d.dist == comm::Mode::kAsync)
+    refuse("--compress " + (d.compress_auto ? "auto" : comm::to_string(d.compress)) +
            ": compresses the gradient allreduce of --dist sync, not the pushes of --dist async "
            "(MPI_Accumulate has no fp16 type or op)");
   if (!d.replay_splits.empty() && d.balance != Balance::kSpeed)
