@@ -19,7 +19,7 @@ for fmt in hdf5 tfrecord; do
     grep verified
 done
 timeout 600 bash "$cluster" mpirun -np 3 "$BIN" --train-data "$gv/hdf5/train" --test-data "$gv/hdf5/test" \
-  "${SMALL[@]}" --dist sync --steps 150 --threads 1 --eval-every 150 --log-every 50 --model-dir "$gv/ck" \
+  "${SMALL[@]}" --dist sync --exchange sharded --steps 150 --threads 1 --eval-every 150 --log-every 50 --model-dir "$gv/ck" \
   --stall-timeout 120 | grep -E "final|error|stalled" || fail "the sync job on GlusterFS shards did not finish"
 for mode in async sync; do
   bash "$cluster" mpirun -np 3 "$BIN" --dist "$mode" --threads 1 --train-data "$gv/tfrecord/train" \

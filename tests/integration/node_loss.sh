@@ -26,6 +26,9 @@ for h in h1 h2 h3 h4; do bash "$CLUSTER" run "$h" sh -c 'rm -rf /mnt/local/dtrai
 args=(--data-dir "$MNIST" "${SMALL[@]}" --dist "$mode" --threads 1 --log-every 10 --eval-every 1000000
   --local-checkpoint-dir /mnt/local/dtrain --local-checkpoint-steps $every
   --model-dir "$gv/ckpt" --checkpoint-steps 1000 --stall-timeout 60 --metrics-json "$out/m.json")
+# Sync pins the sharded optimizer: which parts a node holds (and so what a lost node and its
+# partner take with them) depends on it, and the choice from measured links may differ by run.
+[ "$mode" = sync ] && args+=(--exchange sharded)
 
 run_mpirun() {
   for h in h1 h2 h3 h4; do echo "$h slots=1"; done >"$out/hosts"
